@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner"
+)
+
+type applyOptions struct {
+	autoApprove bool
+	asJSON      bool
+	parallelism int
+	lockTimeout time.Duration
+	metricsFile string
+	targets     []string
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	var o applyOptions
+	cmd := &cobra.Command{
+		Use:   "apply [PLAN-FILE]",
+		Short: "Execute a plan",
+		Long: `Apply executes a plan as a graph of lock, dump, archive, copy, prune and clean
+steps, running independent steps in parallel.
+
+With PLAN-FILE (from 'planb plan --out') it runs exactly that plan, and refuses
+it when the configuration or any archive the plan relied on changed since.
+Without, it plans, shows the plan and asks for confirmation ('yes'), unless
+--auto-approve is given.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.runApply(cmd.Context(), args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	f.BoolVar(&o.asJSON, "json", false, "print JSON event lines instead of progress")
+	f.IntVar(&o.parallelism, "parallelism", 0, "steps run at once (default: planb { parallelism }, or the number of CPUs, at least 2)")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for a lock another apply holds (default: fail at once with exit code 11)")
+	f.StringVar(&o.metricsFile, "metrics-file", "", "write Prometheus textfile metrics to PATH")
+	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to a resource address (repeatable)")
+	return cmd
+}
+
+func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) error {
+	var (
+		p      *plan.Plan
+		cfg    *config.Config
+		stores map[string]store.Store
+		err    error
+	)
+	if len(args) == 1 {
+		if len(o.targets) > 0 {
+			return errors.New("--target cannot be combined with a saved plan: the plan's targets were fixed when it was made")
+		}
+		p, err = plan.Load(args[0])
+		if err != nil {
+			return err
+		}
+		cfg, err = g.mustLoadConfig()
+		if err != nil {
+			return err
+		}
+		stores, err = g.openStores(cfg)
+		if err != nil {
+			return err
+		}
+		cat, err := catalog(ctx, cfg, stores, cfg.Resources)
+		if err != nil {
+			return err
+		}
+		if err := p.CheckFresh(cfg.Digest, cat); err != nil {
+			return err
+		}
+		if p.Restore != nil {
+			if err := checkRestoreFresh(ctx, p, cfg, stores); err != nil {
+				return err
+			}
+		}
+	} else {
+		p, cfg, stores, err = g.makePlan(ctx, o.targets)
+		if err != nil {
+			return err
+		}
+		if !o.asJSON {
+			if err := p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()}); err != nil {
+				return err
+			}
+		}
+		if !p.HasChanges() {
+			return nil
+		}
+		if !o.autoApprove {
+			ok, err := g.confirm()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return withCode(exitError, errors.New("apply cancelled"))
+			}
+		}
+	}
+	if !p.HasChanges() {
+		fmt.Fprintln(g.stdout, "Nothing to do.")
+		return nil
+	}
+	return g.execute(ctx, p, cfg, stores, o)
+}
+
+// confirm asks for 'yes' on standard input.
+func (g *globals) confirm() (bool, error) {
+	fmt.Fprint(g.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+	line, err := bufio.NewReader(g.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(g.stdout)
+		return false, withCode(exitError, errors.New("no answer on standard input; use --auto-approve to apply without asking"))
+	}
+	return strings.TrimSpace(line) == "yes", nil
+}
+
+func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store, o applyOptions) error {
+	env := &runner.Env{
+		Config:       cfg,
+		Stores:       stores,
+		Logger:       g.logger,
+		PlanbVersion: version,
+		LockWait:     o.lockTimeout,
+	}
+	graph, err := runner.Build(p, env)
+	if err != nil {
+		return err
+	}
+	parallelism := o.parallelism
+	if parallelism <= 0 {
+		parallelism = cfg.Parallelism
+	}
+	if parallelism <= 0 {
+		parallelism = max(runtime.NumCPU(), 2)
+	}
+	var events runner.Events
+	if o.asJSON {
+		events = runner.NewJSONEvents(g.stdout)
+	} else {
+		events = runner.NewTerminalEvents(g.stderr, isTerminal(g.stderr))
+	}
+	res := runner.Run(ctx, graph, runner.Options{Parallelism: parallelism, Events: events, Logger: g.logger})
+	events.Close()
+	if o.metricsFile != "" {
+		if err := runner.WriteMetrics(o.metricsFile, runner.BackupMetrics(p, res)); err != nil {
+			g.logger.Error("write metrics", "path", o.metricsFile, "err", err)
+		}
+	}
+	if !o.asJSON {
+		res.WriteSummary(g.stdout)
+	}
+	if res.OK() {
+		return nil
+	}
+	for _, f := range res.Failed() {
+		if errors.Is(f.Err, store.ErrLocked) {
+			return withCode(exitLocked, nil)
+		}
+	}
+	if ctx.Err() != nil {
+		return withCode(exitInterrupted, nil)
+	}
+	return withCode(exitError, nil)
+}

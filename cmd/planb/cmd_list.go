@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// Archive statuses shown by list.
+const (
+	statusComplete = "complete"
+	statusPartial  = "partial"
+	statusAdopted  = "adopted"
+	statusOrphaned = "orphaned"
+	statusDamaged  = "damaged"
+)
+
+// listedArchive is one row of `planb list`.
+type listedArchive struct {
+	Resource string    `json:"resource,omitempty"` // "" when orphaned
+	Store    string    `json:"store"`
+	Folder   string    `json:"folder"`
+	Archive  string    `json:"archive"`
+	Time     time.Time `json:"time"`
+	Size     int64     `json:"size"`
+	Status   string    `json:"status"`
+	Detail   string    `json:"detail,omitempty"`
+
+	ref store.Ref
+	st  store.Store
+}
+
+func newListCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [ADDR|ARCHIVE]",
+		Short: "List every archive per resource and store",
+		Long: `List prints the catalog: every archive of every resource in every configured
+store, with its time, size and status: complete, partial (a leftover of an
+interrupted run), adopted (made by the original system, without manifest),
+orphaned (its resource is no longer configured) or damaged (unreadable).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			filter := ""
+			if len(args) == 1 {
+				filter = args[0]
+			}
+			rows, err := g.archives(cmd.Context(), filter, true)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					FormatVersion string          `json:"format_version"`
+					Archives      []listedArchive `json:"archives"`
+				}{"1.0", rows})
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(g.stdout, "No archives.")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 2, 8, 2, ' ', 0)
+			fmt.Fprintln(tw, "RESOURCE\tSTORE\tARCHIVE\tTIME\tSIZE\tSTATUS")
+			for _, r := range rows {
+				res := r.Resource
+				if res == "" {
+					res = r.Folder
+				}
+				status := r.Status
+				if r.Detail != "" {
+					status += ": " + r.Detail
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res, r.Store, r.Archive, r.Time.Format(time.RFC3339), humanBytes(r.Size), status)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	return cmd
+}
+
+// archives lists the archives of every configured store whose resource
+// address, folder or name matches filter ("" = all). With manifests, complete
+// archives are opened to tell planb's from adopted ones.
+func (g *globals) archives(ctx context.Context, filter string, manifests bool) ([]listedArchive, error) {
+	cfg, err := g.mustLoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	stores, err := g.openStores(cfg)
+	if err != nil {
+		return nil, err
+	}
+	byRef := map[store.Ref]*config.Resource{}
+	for _, r := range cfg.Resources {
+		byRef[plan.RefOf(r)] = r
+	}
+	var rows []listedArchive
+	for _, name := range sortedKeys(stores) {
+		st := stores[name]
+		list, err := st.List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list store.%s (%s): %w", name, st, err)
+		}
+		for _, a := range list {
+			row := listedArchive{
+				Store: name, Folder: a.Ref.Kind + "/" + a.Ref.Name, Archive: a.Name,
+				Time: a.Time, Size: a.Size, Status: statusComplete, ref: a.Ref, st: st,
+			}
+			if r := byRef[a.Ref]; r != nil {
+				row.Resource = r.Address
+			}
+			if !matches(row, filter) {
+				continue
+			}
+			switch {
+			case a.Partial:
+				row.Status = statusPartial
+			case row.Resource == "":
+				row.Status = statusOrphaned
+			case manifests:
+				row.Status, row.Detail = manifestStatus(ctx, st, a)
+			}
+			rows = append(rows, row)
+		}
+	}
+	if filter != "" && len(rows) == 0 {
+		return nil, fmt.Errorf("no archive matches %q", filter)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Folder != rows[j].Folder {
+			return rows[i].Folder < rows[j].Folder
+		}
+		if rows[i].Store != rows[j].Store {
+			return rows[i].Store < rows[j].Store
+		}
+		return rows[i].Time.Before(rows[j].Time)
+	})
+	return rows, nil
+}
+
+func matches(r listedArchive, filter string) bool {
+	if filter == "" {
+		return true
+	}
+	return r.Resource == filter || strings.HasPrefix(r.Resource, filter+"[") || r.Folder == filter ||
+		r.Archive == filter || strings.TrimSuffix(r.Archive, ".zip") == filter
+}
+
+func manifestStatus(ctx context.Context, st store.Store, a store.Archive) (string, string) {
+	obj, err := st.Open(ctx, a.Ref, a.Name)
+	if err != nil {
+		return statusDamaged, err.Error()
+	}
+	defer obj.Close()
+	rd, err := archive.Open(obj, obj.Size())
+	if err != nil {
+		return statusDamaged, err.Error()
+	}
+	if _, err := rd.Manifest(); err != nil {
+		if errors.Is(err, archive.ErrNoManifest) {
+			return statusAdopted, ""
+		}
+		return statusDamaged, err.Error()
+	}
+	return statusComplete, ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+type planOptions struct {
+	out              string
+	asJSON           bool
+	detailedExitCode bool
+	targets          []string
+	restore          plan.RestoreRequest
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	var o planOptions
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what is missing, due or expired",
+		Long: `Plan compares the configuration with the archives the stores hold and shows,
+per resource and store, what apply would do and why: back up (none yet, or the
+newest is older than 'every'), copy (another store holds a fresh archive),
+prune (retention no longer keeps an archive), clean (partial leftovers).
+
+With --restore ADDR it plans a restore instead: per schema what exists now
+against what the archive holds, the folders replaced, the options written, the
+safety backup taken first and the after_restore hooks that will run.
+
+With --detailed-exitcode the exit code is 0 when nothing is to do, 2 when the
+plan has changes and 1 on errors.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var p *plan.Plan
+			var err error
+			if o.restore.Resource != "" {
+				if len(o.targets) > 0 {
+					return errors.New("--target cannot be combined with --restore")
+				}
+				p, _, _, err = g.makeRestorePlan(cmd.Context(), o.restore)
+			} else {
+				if o.restore.From != "" || o.restore.Store != "" || len(o.restore.Roles) > 0 || o.restore.ToDatabase != "" || o.restore.NoSafetyBackup {
+					return errors.New("--from, --store, --schema, --to-database and --no-safety-backup go with --restore ADDR")
+				}
+				p, _, _, err = g.makePlan(cmd.Context(), o.targets)
+			}
+			if err != nil {
+				return err
+			}
+			if o.out != "" {
+				if err := p.Save(o.out); err != nil {
+					return err
+				}
+			}
+			if o.asJSON {
+				if err := p.WriteJSON(g.stdout); err != nil {
+					return err
+				}
+			} else {
+				if err := p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()}); err != nil {
+					return err
+				}
+				if o.out != "" {
+					fmt.Fprintf(g.stdout, "\nSaved the plan to %s. Apply exactly this plan with: planb apply %s\n", o.out, o.out)
+				}
+			}
+			if o.detailedExitCode && p.HasChanges() {
+				return withCode(exitChanges, nil)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "", "save the plan to FILE for 'planb apply FILE'")
+	f.BoolVar(&o.asJSON, "json", false, "print the plan as one JSON document")
+	f.BoolVar(&o.detailedExitCode, "detailed-exitcode", false, "exit 0 when nothing is to do, 2 when there are changes")
+	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to a resource address (repeatable)")
+	f.StringVar(&o.restore.Resource, "restore", "", "plan a restore of the resource ADDR instead of backups")
+	f.StringVar(&o.restore.From, "from", "", "restore this archive (name, with or without .zip, or time) instead of the newest")
+	f.StringVar(&o.restore.Store, "store", "", "restore from this store")
+	f.StringArrayVar(&o.restore.Roles, "schema", nil, "restore only the schema with this role: management, dashboard, analysis (repeatable)")
+	f.StringVar(&o.restore.ToDatabase, "to-database", "", "restore a copy into this database instead of the original")
+	f.BoolVar(&o.restore.NoSafetyBackup, "no-safety-backup", false, "do not back up the current state before restoring")
+	return cmd
+}
+
+// makePlan loads the configuration, lists the stores and plans.
+func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *config.Config, map[string]store.Store, error) {
+	now, err := g.clock()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := g.mustLoadConfig()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stores, err := g.openStores(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cat, err := catalog(ctx, cfg, stores, cfg.Resources)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p, cfg, stores, nil
+}
+
+func (g *globals) colorStdout() bool {
+	return !g.noColor && isTerminal(g.stdout)
+}

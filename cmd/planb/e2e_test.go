@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/planb-backup/planb/providers/postgres"
+	"github.com/planb-backup/planb/providers/postgres/pgtest"
+)
+
+// planbBin is the planb binary the end-to-end tests run as a child process,
+// built once by TestMain.
+var planbBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "planb-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	planbBin = filepath.Join(dir, "planb")
+	out, err := exec.Command("go", "build", "-o", planbBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build planb: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		defer pgtest.StopShared()
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// estate is a seeded database with the configuration that backs it up.
+type estate struct {
+	srv     *pgtest.Server
+	db      string
+	dir     string // configuration directory
+	backups string // local store root
+	second  string // second local store root
+	env     []string
+}
+
+// result is what one planb run printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (e *estate) planb(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(planbBin, append([]string{"--chdir", e.dir}, args...)...)
+	cmd.Env = append(os.Environ(), e.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run planb: %v", err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func (e *estate) mustPlanb(t *testing.T, want int, args ...string) result {
+	t.Helper()
+	r := e.planb(t, args...)
+	if r.code != want {
+		t.Fatalf("planb %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, want, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// newEstate seeds an application "shop" with Pagila as its analysis schema,
+// Chinook as its dashboard schema and a management schema, an application
+// "legacy" whose schema names need quoting, a measurement schema, and a
+// delivery folder with non-ASCII names.
+func newEstate(t *testing.T, extra string) *estate {
+	t.Helper()
+	srv := pgtest.Start(t)
+	e := &estate{srv: srv, dir: t.TempDir(), backups: t.TempDir(), second: t.TempDir()}
+	e.db = srv.CreateDatabase(t, "estate")
+	srv.LoadPagila(t, e.db, "shop_local")
+	srv.LoadChinook(t, e.db, "shop_central")
+	srv.Exec(t, e.db, `
+CREATE SCHEMA shop_mngt;
+CREATE TABLE shop_mngt.versions (id int PRIMARY KEY, name text NOT NULL, delivered timestamptz);
+INSERT INTO shop_mngt.versions SELECT g, 'v' || g, timestamptz '2026-01-01' + g * interval '1 day' FROM generate_series(1, 50) g;
+CREATE SCHEMA "Legacy-Mngt";
+CREATE TABLE "Legacy-Mngt"."Versions" (id int PRIMARY KEY, "Name" text);
+INSERT INTO "Legacy-Mngt"."Versions" VALUES (1, 'ü-one'), (2, 'two');
+CREATE SCHEMA "Legacy Central";
+CREATE TABLE "Legacy Central".snapshots (id int PRIMARY KEY, grade numeric(4,2));
+INSERT INTO "Legacy Central".snapshots SELECT g, (g % 40) / 10.0 FROM generate_series(1, 300) g;
+CREATE SCHEMA "Legacy.Local";
+CREATE TABLE "Legacy.Local".objects (id bigint PRIMARY KEY, fullname text);
+INSERT INTO "Legacy.Local".objects SELECT g, 'PRG' || g FROM generate_series(1, 1000) g;
+CREATE SCHEMA "LegacyXLocal";
+CREATE TABLE "LegacyXLocal".decoy (id int);
+CREATE SCHEMA aip_measure;
+CREATE TABLE aip_measure.app_snapshots (app text, taken date, grade numeric(4,2));
+INSERT INTO aip_measure.app_snapshots VALUES ('shop', '2026-11-01', 3.2);
+`)
+	delivery := filepath.Join(t.TempDir(), "delivery")
+	writeTree(t, delivery, map[string]string{
+		"v1/src/MAIN.cob":               "IDENTIFICATION DIVISION.\nPROGRAM-ID. MAIN.\n",
+		"v1/src/Überweisung_日本.cob":     "PROGRAM-ID. UEBER.\n",
+		"v2/src/MAIN.cob":               "IDENTIFICATION DIVISION.\nPROGRAM-ID. MAIN2.\n",
+		"v2/docs/readme with space.txt": strings.Repeat("delivery text ", 1000),
+	})
+	e.env = []string{"PLANB_VAR_css_password=" + srv.Password}
+	cfg := fmt.Sprintf(`
+variable "css_password" {
+  type      = string
+  sensitive = true
+}
+
+database "css" {
+  host     = %q
+  port     = %d
+  user     = %q
+  password = var.css_password
+  dbname   = %q
+  sslmode  = "disable"
+  bin_dir  = %q
+}
+
+store "node" {
+  local { path = %q }
+}
+
+application "shop" {
+  database        = database.css
+  schemas         = { management = "shop_mngt", dashboard = "shop_central", analysis = "shop_local" }
+  delivery_folder = %q
+  options {
+    source_path        = "v2/src"
+    exclusion_patterns = ["**/test/**"]
+    objectives         = ["security", "efficiency"]
+  }
+  every  = "24h"
+  stores = [store.node]
+}
+
+application "legacy" {
+  database = database.css
+  schemas  = { management = "Legacy-Mngt", dashboard = "Legacy Central", analysis = "Legacy.Local" }
+  every    = "24h"
+  stores   = [store.node]
+}
+
+measurement "health" {
+  database = database.css
+  schema   = "aip_measure"
+  every    = "168h"
+  stores   = [store.node]
+}
+%s`, srv.Host, srv.Port, srv.User, e.db, srv.BinDir, e.backups, delivery, extra)
+	if err := os.WriteFile(filepath.Join(e.dir, "estate.hcl"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// zips returns the archives of a resource folder in a store root, sorted.
+func zips(t *testing.T, root, folder string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(root, folder, "*.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(m)
+	return m
+}
+
+func TestBackupEndToEnd(t *testing.T) {
+	e := newEstate(t, "")
+	now := "2026-11-25T08:00:00Z"
+
+	r := e.mustPlanb(t, 2, "plan", "--detailed-exitcode", "--now", now)
+	for _, want := range []string{
+		"backup application.shop into store.node",
+		"shop_2026-11-25-08-00-00.zip",
+		"no backup yet",
+		"Plan: 3 to back up, 0 to prune, 0 up to date.",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", now)
+	for _, folder := range []string{"applications/shop", "applications/legacy", "measurement/health"} {
+		got := zips(t, e.backups, folder)
+		if len(got) != 1 {
+			t.Fatalf("%s: %d archives, want 1: %v", folder, len(got), got)
+		}
+		out, err := exec.Command("unzip", "-t", got[0]).CombinedOutput()
+		if err != nil {
+			t.Fatalf("unzip -t %s: %v\n%s", got[0], err, out)
+		}
+	}
+
+	// Each dump restores with plain pg_restore to identical definitions and rows.
+	shop := zips(t, e.backups, "applications/shop")[0]
+	legacy := zips(t, e.backups, "applications/legacy")[0]
+	for _, c := range []struct{ archive, schema string }{
+		{shop, "shop_mngt"}, {shop, "shop_central"}, {shop, "shop_local"},
+		{legacy, "Legacy-Mngt"}, {legacy, "Legacy Central"}, {legacy, "Legacy.Local"},
+	} {
+		t.Run("restore "+c.schema, func(t *testing.T) {
+			assertRestoresIdentical(t, e, c.archive, c.schema)
+		})
+	}
+	listing, err := exec.Command("unzip", "-Z1", legacy).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(listing), "LegacyXLocal") {
+		t.Errorf("the dump of Legacy.Local also holds LegacyXLocal: schema names were used as patterns")
+	}
+	shopList, _ := exec.Command("unzip", "-Z1", shop).Output()
+	for _, want := range []string{"manifest.json", "options.xml", "delivery/v1/src/Überweisung_日本.cob", "schemas/shop_local.cssbackup"} {
+		if !strings.Contains(string(shopList), want) {
+			t.Errorf("archive lacks %s:\n%s", want, shopList)
+		}
+	}
+
+	// Nothing is due right after, and the next day everything is.
+	e.mustPlanb(t, 0, "plan", "--detailed-exitcode", "--now", "2026-11-25T09:00:00Z")
+	r = e.mustPlanb(t, 2, "plan", "--detailed-exitcode", "--now", "2026-11-26T09:00:00Z")
+	if !strings.Contains(r.stdout, "newest is 25h old, every 24h") {
+		t.Errorf("plan 25 hours later lacks the reason:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "Plan: 2 to back up, 0 to prune, 1 up to date.") {
+		t.Errorf("plan 25 hours later: wrong summary:\n%s", r.stdout)
+	}
+
+	r = e.mustPlanb(t, 0, "list", "--json")
+	var doc struct {
+		FormatVersion string `json:"format_version"`
+		Archives      []struct {
+			Resource, Store, Archive, Status string
+		} `json:"archives"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("list --json: %v\n%s", err, r.stdout)
+	}
+	if len(doc.Archives) != 3 {
+		t.Fatalf("list: %d archives, want 3: %s", len(doc.Archives), r.stdout)
+	}
+	for _, a := range doc.Archives {
+		if a.Status != "complete" {
+			t.Errorf("list: %s is %s, want complete", a.Archive, a.Status)
+		}
+	}
+	e.mustPlanb(t, 0, "verify")
+}
+
+// assertRestoresIdentical restores one schema's dump with plain pg_restore
+// into a fresh database and compares it with the original.
+func assertRestoresIdentical(t *testing.T, e *estate, archivePath, schema string) {
+	t.Helper()
+	dump := filepath.Join(t.TempDir(), "dump")
+	entry := "schemas/" + schema + ".cssbackup"
+	out, err := exec.Command("unzip", "-p", archivePath, entry).Output()
+	if err != nil {
+		t.Fatalf("unzip -p %s %s: %v", archivePath, entry, err)
+	}
+	if err := os.WriteFile(dump, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := e.srv.CreateDatabase(t, "restored")
+	restore := exec.Command(filepath.Join(binDirOr(e.srv.BinDir), "pg_restore"),
+		"-h", e.srv.Host, "-p", strconv.Itoa(e.srv.Port), "-U", e.srv.User, "-d", target, "--exit-on-error", dump)
+	restore.Env = append(os.Environ(), "PGPASSWORD="+e.srv.Password)
+	if out, err := restore.CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore %s: %v\n%s", schema, err, out)
+	}
+	ctx := context.Background()
+	want, err := postgres.Describe(ctx, e.srv.Conn(t, e.db), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := postgres.Describe(ctx, e.srv.Conn(t, target), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := want.Diff(got); len(d) > 0 {
+		t.Fatalf("restored %s differs:\n%s", schema, strings.Join(d, "\n"))
+	}
+}
+
+func binDirOr(dir string) string {
+	if dir == "" {
+		if p, err := exec.LookPath("pg_restore"); err == nil {
+			return filepath.Dir(p)
+		}
+	}
+	return dir
+}
+
+func TestRetentionKeepsTheNewest(t *testing.T) {
+	e := newEstate(t, `
+retention "two" {
+  keep_last = 2
+}
+`)
+	// Only the measurement resource, with its own retention.
+	cfg := filepath.Join(e.dir, "estate.hcl")
+	src, _ := os.ReadFile(cfg)
+	src = bytes.Replace(src, []byte(`schema   = "aip_measure"`), []byte("schema   = \"aip_measure\"\n  retention = retention.two"), 1)
+	os.WriteFile(cfg, src, 0o644)
+
+	start := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		now := start.Add(time.Duration(i) * 8 * 24 * time.Hour).Format(time.RFC3339)
+		e.mustPlanb(t, 0, "apply", "--auto-approve", "--target", "measurement.health", "--now", now)
+	}
+	got := zips(t, e.backups, "measurement/health")
+	var names []string
+	for _, g := range got {
+		names = append(names, filepath.Base(g))
+	}
+	want := []string{"health_2026-11-25-08-00-00.zip", "health_2026-12-03-08-00-00.zip"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("after five backups with keep_last = 2: %v, want %v", names, want)
+	}
+}
+
+func TestStalePlanIsRefused(t *testing.T) {
+	e := newEstate(t, "")
+	now := "2026-11-25T08:00:00Z"
+	planFile := filepath.Join(t.TempDir(), "backup.plan")
+	e.mustPlanb(t, 0, "plan", "--out", planFile, "--now", now, "--target", "measurement.health")
+	// Another apply changes the catalog the plan relied on.
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T07:00:00Z", "--target", "measurement.health")
+	r := e.mustPlanb(t, 1, "apply", planFile)
+	if !strings.Contains(r.stderr, "stale plan") {
+		t.Fatalf("stale plan not refused clearly:\n%s", r.stderr)
+	}
+	// A changed configuration makes a plan stale too.
+	e.mustPlanb(t, 0, "plan", "--out", planFile, "--now", now, "--target", "measurement.health")
+	f, _ := os.OpenFile(filepath.Join(e.dir, "estate.hcl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("\n# a comment\n")
+	f.Close()
+	r = e.mustPlanb(t, 1, "apply", planFile)
+	if !strings.Contains(r.stderr, "configuration changed") {
+		t.Fatalf("changed configuration not refused clearly:\n%s", r.stderr)
+	}
+}
+
+func TestPasswordNeverPrinted(t *testing.T) {
+	e := newEstate(t, "")
+	planFile := filepath.Join(t.TempDir(), "p.plan")
+	var seen strings.Builder
+	for _, args := range [][]string{
+		{"validate"},
+		{"plan", "--out", planFile, "--json"},
+		{"show", planFile},
+		{"apply", "--json", "--log-level", "debug", planFile},
+		{"list", "--json"},
+		{"graph"},
+	} {
+		r := e.planb(t, args...)
+		seen.WriteString(r.stdout + r.stderr)
+	}
+	// A failing run: a schema that does not exist.
+	bad := newEstate(t, "")
+	os.WriteFile(filepath.Join(bad.dir, "estate.hcl"), bytes.ReplaceAll(mustRead(t, filepath.Join(bad.dir, "estate.hcl")), []byte("aip_measure"), []byte("no_such_schema")), 0o644)
+	r := bad.planb(t, "apply", "--auto-approve", "--log-level", "debug")
+	if r.code == 0 {
+		t.Fatalf("apply with a missing schema succeeded")
+	}
+	if !strings.Contains(r.stderr+r.stdout, "no_such_schema") {
+		t.Errorf("missing schema not named:\n%s%s", r.stdout, r.stderr)
+	}
+	seen.WriteString(r.stdout + r.stderr)
+	planBytes := mustRead(t, planFile)
+	for what, text := range map[string]string{"output": seen.String(), "plan file": string(planBytes)} {
+		if strings.Contains(text, e.srv.Password) {
+			t.Errorf("the password appears in the %s", what)
+		}
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

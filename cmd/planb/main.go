@@ -1,0 +1,168 @@
+// Command planb makes backups of PostgreSQL-based application estates
+// declarative: HCL files say what must be backed up, `planb plan` shows what
+// is missing, due or expired, and `planb apply` makes it so.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes planb with args and returns the exit code. It is main without
+// the process: tests call it directly.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, errReported) {
+		err = withCode(exitInterrupted, fmt.Errorf("interrupted: %w", err))
+	}
+	if err != nil {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintf(stderr, "%s %s\n", g.paint("Error:", colorRed), msg)
+		}
+	}
+	return exitCode(err)
+}
+
+// globals are the flags every command shares and the streams it writes to.
+type globals struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	chdir    string
+	noColor  bool
+	logLevel string
+	now      string
+	vars     []string
+	varFiles []string
+
+	logger *slog.Logger
+}
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "planb",
+		Short: "Declarative backups of PostgreSQL-based application estates",
+		Long: `planb backs up application estates built on PostgreSQL (CAST AIP first of all).
+Describe what must be backed up in HCL files, review what is due with
+'planb plan', and make it so with 'planb apply'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return g.setup()
+		},
+	}
+	root.Version = version
+	root.SetVersionTemplate("planb {{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.chdir, "chdir", ".", "configuration directory")
+	pf.BoolVar(&g.noColor, "no-color", false, "no colours in output (also NO_COLOR)")
+	pf.StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	pf.StringVar(&g.now, "now", "", "evaluate schedules and retention as of this RFC 3339 time (also PLANB_NOW)")
+	pf.StringArrayVar(&g.vars, "var", nil, "set a variable: --var name=value (repeatable)")
+	pf.StringArrayVar(&g.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+
+	root.AddCommand(
+		newValidateCmd(g),
+		newFmtCmd(g),
+		newPlanCmd(g),
+		newApplyCmd(g),
+		newListCmd(g),
+		newVerifyCmd(g),
+		newShowCmd(g),
+		newGraphCmd(g),
+		newVersionCmd(g),
+	)
+	return root
+}
+
+func (g *globals) setup() error {
+	if os.Getenv("NO_COLOR") != "" {
+		g.noColor = true
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+	}
+	g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	return nil
+}
+
+// clock returns the time planb evaluates schedules and retention at: --now,
+// PLANB_NOW, or the current time.
+func (g *globals) clock() (time.Time, error) {
+	s := g.now
+	if s == "" {
+		s = os.Getenv("PLANB_NOW")
+	}
+	if s == "" {
+		return time.Now().UTC().Truncate(time.Second), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--now %q: want an RFC 3339 time such as 2026-11-25T08:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+// varMap turns --var name=value flags into a map.
+func (g *globals) varMap() (map[string]string, error) {
+	m := make(map[string]string, len(g.vars))
+	for _, kv := range g.vars {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--var %q: want name=value", kv)
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+const (
+	colorRed   = "31"
+	colorGreen = "32"
+	colorBold  = "1"
+)
+
+// paint wraps s in an ANSI colour unless colours are off or stderr is not a
+// terminal.
+func (g *globals) paint(s, color string) string {
+	if g.noColor || !isTerminal(g.stderr) {
+		return s
+	}
+	return "\x1b[" + color + "m" + s + "\x1b[0m"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/files"
+	"github.com/planb-backup/planb/providers/postgres"
+	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner"
+)
+
+// makeRestorePlan chooses the archive, reads what it holds and what exists
+// now, and plans the restore.
+func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) (*plan.Plan, *config.Config, map[string]store.Store, error) {
+	now, err := g.clock()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := g.mustLoadConfig()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stores, err := g.openStores(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r := cfg.Resource(req.Resource)
+	if r == nil {
+		return nil, nil, nil, fmt.Errorf("--restore %s: no such resource in the configuration", req.Resource)
+	}
+	cat, err := catalog(ctx, cfg, stores, []*config.Resource{r})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, a, err := plan.ChooseArchive(cfg, cat, req)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	contents, err := archiveContents(ctx, stores[a.Store], a)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	schemas, err := plan.RestoreSchemas(r, contents, req.Roles)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	live, err := liveState(ctx, r, schemas, req.ToDatabase)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.MakeRestore(cfg, r, a, contents, live, req, plan.Options{Now: now, PlanbVersion: version})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p, cfg, stores, nil
+}
+
+// archiveContents opens an archive and reads its manifest and entry list.
+func archiveContents(ctx context.Context, st store.Store, a store.Archive) (plan.ArchiveContents, error) {
+	obj, err := st.Open(ctx, a.Ref, a.Name)
+	if err != nil {
+		return plan.ArchiveContents{}, err
+	}
+	defer obj.Close()
+	rd, err := archive.Open(obj, obj.Size())
+	if err != nil {
+		return plan.ArchiveContents{}, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	var c plan.ArchiveContents
+	m, err := rd.Manifest()
+	switch {
+	case err == nil:
+		c.Manifest = m
+	case errors.Is(err, archive.ErrNoManifest):
+	default:
+		return plan.ArchiveContents{}, fmt.Errorf("%s: %w", a.Name, err)
+	}
+	for _, e := range rd.Entries() {
+		c.Entries = append(c.Entries, e.Name)
+	}
+	if c.Digest, err = runner.ArchiveDigest(rd); err != nil {
+		return plan.ArchiveContents{}, err
+	}
+	return c, nil
+}
+
+// liveState reads what a restore would replace: the schemas' figures and
+// the folders' sizes.
+func liveState(ctx context.Context, r *config.Resource, schemas []plan.SchemaRestore, toDatabase string) (plan.LiveState, error) {
+	live := plan.LiveState{Schemas: map[string]plan.SchemaState{}}
+	if r.Database != nil && len(schemas) > 0 {
+		snap, err := postgres.ExportSnapshot(ctx, runner.ConnConfig(r.Database, toDatabase))
+		if err != nil {
+			return live, err
+		}
+		defer snap.Close()
+		for _, s := range schemas {
+			if s.Role == "database" {
+				continue
+			}
+			st, err := snap.SchemaStats(ctx, s.Target)
+			switch {
+			case errors.Is(err, postgres.ErrSchemaNotFound):
+				live.Schemas[s.Target] = plan.SchemaState{}
+			case err != nil:
+				return live, err
+			default:
+				live.Schemas[s.Target] = plan.SchemaState{Exists: true, Tables: st.Tables, RowEstimate: st.RowEstimate, Bytes: st.Bytes}
+			}
+		}
+	}
+	var err error
+	if r.DeliveryFolder != "" {
+		if live.Delivery, err = treeState(r.DeliveryFolder); err != nil {
+			return live, err
+		}
+	}
+	if r.Path != "" {
+		if live.Files, err = treeState(r.Path); err != nil {
+			return live, err
+		}
+	}
+	return live, nil
+}
+
+func treeState(dir string) (plan.TreeState, error) {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return plan.TreeState{}, nil
+	}
+	n, _, bytes, err := files.TreeStats(dir)
+	if err != nil {
+		return plan.TreeState{}, err
+	}
+	return plan.TreeState{Exists: true, Files: n, Bytes: bytes}, nil
+}
+
+// checkRestoreFresh refuses a saved restore plan whose archive or live
+// state changed since it was made.
+func checkRestoreFresh(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store) error {
+	rp := p.Restore
+	r := cfg.Resource(rp.Resource)
+	if r == nil {
+		return fmt.Errorf("%w: %s is no longer configured", plan.ErrStale, rp.Resource)
+	}
+	cat, err := catalog(ctx, cfg, stores, []*config.Resource{r})
+	if err != nil {
+		return err
+	}
+	var a *store.Archive
+	for _, x := range cat[rp.Store] {
+		if x.Ref == plan.RefOf(r) && x.Name == rp.Archive {
+			a = &x
+			break
+		}
+	}
+	if a == nil {
+		return fmt.Errorf("%w: archive %s is no longer in store.%s", plan.ErrStale, rp.Archive, rp.Store)
+	}
+	contents, err := archiveContents(ctx, stores[rp.Store], *a)
+	if err != nil {
+		return err
+	}
+	live, err := liveState(ctx, r, rp.Schemas, rp.ToDatabase)
+	if err != nil {
+		return err
+	}
+	return p.CheckRestoreFresh(contents.Digest, live)
+}

@@ -1,0 +1,42 @@
+# Inputs of the estate. Secrets come from the environment
+# (PLANB_VAR_css_password, PLANB_VAR_s3_secret_key) or a --var-file that is
+# not committed; `planb validate` works without them.
+
+variable "css_password" {
+  type        = string
+  sensitive   = true
+  description = "Password of the operator user on both CAST Storage Service instances."
+}
+
+variable "s3_access_key" {
+  type        = string
+  description = "Access key of the off-site bucket."
+  default     = "planb-aip"
+}
+
+variable "s3_secret_key" {
+  type        = string
+  sensitive   = true
+  description = "Secret key of the off-site bucket."
+}
+
+variable "backup_root" {
+  type        = string
+  default     = "/var/backups/aip"
+  description = "Folder of the local store on the backup node."
+
+  validation {
+    condition     = startswith(var.backup_root, "/")
+    error_message = "backup_root must be an absolute path."
+  }
+}
+
+variable "daily_apps" {
+  description = "Applications backed up every day: name => schema prefix."
+  type        = map(string)
+  default = {
+    MAINFRAME = "mainframe"
+    WEBSHOP   = "webshop"
+    BILLING   = "billing"
+  }
+}

@@ -1,0 +1,203 @@
+package config
+
+import (
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var planbSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "parallelism"}},
+}
+
+var databaseSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "host", Required: true},
+		{Name: "port"},
+		{Name: "user"},
+		{Name: "password"},
+		{Name: "dbname"},
+		{Name: "sslmode"},
+		{Name: "bin_dir"},
+	},
+}
+
+var storeSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{{Type: "local"}, {Type: "s3"}},
+}
+
+var localStoreSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}},
+}
+
+var s3StoreSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "endpoint"},
+		{Name: "bucket", Required: true},
+		{Name: "prefix"},
+		{Name: "region"},
+		{Name: "access_key"},
+		{Name: "secret_key"},
+		{Name: "insecure"},
+	},
+}
+
+var retentionSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "keep_last"},
+		{Name: "keep_hourly"},
+		{Name: "keep_daily"},
+		{Name: "keep_weekly"},
+		{Name: "keep_monthly"},
+		{Name: "keep_yearly"},
+		{Name: "keep_within"},
+		{Name: "max_age"},
+	},
+}
+
+// sslModes are the libpq sslmode values.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// maxKeep bounds the keep_* counts.
+const maxKeep = 1_000_000
+
+// attrExprs lists the expressions of content's attributes.
+func attrExprs(contents ...*hcl.BodyContent) []hcl.Expression {
+	var out []hcl.Expression
+	for _, c := range contents {
+		if c == nil {
+			continue
+		}
+		for _, a := range c.Attributes {
+			out = append(out, a.Expr)
+		}
+	}
+	return out
+}
+
+// evalPlanb decodes the planb settings block.
+func (l *loader) evalPlanb() {
+	for _, b := range l.planb {
+		content, diags := b.Body.Content(planbSchema)
+		l.diags = append(l.diags, diags...)
+		l.cfg.Parallelism = l.body(content, l.full, scopeGlobal).integer("parallelism", 0, 1, 1024)
+	}
+}
+
+// databaseNode decodes a database block into Config.Databases. Its value
+// in expressions carries host, port, user, dbname and sslmode, never the
+// password.
+func (l *loader) databaseNode(name string, b *hcl.Block) *node {
+	content, diags := b.Body.Content(databaseSchema)
+	l.diags = append(l.diags, diags...)
+	return &node{kind: kindDatabase, name: name, exprs: attrExprs(content), eval: func(ctx *hcl.EvalContext) cty.Value {
+		bd := l.body(content, ctx, scopeGlobal, "password")
+		db := &Database{
+			Name:      name,
+			Host:      bd.nonEmpty("host", ""),
+			Port:      bd.integer("port", 5432, 1, 65535),
+			User:      bd.nonEmpty("user", "postgres"),
+			Password:  bd.secretStr("password"),
+			DBName:    bd.nonEmpty("dbname", "postgres"),
+			SSLMode:   bd.str("sslmode", "prefer"),
+			BinDir:    bd.path("bin_dir"),
+			DeclRange: b.DefRange,
+		}
+		if a, ok := content.Attributes["sslmode"]; ok && !slices.Contains(sslModes, db.SSLMode) {
+			l.errorf(a.Expr.Range().Ptr(), "Invalid sslmode",
+				"%q is not an sslmode; use one of disable, allow, prefer, require, verify-ca, verify-full.", db.SSLMode)
+			db.SSLMode = "prefer"
+		}
+		l.cfg.Databases[name] = db
+		host := cty.StringVal(db.Host)
+		if db.Host == "" {
+			host = cty.UnknownVal(cty.String)
+		}
+		if bd.incomplete {
+			l.unknownDBs[name] = true
+		}
+		return refObject(kindDatabase, name, map[string]cty.Value{
+			"host":    host,
+			"port":    cty.NumberIntVal(int64(db.Port)),
+			"user":    cty.StringVal(db.User),
+			"dbname":  cty.StringVal(db.DBName),
+			"sslmode": cty.StringVal(db.SSLMode),
+		})
+	}}
+}
+
+// storeNode decodes a store block into Config.Stores.
+func (l *loader) storeNode(name string, b *hcl.Block) *node {
+	content, diags := b.Body.Content(storeSchema)
+	l.diags = append(l.diags, diags...)
+	var local, s3 *hcl.BodyContent
+	if len(content.Blocks) != 1 {
+		l.errorf(&b.DefRange, "Invalid store",
+			"A store holds exactly one local { path = … } or s3 { … } block; this one has %d.", len(content.Blocks))
+	}
+	for _, nb := range content.Blocks {
+		switch nb.Type {
+		case "local":
+			local, diags = nb.Body.Content(localStoreSchema)
+		case "s3":
+			s3, diags = nb.Body.Content(s3StoreSchema)
+		}
+		l.diags = append(l.diags, diags...)
+	}
+	return &node{kind: kindStore, name: name, exprs: attrExprs(local, s3), eval: func(ctx *hcl.EvalContext) cty.Value {
+		st := &Store{Name: name, DeclRange: b.DefRange}
+		switch {
+		case len(content.Blocks) != 1:
+		case local != nil:
+			st.Local = &LocalStore{Path: l.body(local, ctx, scopeGlobal).path("path")}
+		case s3 != nil:
+			bd := l.body(s3, ctx, scopeGlobal, "access_key", "secret_key")
+			st.S3 = &S3Store{
+				Endpoint:  bd.str("endpoint", ""),
+				Bucket:    bd.nonEmpty("bucket", ""),
+				Prefix:    bd.str("prefix", ""),
+				Region:    bd.str("region", ""),
+				AccessKey: bd.secretStr("access_key"),
+				SecretKey: bd.secretStr("secret_key"),
+				Insecure:  bd.boolean("insecure", false),
+			}
+		}
+		l.cfg.Stores[name] = st
+		return refObject(kindStore, name, nil)
+	}}
+}
+
+// retentionNode decodes a retention block into Config.Retentions.
+func (l *loader) retentionNode(name string, b *hcl.Block) *node {
+	content, diags := b.Body.Content(retentionSchema)
+	l.diags = append(l.diags, diags...)
+	return &node{kind: kindRetention, name: name, exprs: attrExprs(content), eval: func(ctx *hcl.EvalContext) cty.Value {
+		l.cfg.Retentions[name] = l.decodeRetention(name, content, ctx, scopeGlobal, b.DefRange)
+		return refObject(kindRetention, name, nil)
+	}}
+}
+
+// decodeRetention decodes a named or inline retention block. A policy
+// that keeps nothing is an error, unless it depends on unknown values.
+func (l *loader) decodeRetention(name string, content *hcl.BodyContent, ctx *hcl.EvalContext, sc scope, rng hcl.Range) *Retention {
+	bd := l.body(content, ctx, sc)
+	r := &Retention{
+		Name:        name,
+		KeepLast:    bd.integer("keep_last", 0, 0, maxKeep),
+		KeepHourly:  bd.integer("keep_hourly", 0, 0, maxKeep),
+		KeepDaily:   bd.integer("keep_daily", 0, 0, maxKeep),
+		KeepWeekly:  bd.integer("keep_weekly", 0, 0, maxKeep),
+		KeepMonthly: bd.integer("keep_monthly", 0, 0, maxKeep),
+		KeepYearly:  bd.integer("keep_yearly", 0, 0, maxKeep),
+		KeepWithin:  bd.duration("keep_within", 0),
+		MaxAge:      bd.duration("max_age", 0),
+		DeclRange:   rng,
+	}
+	keeps := r.KeepLast+r.KeepHourly+r.KeepDaily+r.KeepWeekly+r.KeepMonthly+r.KeepYearly > 0 || r.KeepWithin > 0
+	if !keeps && !bd.incomplete {
+		l.errorf(&rng, "Retention keeps nothing",
+			"Every keep rule of this retention is zero, so only the newest backup would survive. Set keep_last, keep_daily, … or keep_within; max_age only removes backups. Leave retention out to keep every backup.")
+	}
+	return r
+}

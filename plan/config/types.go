@@ -1,0 +1,223 @@
+package config
+
+import (
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is a fully evaluated configuration: every reference resolved, every
+// for_each expanded, every duration parsed. It is what the planner works
+// from; nothing in it refers back to HCL expressions.
+type Config struct {
+	// Dir is the configuration directory the files were read from.
+	Dir string
+	// Files holds the parsed files by name, for printing diagnostics with
+	// source snippets.
+	Files map[string]*hcl.File
+	// Parallelism is planb { parallelism }; 0 when not set.
+	Parallelism int
+	Variables   []*Variable
+	Databases   map[string]*Database
+	Stores      map[string]*Store
+	Retentions  map[string]*Retention
+	// Resources are the applications, measurement schemas and persistence
+	// databases, sorted by Address.
+	Resources []*Resource
+	// Digest identifies the configuration: a SHA-256 over the file names and
+	// contents and the non-sensitive variable values. Saved plans record it.
+	Digest string
+}
+
+// Resource returns the resource with the given address, or nil.
+func (c *Config) Resource(addr string) *Resource {
+	for _, r := range c.Resources {
+		if r.Address == addr {
+			return r
+		}
+	}
+	return nil
+}
+
+// Variable is a declared input variable with its resolved value.
+type Variable struct {
+	Name        string
+	Description string
+	Sensitive   bool
+	// Set reports whether a value came from --var, --var-file, the
+	// environment or a default.
+	Set       bool
+	DeclRange hcl.Range
+}
+
+// Secret holds a value that must never be printed. Its String, GoString and
+// MarshalJSON methods hide the value; Reveal is the only way to read it, and
+// is called only where the value goes to a server or a child's environment.
+type Secret struct{ value string }
+
+// NewSecret wraps v.
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return s.value }
+
+// IsZero reports whether no value is set.
+func (s Secret) IsZero() bool { return s.value == "" }
+
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return "(sensitive value)"
+}
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalJSON hides the value from encoding/json.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"(sensitive value)"`), nil }
+
+// Database is a PostgreSQL server connection (database "name" { … }).
+type Database struct {
+	Name     string
+	Host     string
+	Port     int    // default 5432
+	User     string // default "postgres"
+	Password Secret
+	DBName   string // default "postgres"
+	SSLMode  string // default "prefer"
+	// BinDir is where pg_dump and pg_restore are looked up ("" = PATH).
+	BinDir    string
+	DeclRange hcl.Range
+}
+
+// Store is a place where archives are kept (store "name" { local{} | s3{} }).
+type Store struct {
+	Name      string
+	Local     *LocalStore
+	S3        *S3Store
+	DeclRange hcl.Range
+}
+
+// LocalStore is a directory on this machine.
+type LocalStore struct {
+	Path string
+}
+
+// S3Store is a bucket of an S3-compatible object store.
+type S3Store struct {
+	Endpoint  string
+	Bucket    string
+	Prefix    string
+	Region    string
+	AccessKey Secret
+	SecretKey Secret
+	Insecure  bool
+}
+
+// Retention says which backups are kept; a backup is kept when any rule
+// keeps it. The newest complete backup is always kept.
+type Retention struct {
+	Name        string // "" for an inline retention block
+	KeepLast    int
+	KeepHourly  int
+	KeepDaily   int
+	KeepWeekly  int
+	KeepMonthly int
+	KeepYearly  int
+	// KeepWithin keeps every backup younger than this.
+	KeepWithin time.Duration
+	// MaxAge removes backups older than this, whatever the other rules say
+	// (the newest complete backup excepted).
+	MaxAge    time.Duration
+	DeclRange hcl.Range
+}
+
+// ResourceKind is the kind of thing that is backed up.
+type ResourceKind string
+
+const (
+	Application ResourceKind = "application"
+	Measurement ResourceKind = "measurement"
+	Persistence ResourceKind = "persistence"
+)
+
+// Dir is the folder a store keeps this kind of resource under.
+func (k ResourceKind) Dir() string {
+	switch k {
+	case Application:
+		return "applications"
+	case Measurement:
+		return "measurement"
+	default:
+		return "persistence"
+	}
+}
+
+// Resource is one thing that is backed up into archives of its own: an
+// application, a measurement schema or a persistence database or folder.
+type Resource struct {
+	Kind ResourceKind
+	// Address is how the resource is named on the command line and in
+	// plans: application.MAINFRAME, application.all["MAINFRAME"],
+	// measurement.health, persistence.node.
+	Address string
+	// Name is the folder in stores and the prefix of archive names
+	// (<name>_YYYY-MM-DD-HH-mm-SS.zip). For applications it is the block
+	// label, or each.key under for_each, unless `name` is set.
+	Name string
+	// Database is the server of the schemas, or the database dumped whole
+	// by a persistence resource (its DBName).
+	Database *Database
+	// Schemas are the schemas dumped, in role order (management, dashboard,
+	// analysis for applications; measurement for measurement resources).
+	Schemas []Schema
+	// DeliveryFolder is the application's delivered source code ("" = none).
+	DeliveryFolder string
+	// Options are the version options written as options.xml (nil = none).
+	Options *Options
+	// Path is the folder of a file-based persistence database (H2).
+	Path string
+	// Before and After run around the copy of Path; After runs even when
+	// the copy fails.
+	Before       []Command
+	After        []Command
+	AfterRestore []Hook
+	Every        time.Duration
+	Retention    *Retention // nil: keep everything
+	Stores       []*Store
+	DependsOn    []string // addresses of other resources
+	DeclRange    hcl.Range
+}
+
+// Schema is one schema of a resource and the role it plays.
+type Schema struct {
+	Role string // management, dashboard, analysis, measurement
+	Name string
+}
+
+// Options are an application's version-level options.
+type Options struct {
+	SourcePath        string
+	ExclusionPatterns []string
+	Objectives        []string
+	// Extra holds any further string settings, written as <option name="k">v</option>.
+	Extra map[string]string
+	// File is where a restore writes options.xml ("" = not written).
+	File string
+}
+
+// Command is a program with its arguments, run without a shell.
+type Command struct {
+	Argv    []string
+	Dir     string
+	Timeout time.Duration // 0 = no limit
+}
+
+// Hook is an after_restore action: SQL against a database, or a command.
+type Hook struct {
+	Name     string
+	Database *Database // with SQL
+	SQL      string
+	Command  *Command
+}

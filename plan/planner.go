@@ -1,0 +1,411 @@
+package plan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/plan/retention"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// Catalog is what the stores hold: every archive of every store, by store
+// name, as their listings returned it.
+type Catalog map[string][]store.Archive
+
+// Options steer planning.
+type Options struct {
+	// Now is the time schedules and retention are evaluated at.
+	Now time.Time
+	// Targets limits the plan to these resource addresses. An address of a
+	// for_each block without a key (application.all) targets every instance.
+	Targets      []string
+	PlanbVersion string
+}
+
+// Make compares the desired state with the catalog and returns the plan
+// that makes them agree.
+func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
+	resources, err := targeted(cfg.Resources, opts.Targets)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{
+		FormatVersion: FormatVersion,
+		PlanbVersion:  opts.PlanbVersion,
+		Operation:     "backup",
+		CreatedAt:     time.Now().UTC().Truncate(time.Second),
+		Now:           opts.Now.UTC(),
+		ConfigDigest:  cfg.Digest,
+		Targets:       opts.Targets,
+		Actions:       []*Action{},
+	}
+	folders := indexCatalog(cat)
+
+	// The archive that backs up each resource, by address, so depends_on
+	// can order backups after those of the resources they depend on.
+	backupOf := map[string]string{}
+	for _, r := range resources {
+		planResource(p, r, folders)
+		for _, a := range p.Actions {
+			if a.Resource == r.Address && a.Type == Backup {
+				backupOf[r.Address] = a.ID
+			}
+		}
+	}
+	for _, r := range resources {
+		id, ok := backupOf[r.Address]
+		if !ok {
+			continue
+		}
+		a := p.Action(id)
+		for _, dep := range r.DependsOn {
+			if depID, ok := backupOf[dep]; ok {
+				a.DependsOn = append(a.DependsOn, depID)
+			}
+		}
+	}
+	p.Orphans = orphans(cfg, cat)
+	return p, nil
+}
+
+// folderKey identifies a resource folder in a store.
+type folderKey struct {
+	store string
+	ref   store.Ref
+}
+
+func indexCatalog(cat Catalog) map[folderKey][]store.Archive {
+	m := map[folderKey][]store.Archive{}
+	for name, archives := range cat {
+		for _, a := range archives {
+			k := folderKey{name, a.Ref}
+			m[k] = append(m[k], a)
+		}
+	}
+	for k := range m {
+		sort.Slice(m[k], func(i, j int) bool { return m[k][i].Time.Before(m[k][j].Time) })
+	}
+	return m
+}
+
+// RefOf is the folder a resource's archives are kept in.
+func RefOf(r *config.Resource) store.Ref {
+	return store.Ref{Kind: r.Kind.Dir(), Name: r.Name}
+}
+
+// storeView is one resource in one store during planning.
+type storeView struct {
+	store    *config.Store
+	complete []store.Archive // oldest first
+	partial  []store.Archive
+	newest   *store.Archive
+	due      bool
+	reason   string
+	// incoming is the archive a backup or copy action will add, and the
+	// action that adds it.
+	incoming       string
+	incomingAction string
+}
+
+func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Archive) {
+	ref := RefOf(r)
+	views := make([]*storeView, 0, len(r.Stores))
+	for _, s := range r.Stores {
+		v := &storeView{store: s}
+		archives := folders[folderKey{s.Name, ref}]
+		entries := make([]CatalogEntry, 0, len(archives))
+		for _, a := range archives {
+			entries = append(entries, CatalogEntry{Name: a.Name, Size: a.Size})
+			if a.Partial {
+				v.partial = append(v.partial, a)
+			} else {
+				v.complete = append(v.complete, a)
+			}
+		}
+		p.Catalog = append(p.Catalog, CatalogFolder{Store: s.Name, Folder: ref.Kind + "/" + ref.Name, Archives: entries})
+		if n := len(v.complete); n > 0 {
+			v.newest = &v.complete[n-1]
+		}
+		v.due, v.reason = due(v.newest, r.Every, p.Now)
+		views = append(views, v)
+	}
+
+	// A store that is due takes a copy of a fresh archive another store
+	// holds; only when no store has one is the resource dumped, once, into
+	// the first due store, and copied from there into the others.
+	var fresh *storeView
+	for _, v := range views {
+		if !v.due && (fresh == nil || v.newest.Time.After(fresh.newest.Time)) {
+			fresh = v
+		}
+	}
+	var backupID, backupStore, backupArchive string
+	for _, v := range views {
+		if !v.due {
+			continue
+		}
+		switch {
+		case fresh != nil:
+			a := &Action{
+				ID:        actionID(Copy, r.Address, v.store.Name),
+				Type:      Copy,
+				Resource:  r.Address,
+				Store:     v.store.Name,
+				Archive:   fresh.newest.Name,
+				FromStore: fresh.store.Name,
+				Reason:    fmt.Sprintf("%s; store.%s holds %s", v.reason, fresh.store.Name, fresh.newest.Name),
+			}
+			p.Actions = append(p.Actions, a)
+			v.incoming, v.incomingAction = a.Archive, a.ID
+		case backupID == "":
+			backupID = actionID(Backup, r.Address, v.store.Name)
+			backupStore = v.store.Name
+			backupArchive = store.ArchiveName(r.Name, p.Now)
+			p.Actions = append(p.Actions, &Action{
+				ID:       backupID,
+				Type:     Backup,
+				Resource: r.Address,
+				Store:    v.store.Name,
+				Archive:  backupArchive,
+				Reason:   v.reason,
+			})
+			v.incoming, v.incomingAction = backupArchive, backupID
+		default:
+			a := &Action{
+				ID:        actionID(Copy, r.Address, v.store.Name),
+				Type:      Copy,
+				Resource:  r.Address,
+				Store:     v.store.Name,
+				Archive:   backupArchive,
+				FromStore: backupStore,
+				Reason:    fmt.Sprintf("%s; copy of the new backup in store.%s", v.reason, backupStore),
+				DependsOn: []string{backupID},
+			}
+			p.Actions = append(p.Actions, a)
+			v.incoming, v.incomingAction = a.Archive, a.ID
+		}
+	}
+
+	for _, v := range views {
+		st := ResourceState{
+			Resource: r.Address,
+			Store:    v.store.Name,
+			Status:   StatusUpToDate,
+			Backups:  len(v.complete),
+			Partials: len(v.partial),
+		}
+		if v.newest != nil {
+			st.Newest, st.NewestAt = v.newest.Name, v.newest.Time
+		}
+		if v.due {
+			st.Status = StatusDue
+			if v.incomingAction != "" && p.Action(v.incomingAction).Type == Copy {
+				st.Status = StatusCopy
+			}
+		}
+		p.Resources = append(p.Resources, st)
+
+		if len(v.partial) > 0 {
+			a := &Action{
+				ID:       actionID(Clean, r.Address, v.store.Name),
+				Type:     Clean,
+				Resource: r.Address,
+				Store:    v.store.Name,
+				Reason:   fmt.Sprintf("%d partial leftover(s) of an interrupted run", len(v.partial)),
+			}
+			for _, pa := range v.partial {
+				a.Delete = append(a.Delete, Deletion{Archive: pa.Name, Time: pa.Time, Size: pa.Size, Why: "partial"})
+			}
+			p.Actions = append(p.Actions, a)
+		}
+		if r.Retention != nil {
+			if a := pruneAction(r, v, p.Now); a != nil {
+				p.Actions = append(p.Actions, a)
+			}
+		}
+	}
+}
+
+// due reports whether a resource whose newest complete backup is newest
+// needs a new one, and why.
+func due(newest *store.Archive, every time.Duration, now time.Time) (bool, string) {
+	if newest == nil {
+		return true, "no backup yet"
+	}
+	age := now.Sub(newest.Time)
+	if age >= every {
+		return true, fmt.Sprintf("newest is %s old, every %s", FormatDuration(age), FormatDuration(every))
+	}
+	return false, fmt.Sprintf("newest is %s old, every %s", FormatDuration(age), FormatDuration(every))
+}
+
+// pruneAction applies the resource's retention to one store's archives,
+// counting the archive a backup or copy is about to add; the prune then
+// depends on that action, so nothing is removed unless the new archive is
+// complete and verified.
+func pruneAction(r *config.Resource, v *storeView, now time.Time) *Action {
+	times := make([]time.Time, 0, len(v.complete)+1)
+	byTime := map[time.Time][]store.Archive{}
+	for _, a := range v.complete {
+		if _, seen := byTime[a.Time]; !seen {
+			times = append(times, a.Time)
+		}
+		byTime[a.Time] = append(byTime[a.Time], a)
+	}
+	incomingTime := now
+	if v.incoming != "" {
+		if _, t, _, ok := store.ParseArchiveName(v.incoming); ok {
+			incomingTime = t
+		}
+		if _, seen := byTime[incomingTime]; !seen {
+			times = append(times, incomingTime)
+		}
+	}
+	if len(times) == 0 {
+		return nil
+	}
+	decisions := retention.Apply(policyOf(r.Retention), times, now)
+	a := &Action{
+		ID:       actionID(Prune, r.Address, v.store.Name),
+		Type:     Prune,
+		Resource: r.Address,
+		Store:    v.store.Name,
+	}
+	for _, d := range decisions {
+		archives := byTime[d.Time]
+		if d.Keep {
+			names := make([]string, 0, len(archives))
+			for _, ar := range archives {
+				names = append(names, ar.Name)
+			}
+			if len(names) == 0 && v.incoming != "" && d.Time.Equal(incomingTime) {
+				names = []string{v.incoming + " (new)"}
+			}
+			for _, n := range names {
+				a.Keep = append(a.Keep, Kept{Archive: n, Time: d.Time, Reasons: d.Reasons})
+			}
+			continue
+		}
+		for _, ar := range archives {
+			a.Delete = append(a.Delete, Deletion{Archive: ar.Name, Time: ar.Time, Size: ar.Size, Why: d.Why})
+		}
+	}
+	if len(a.Delete) == 0 {
+		return nil
+	}
+	rule := "retention"
+	if r.Retention.Name != "" {
+		rule = "retention." + r.Retention.Name
+	}
+	a.Reason = fmt.Sprintf("%d archive(s) no longer kept by %s", len(a.Delete), rule)
+	if v.incomingAction != "" {
+		a.DependsOn = []string{v.incomingAction}
+	}
+	return a
+}
+
+func policyOf(r *config.Retention) retention.Policy {
+	return retention.Policy{
+		KeepLast:    r.KeepLast,
+		KeepHourly:  r.KeepHourly,
+		KeepDaily:   r.KeepDaily,
+		KeepWeekly:  r.KeepWeekly,
+		KeepMonthly: r.KeepMonthly,
+		KeepYearly:  r.KeepYearly,
+		KeepWithin:  r.KeepWithin,
+		MaxAge:      r.MaxAge,
+	}
+}
+
+func actionID(t ActionType, resource, storeName string) string {
+	return string(t) + " " + resource + " store." + storeName
+}
+
+// targeted returns the resources the targets name; all of them without
+// targets. A target that names nothing is an error.
+func targeted(all []*config.Resource, targets []string) ([]*config.Resource, error) {
+	if len(targets) == 0 {
+		return all, nil
+	}
+	var out []*config.Resource
+	seen := map[string]bool{}
+	for _, t := range targets {
+		matched := false
+		for _, r := range all {
+			if r.Address == t || strings.HasPrefix(r.Address, t+"[") {
+				matched = true
+				if !seen[r.Address] {
+					seen[r.Address] = true
+					out = append(out, r)
+				}
+			}
+		}
+		if !matched {
+			return nil, fmt.Errorf("--target %s: no such resource in the configuration", t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out, nil
+}
+
+// orphans lists archives in configured stores whose folder belongs to no
+// configured resource.
+func orphans(cfg *config.Config, cat Catalog) []ArchiveRef {
+	known := map[store.Ref]bool{}
+	for _, r := range cfg.Resources {
+		known[RefOf(r)] = true
+	}
+	var out []ArchiveRef
+	for name, archives := range cat {
+		for _, a := range archives {
+			if known[a.Ref] {
+				continue
+			}
+			out = append(out, ArchiveRef{Store: name, Folder: a.Ref.Kind + "/" + a.Ref.Name, Archive: a.Name, Time: a.Time, Size: a.Size})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Store != out[j].Store {
+			return out[i].Store < out[j].Store
+		}
+		if out[i].Folder != out[j].Folder {
+			return out[i].Folder < out[j].Folder
+		}
+		return out[i].Time.Before(out[j].Time)
+	})
+	return out
+}
+
+// FormatDuration prints d the way configurations write it: "26h", "7d",
+// "1d12h", "45m".
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + FormatDuration(-d)
+	}
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	d = d.Round(time.Minute)
+	var days time.Duration
+	if d >= 48*time.Hour {
+		days = d / (24 * time.Hour)
+		d -= days * 24 * time.Hour
+	}
+	h := d / time.Hour
+	d -= h * time.Hour
+	m := d / time.Minute
+	var sb strings.Builder
+	if days > 0 {
+		fmt.Fprintf(&sb, "%dd", days)
+	}
+	if h > 0 {
+		fmt.Fprintf(&sb, "%dh", h)
+	}
+	if m > 0 {
+		fmt.Fprintf(&sb, "%dm", m)
+	}
+	return sb.String()
+}

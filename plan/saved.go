@@ -1,0 +1,136 @@
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// ErrStale is returned when a saved plan no longer matches the
+// configuration or the stores it was made from.
+var ErrStale = errors.New("stale plan")
+
+// Save writes the plan to path as JSON, mode 0600, through a temporary file
+// so an interrupted save leaves no half plan. A plan holds no secret: the
+// configuration's Secret values marshal as a placeholder and are not part of
+// a plan anyway.
+func (p *Plan) Save(path string) error {
+	data, err := json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return nil
+}
+
+// Load reads a plan saved by Save.
+func Load(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	var p Plan
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("read plan %s: not a planb plan file: %w", path, err)
+	}
+	if p.FormatVersion == "" {
+		return nil, fmt.Errorf("read plan %s: not a planb plan file (no format_version)", path)
+	}
+	if major(p.FormatVersion) != major(FormatVersion) {
+		return nil, fmt.Errorf("read plan %s: format_version %s is not supported by this planb (%s)", path, p.FormatVersion, FormatVersion)
+	}
+	return &p, nil
+}
+
+func major(v string) string {
+	m, _, _ := strings.Cut(v, ".")
+	return m
+}
+
+// CheckFresh compares a saved plan with the configuration digest and the
+// catalog of now. It returns an error wrapping ErrStale that names what
+// changed.
+func (p *Plan) CheckFresh(configDigest string, cat Catalog) error {
+	if p.ConfigDigest != configDigest {
+		return fmt.Errorf("%w: the configuration changed since the plan was made; run planb plan again", ErrStale)
+	}
+	now := indexCatalog(cat)
+	for _, f := range p.Catalog {
+		kind, name, _ := strings.Cut(f.Folder, "/")
+		var have []CatalogEntry
+		for _, a := range now[folderKey{f.Store, store.Ref{Kind: kind, Name: name}}] {
+			have = append(have, CatalogEntry{Name: a.Name, Size: a.Size})
+		}
+		if p.Operation == "restore" {
+			// A restore relies on its archive only; other archives may come and go.
+			have = kept(have, f.Archives)
+		}
+		if d := diffEntries(f.Archives, have); d != "" {
+			return fmt.Errorf("%w: store.%s %s changed since the plan was made (%s); run planb plan again", ErrStale, f.Store, f.Folder, d)
+		}
+	}
+	return nil
+}
+
+// kept returns the entries of have whose names are in want.
+func kept(have, want []CatalogEntry) []CatalogEntry {
+	names := map[string]bool{}
+	for _, e := range want {
+		names[e.Name] = true
+	}
+	var out []CatalogEntry
+	for _, e := range have {
+		if names[e.Name] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func diffEntries(want, have []CatalogEntry) string {
+	w := map[string]int64{}
+	for _, e := range want {
+		w[e.Name] = e.Size
+	}
+	h := map[string]int64{}
+	for _, e := range have {
+		h[e.Name] = e.Size
+	}
+	var changes []string
+	for name, size := range w {
+		hs, ok := h[name]
+		switch {
+		case !ok:
+			changes = append(changes, name+" is gone")
+		case hs != size:
+			changes = append(changes, name+" changed size")
+		}
+	}
+	for name := range h {
+		if _, ok := w[name]; !ok {
+			changes = append(changes, name+" is new")
+		}
+	}
+	sort.Strings(changes)
+	return strings.Join(changes, ", ")
+}

@@ -1,0 +1,198 @@
+package archive
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"time"
+)
+
+// ManifestName is the name of the manifest entry. The writer appends it last, just before the
+// central directory, so an archive whose manifest is present was written to the end.
+const ManifestName = "manifest.json"
+
+// FormatVersion is the manifest format this package writes. Fields are only ever added.
+const FormatVersion = 1
+
+// Manifest describes one backup. It is stored as manifest.json inside the archive.
+type Manifest struct {
+	FormatVersion   int           `json:"format_version"`
+	Resource        string        `json:"resource"` // address, e.g. application.MAINFRAME
+	Kind            string        `json:"kind"`     // application | measurement | persistence
+	Name            string        `json:"name"`
+	CreatedAt       time.Time     `json:"created_at"`
+	PlanbVersion    string        `json:"planb_version"`
+	DurationSeconds float64       `json:"duration_seconds"`
+	Postgres        *PostgresInfo `json:"postgres,omitempty"`
+	Schemas         []SchemaInfo  `json:"schemas,omitempty"`
+	Delivery        *TreeInfo     `json:"delivery,omitempty"`
+	Files           *TreeInfo     `json:"files,omitempty"` // file-based persistence
+	Options         string        `json:"options_entry,omitempty"`
+	// Entries is filled in by Writer.Close: every entry of the archive except the manifest
+	// itself, sorted by name.
+	Entries []Entry `json:"entries"`
+}
+
+// PostgresInfo records the server and tools a dump was taken with.
+type PostgresInfo struct {
+	ServerVersion string `json:"server_version"`
+	PgDumpVersion string `json:"pg_dump_version"`
+	Snapshot      string `json:"snapshot,omitempty"`
+	Database      string `json:"database"`
+	Host          string `json:"host,omitempty"`
+}
+
+// SchemaInfo describes one dumped schema.
+type SchemaInfo struct {
+	Role        string `json:"role,omitempty"` // management | dashboard | analysis | measurement
+	Name        string `json:"name"`
+	Entry       string `json:"entry"` // archive entry, e.g. schemas/mainframe_local.cssbackup
+	Tables      int    `json:"tables"`
+	RowEstimate int64  `json:"row_estimate"`
+	Bytes       int64  `json:"bytes"` // on-disk size reported by the server
+}
+
+// TreeInfo describes a directory tree stored under Prefix.
+type TreeInfo struct {
+	Source   string `json:"source"` // the directory that was archived
+	Prefix   string `json:"prefix"` // entry name prefix, e.g. delivery/
+	Files    int    `json:"files"`
+	Dirs     int    `json:"dirs"`
+	Symlinks int    `json:"symlinks,omitempty"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// Entry is one archive entry as recorded in the manifest.
+type Entry struct {
+	Name string
+	// Mode holds the type bits (fs.ModeDir, fs.ModeSymlink) and the permission bits.
+	Mode fs.FileMode
+	// Size is the uncompressed size; for a symlink the length of its target.
+	Size           int64
+	CompressedSize int64
+	Method         uint16 // zip.Store or zip.Deflate
+	// SHA256 is the hex SHA-256 of the uncompressed content; empty for directories.
+	SHA256 string
+	MTime  time.Time
+	CRC32  uint32
+}
+
+type entryJSON struct {
+	Name           string    `json:"name"`
+	Type           string    `json:"type"` // file | dir | symlink
+	Mode           string    `json:"mode"` // octal permission bits, e.g. "0755"
+	Size           int64     `json:"size"`
+	CompressedSize int64     `json:"compressed_size"`
+	Method         string    `json:"method"` // deflate | store
+	SHA256         string    `json:"sha256,omitempty"`
+	MTime          time.Time `json:"mtime"`
+}
+
+// MarshalJSON writes the entry with its type and octal mode spelled out for readers that are
+// not Go programs.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	return json.Marshal(entryJSON{
+		Name:           e.Name,
+		Type:           typeName(e.Mode),
+		Mode:           fmt.Sprintf("%04o", uint32(e.Mode.Perm())|specialBits(e.Mode)),
+		Size:           e.Size,
+		CompressedSize: e.CompressedSize,
+		Method:         methodName(e.Method),
+		SHA256:         e.SHA256,
+		MTime:          e.MTime,
+	})
+}
+
+// UnmarshalJSON is the inverse of MarshalJSON. CRC32 is not part of the manifest.
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	var j entryJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	mode, err := parseMode(j.Type, j.Mode)
+	if err != nil {
+		return fmt.Errorf("entry %q: %w", j.Name, err)
+	}
+	var method uint16
+	switch j.Method {
+	case "store", "":
+		method = methodStore
+	case "deflate":
+		method = methodDeflate
+	default:
+		return fmt.Errorf("entry %q: unknown method %q", j.Name, j.Method)
+	}
+	*e = Entry{Name: j.Name, Mode: mode, Size: j.Size, CompressedSize: j.CompressedSize,
+		Method: method, SHA256: j.SHA256, MTime: j.MTime}
+	return nil
+}
+
+const (
+	methodStore   uint16 = 0
+	methodDeflate uint16 = 8
+)
+
+func methodName(m uint16) string {
+	switch m {
+	case methodStore:
+		return "store"
+	case methodDeflate:
+		return "deflate"
+	}
+	return strconv.Itoa(int(m))
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "dir"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsRegular():
+		return "file"
+	}
+	return "other"
+}
+
+// specialBits returns the Unix setuid, setgid and sticky bits of m.
+func specialBits(m fs.FileMode) uint32 {
+	var u uint32
+	if m&fs.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
+}
+
+func parseMode(typ, octal string) (fs.FileMode, error) {
+	u, err := strconv.ParseUint(octal, 8, 32)
+	if err != nil || u > 0o7777 {
+		return 0, fmt.Errorf("invalid mode %q", octal)
+	}
+	m := fs.FileMode(u & 0o777)
+	if u&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if u&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if u&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	switch typ {
+	case "file":
+	case "dir":
+		m |= fs.ModeDir
+	case "symlink":
+		m |= fs.ModeSymlink
+	default:
+		return 0, fmt.Errorf("invalid type %q", typ)
+	}
+	return m, nil
+}

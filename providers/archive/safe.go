@@ -1,0 +1,265 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/klauspost/compress/zip"
+)
+
+// ErrUnsafe is wrapped by every error CheckSafe and Extract report about a hostile or
+// implausible archive.
+var ErrUnsafe = errors.New("unsafe archive")
+
+// Defaults of SafetyOptions.
+const (
+	DefaultMaxRatio     = 1000
+	DefaultRatioMinSize = 1 << 20
+)
+
+// maxSymlinkTarget bounds the length of a symlink entry's target.
+const maxSymlinkTarget = 4096
+
+// localHeaderLen is the size of a ZIP local file header without name and extra field.
+const localHeaderLen = 30
+
+// maxUnsafeErrors bounds how many problems CheckSafe reports.
+const maxUnsafeErrors = 20
+
+// SafetyOptions configure CheckSafe and Extract. The zero value applies the defaults.
+type SafetyOptions struct {
+	// NoSymlinks rejects every symlink entry; otherwise symlinks are accepted when their
+	// target is relative and stays inside the extraction root.
+	NoSymlinks bool
+	// MaxRatio is the highest accepted ratio of uncompressed to compressed size for entries
+	// of at least RatioMinSize bytes; 0 means DefaultMaxRatio (deflate cannot exceed about
+	// 1032:1, so only runs of identical bytes come near it).
+	MaxRatio float64
+	// RatioMinSize is the uncompressed size from which MaxRatio applies; 0 means
+	// DefaultRatioMinSize.
+	RatioMinSize int64
+	// MaxTotalSize rejects archives whose entries (those to be extracted, for Extract)
+	// declare more uncompressed bytes than this; 0 means no limit.
+	MaxTotalSize int64
+	// CaseInsensitive also treats names that differ only in letter case as duplicates, for
+	// targets on case-insensitive file systems.
+	CaseInsensitive bool
+}
+
+func (o SafetyOptions) withDefaults() SafetyOptions {
+	if o.MaxRatio <= 0 {
+		o.MaxRatio = DefaultMaxRatio
+	}
+	if o.RatioMinSize <= 0 {
+		o.RatioMinSize = DefaultRatioMinSize
+	}
+	return o
+}
+
+// CheckSafe rejects hostile archives before anything is extracted: names that are empty,
+// absolute, contain "..", "." or empty elements, backslashes, NUL or drive letters, or are
+// not filepath.IsLocal; duplicate entries (after cleaning, and case-folded with
+// CaseInsensitive); entries below a file or symlink entry (written through a link);
+// device, fifo and socket entries; symlinks with absolute targets or targets that leave the
+// archive root, also through other symlinks (or any symlink with NoSymlinks); stored entries
+// whose sizes disagree; compression ratios above MaxRatio and totals above MaxTotalSize.
+// It reads the central directory and the symlink entries only. Errors wrap ErrUnsafe and
+// name each offending entry (at most 20).
+func (r *Reader) CheckSafe(opts SafetyOptions) error {
+	return r.checkSafe(opts, "")
+}
+
+// checkSafe runs CheckSafe's checks over the whole archive; symlinks under prefix must stay
+// inside prefix, and MaxTotalSize counts the entries under prefix.
+func (r *Reader) checkSafe(opts SafetyOptions, prefix string) error {
+	opts = opts.withDefaults()
+	var errs []error
+	report := func(name, format string, args ...any) {
+		if len(errs) < maxUnsafeErrors {
+			errs = append(errs, fmt.Errorf("%w: entry %q: %s", ErrUnsafe, name, fmt.Sprintf(format, args...)))
+		}
+	}
+	seen := make(map[string]string, len(r.zr.File))
+	nonDir := make(map[string]bool)  // cleaned names of files and symlinks
+	symlinks := make(map[string]bool) // cleaned names of symlinks
+	var links []*zip.File
+	var total uint64
+	var valid []*zip.File
+	for _, f := range r.zr.File {
+		if reason := unsafeName(f.Name); reason != "" {
+			report(f.Name, "%s", reason)
+			continue
+		}
+		key := strings.TrimSuffix(f.Name, "/")
+		dupKey := key
+		if opts.CaseInsensitive {
+			dupKey = strings.ToLower(key)
+		}
+		if first, dup := seen[dupKey]; dup {
+			report(f.Name, "duplicate of %q", first)
+			continue
+		}
+		seen[dupKey] = f.Name
+		mode := f.Mode()
+		switch {
+		case mode.IsDir():
+		case mode&fs.ModeSymlink != 0:
+			if opts.NoSymlinks {
+				report(f.Name, "symlinks are not allowed")
+				continue
+			}
+			nonDir[key], symlinks[key] = true, true
+			links = append(links, f)
+		case mode.IsRegular():
+			nonDir[key] = true
+		default:
+			report(f.Name, "unsupported file type %v", mode.Type())
+			continue
+		}
+		u, c := f.UncompressedSize64, f.CompressedSize64
+		if f.Method == zip.Store && u != c && !mode.IsDir() {
+			report(f.Name, "stored entry declares %d bytes but holds %d", u, c)
+		}
+		if int64(u) >= opts.RatioMinSize && (c == 0 || float64(u)/float64(c) > opts.MaxRatio) {
+			report(f.Name, "compression ratio %.0f:1 is implausible (%d bytes from %d)", float64(u)/float64(max(c, 1)), u, c)
+		}
+		if strings.HasPrefix(f.Name, prefix) {
+			total += u
+		}
+		valid = append(valid, f)
+	}
+	// Entries cannot overlap when each has its own local header and data; overlapping
+	// entries are how the most efficient zip bombs multiply one compressed stream.
+	var stored uint64
+	for _, f := range r.zr.File {
+		stored += localHeaderLen + f.CompressedSize64
+	}
+	if stored > uint64(r.size) {
+		errs = append(errs, fmt.Errorf("%w: entries declare %d compressed bytes in a %d-byte archive: they overlap", ErrUnsafe, stored, r.size))
+	}
+	if opts.MaxTotalSize > 0 && total > uint64(opts.MaxTotalSize) {
+		errs = append(errs, fmt.Errorf("%w: %d uncompressed bytes exceed the limit of %d", ErrUnsafe, total, opts.MaxTotalSize))
+	}
+	for _, f := range valid {
+		for dir := path.Dir(strings.TrimSuffix(f.Name, "/")); dir != "."; dir = path.Dir(dir) {
+			if nonDir[dir] {
+				what := "file"
+				if symlinks[dir] {
+					what = "symlink"
+				}
+				report(f.Name, "lies below %s %q", what, dir)
+				break
+			}
+		}
+	}
+	for _, f := range links {
+		target, err := readLinkEntry(f)
+		if err != nil {
+			report(f.Name, "%v", err)
+			continue
+		}
+		rootDir := ""
+		if prefix != "" && strings.HasPrefix(f.Name, prefix) {
+			rootDir = strings.TrimSuffix(prefix, "/")
+		}
+		if reason := escapingLink(rootDir, f.Name, target, symlinks); reason != "" {
+			report(f.Name, "symlink to %q %s", target, reason)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// unsafeName returns why name cannot be extracted safely, or "".
+func unsafeName(name string) string {
+	base := strings.TrimSuffix(name, "/")
+	switch {
+	case base == "":
+		return "empty name"
+	case strings.ContainsRune(name, 0):
+		return "NUL in name"
+	case strings.Contains(name, "\\"):
+		return "backslash in name"
+	case strings.HasPrefix(name, "/"):
+		return "absolute path"
+	case len(name) >= 2 && name[1] == ':' && (name[0]|0x20 >= 'a' && name[0]|0x20 <= 'z'):
+		return "drive letter"
+	}
+	for _, elem := range strings.Split(base, "/") {
+		switch elem {
+		case "..":
+			return `".." in path`
+		case ".", "":
+			return "not a clean path"
+		}
+	}
+	if !filepath.IsLocal(filepath.FromSlash(base)) {
+		return "not a local path"
+	}
+	return ""
+}
+
+// readLinkEntry returns a symlink entry's target.
+func readLinkEntry(f *zip.File) (string, error) {
+	if f.UncompressedSize64 > maxSymlinkTarget {
+		return "", fmt.Errorf("symlink target of %d bytes is too long", f.UncompressedSize64)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return "", fmt.Errorf("read symlink: %w", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxSymlinkTarget+1))
+	if err != nil {
+		return "", fmt.Errorf("read symlink: %w", err)
+	}
+	return string(b), nil
+}
+
+// escapingLink returns why the symlink entry name with target leaves rootDir ("" is the
+// archive root), or "". It resolves target component by component from the link's directory;
+// passing through another symlink is refused, since a lexical check cannot see where that
+// leads.
+func escapingLink(rootDir, name, target string, symlinks map[string]bool) string {
+	switch {
+	case target == "":
+		return "is empty"
+	case strings.ContainsRune(target, 0) || strings.Contains(target, "\\"):
+		return "has NUL or backslash"
+	case strings.HasPrefix(target, "/") || (len(target) >= 2 && target[1] == ':'):
+		return "is absolute"
+	}
+	var stack []string // resolved path below the archive root
+	if dir := path.Dir(name); dir != "." {
+		stack = strings.Split(dir, "/")
+	}
+	depth := 0 // components of rootDir
+	if rootDir != "" {
+		depth = len(strings.Split(rootDir, "/"))
+	}
+	elems := strings.Split(target, "/")
+	for i, elem := range elems {
+		switch elem {
+		case "", ".":
+			continue
+		case "..":
+			if len(stack) <= depth {
+				return "leaves the extraction root"
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		stack = append(stack, elem)
+		if i < len(elems)-1 && symlinks[strings.Join(stack, "/")] {
+			return "passes through another symlink"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,22 @@
+// Package store keeps archives: it is the catalog and the lock service of
+// planb.
+//
+// planb has no state file; a store's listing is the state. Every resource has
+// a folder <kind>/<name>/ in each of its stores, and each archive in that folder
+// is named <name>_YYYY-MM-DD-HH-mm-SS.zip (the original CAST system's pattern),
+// so List alone tells the planner which backups exist, when they were made,
+// and which writes were interrupted.
+//
+// A Store addresses archives by object key, never by file path, so that a
+// directory (Local) and an S3 bucket implement the same interface. Writes go
+// through an Upload that stays invisible until Commit; a crash at any point
+// leaves at most a partial object that List reports with Partial set, never
+// something that looks like a complete backup, and never harms an existing
+// archive (Commit refuses to overwrite).
+//
+// Locks are per resource per store: one apply at a time writes or prunes a
+// resource's folder in a given store.
+//
+// This package takes plain values (Ref, names, times), never configuration
+// types.
+package store

@@ -1,0 +1,46 @@
+//go:build unix
+
+package store
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// linkNoReplace renames oldpath to newpath unless newpath exists, by linking
+// the new name and removing the old one: link(2) fails atomically with
+// EEXIST. File systems without hard links fall back to a check and a rename,
+// which the resource lock makes safe in practice.
+func linkNoReplace(oldpath, newpath string) error {
+	err := os.Link(oldpath, newpath)
+	if err == nil {
+		return os.Remove(oldpath)
+	}
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, serr := os.Lstat(newpath); serr == nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: syscall.EEXIST}
+	}
+	return os.Rename(oldpath, newpath)
+}
+
+// syncUnsupported reports whether a directory fsync failed only because the
+// file system does not support it.
+func syncUnsupported(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
+}
+
+// processGone reports whether no process with this pid exists on this host.
+// A process of another user (EPERM) exists.
+func processGone(pid int) bool {
+	return pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// flock takes an exclusive advisory lock on f, released by funlock or when
+// the process dies.
+func flock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }
+
+func funlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }

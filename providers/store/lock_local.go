@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Polling intervals of Local.Lock while it waits for a held lock.
+const (
+	lockPollMin = 50 * time.Millisecond
+	lockPollMax = time.Second
+)
+
+// Lock implements Store with a file <root>/locks/<kind>/<name>.lock holding
+// the LockInfo as JSON.
+//
+// The file is written completely under a temporary name and then linked into
+// place, so it appears atomically, exclusively (link(2) fails if it exists)
+// and never half-written. On file systems without hard links it is created
+// with O_CREATE|O_EXCL instead.
+//
+// A lock is stale when its holder recorded this host and its pid no longer
+// exists. Stale locks are removed under an flock(2) on
+// <name>.lock.takeover after re-reading the lock and checking that it is
+// still the same acquisition (its token), so that of several processes
+// finding the same stale lock only one removes it, and none can remove a lock
+// taken in the meantime; the new lock is then taken the ordinary way. A lock
+// held by a process with this process's pid (another goroutine, another Local
+// on the same root) is never stale. Locks of other hosts are never taken over:
+// their holder's liveness cannot be checked from here.
+func (l *Local) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, fmt.Errorf("store %q: lock: %w", l.name, err)
+	}
+	dir := filepath.Join(l.root, "locks", ref.Kind)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store %q: lock %s: %w", l.name, ref, err)
+	}
+	path := filepath.Join(dir, ref.Name+".lock")
+	deadline := time.Now().Add(wait)
+	delay := lockPollMin
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("store %q: lock %s: %w", l.name, ref, err)
+		}
+		info := LockInfo{Owner: l.owner, Host: l.host, PID: os.Getpid(), Time: time.Now().UTC(), Token: rand.Text()}
+		err := l.tryLock(path, info)
+		if err == nil {
+			return &localLock{store: l, path: path, info: info}, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("store %q: lock %s: %w", l.name, ref, err)
+		}
+
+		holder, rerr := readLock(path)
+		if errors.Is(rerr, fs.ErrNotExist) {
+			continue // released in the meantime
+		}
+		if rerr == nil && holder.Host == l.host && holder.PID != os.Getpid() && processGone(holder.PID) {
+			if err := l.removeStale(path, ref, holder); err != nil {
+				return nil, fmt.Errorf("store %q: lock %s: remove stale lock: %w", l.name, ref, err)
+			}
+			continue
+		}
+		locked := &LockedError{Store: l.name, Ref: ref, Holder: holder}
+		if rerr != nil {
+			locked.Detail = fmt.Sprintf("lock file %s is unreadable (%v); remove it if no planb process holds it", path, rerr)
+		}
+
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, locked
+		}
+		t := time.NewTimer(min(delay, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("store %q: wait for lock %s: %w (%w)", l.name, ref, ctx.Err(), locked)
+		case <-t.C:
+		}
+		delay = min(2*delay, lockPollMax)
+	}
+}
+
+// tryLock creates the lock file at path with info, failing with an error
+// matching fs.ErrExist when it exists.
+func (l *Local) tryLock(path string, info LockInfo) error {
+	data, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	tmp := path + "." + info.Token + ".tmp"
+	if err := writeFileSync(tmp, data); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	err = os.Link(tmp, path)
+	os.Remove(tmp)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		// No hard links on this file system: create the lock in place.
+		err = writeFileSync(path, data)
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// writeFileSync creates path exclusively (mode 0600), writes data and fsyncs
+// it.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
+
+// readLock reads and decodes a lock file.
+func readLock(path string) (LockInfo, error) {
+	var info LockInfo
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(data, &info); err != nil {
+		return LockInfo{}, fmt.Errorf("decode: %w", err)
+	}
+	if info.Token == "" || info.PID <= 0 {
+		return LockInfo{}, errors.New("no pid or token")
+	}
+	return info, nil
+}
+
+// removeStale removes the lock at path if it still is stale's acquisition,
+// serialised with other processes doing the same through an flock on
+// <path>.takeover. When the file system does not support flock it goes on
+// without: the token check still protects all but a window of microseconds.
+func (l *Local) removeStale(path string, ref Ref, stale LockInfo) error {
+	guard, err := os.OpenFile(path+".takeover", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer guard.Close()
+	if err := flock(guard); err == nil {
+		defer funlock(guard)
+	}
+	current, err := readLock(path)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && current.Token != stale.Token) {
+		return nil // removed or replaced by another process
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); errors.Is(err, fs.ErrNotExist) {
+		return nil // removed by another process (possible only without flock)
+	} else if err != nil {
+		return err
+	}
+	l.logger.Warn("taking over stale lock: its process no longer exists",
+		"store", l.name, "resource", ref.String(), "pid", stale.PID, "host", stale.Host,
+		"user", stale.Owner, "since", stale.Time.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// localLock is a held lock of a Local store.
+type localLock struct {
+	store *Local
+	path  string
+	info  LockInfo
+
+	mu       sync.Mutex
+	released bool
+}
+
+func (k *localLock) Info() LockInfo { return k.info }
+
+// Unlock removes the lock file if it still records this acquisition. When it
+// does not (the file was removed or replaced by someone else), it reports an
+// error: the resource was not protected for the whole time.
+func (k *localLock) Unlock() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.released {
+		return nil
+	}
+	k.released = true
+	current, err := readLock(k.path)
+	if err == nil && current.Token != k.info.Token {
+		return fmt.Errorf("store %q: unlock %s: the lock was taken over by %s", k.store.name, k.path, current)
+	}
+	if err != nil {
+		return fmt.Errorf("store %q: unlock: %w", k.store.name, err)
+	}
+	if err := os.Remove(k.path); err != nil {
+		return fmt.Errorf("store %q: unlock: %w", k.store.name, err)
+	}
+	return nil
+}

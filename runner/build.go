@@ -1,0 +1,396 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/postgres"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// Env is what executing a plan needs besides the plan: the configuration
+// (with its secrets, resolved again at apply time), the opened stores and
+// where to log.
+type Env struct {
+	Config       *config.Config
+	Stores       map[string]store.Store
+	Logger       *slog.Logger
+	PlanbVersion string
+	// TempDir holds spool files of archives being written ("" = os.TempDir).
+	TempDir string
+	// LockWait is how long to wait for a lock another process holds.
+	LockWait time.Duration
+	// Workers is the number of parallel compressors per archive.
+	Workers int
+}
+
+// Build turns a plan into the graph of steps that executes it. Every action
+// on a resource in a store runs under that pair's lock, taken once by a lock
+// step and released by an unlock step that runs whatever happened.
+func Build(p *plan.Plan, env *Env) (*Graph, error) {
+	b := &builder{p: p, env: env, g: NewGraph(), final: map[string]string{}, pairs: map[pairKey]*pair{}}
+	for _, a := range p.Actions {
+		if err := b.action(a); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range b.order {
+		pr := b.pairs[k]
+		if err := b.g.Add(Step{
+			ID:       pr.unlockID,
+			Label:    fmt.Sprintf("unlock %s in store.%s", k.resource, k.store),
+			Resource: k.resource,
+			Store:    k.store,
+			Deps:     append([]string{pr.lockID}, pr.users...),
+			Always:   true,
+			Run: func(ctx context.Context, _ *Progress) error {
+				return pr.unlock()
+			},
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.g.Validate(); err != nil {
+		return nil, err
+	}
+	return b.g, nil
+}
+
+type pairKey struct{ resource, store string }
+
+// pair is the lock of one resource in one store during an apply.
+type pair struct {
+	lockID, unlockID string
+	users            []string // steps that run under the lock
+
+	mu   sync.Mutex
+	lock store.Lock
+}
+
+func (pr *pair) unlock() error {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.lock == nil {
+		return nil
+	}
+	err := pr.lock.Unlock()
+	pr.lock = nil
+	return err
+}
+
+type builder struct {
+	p   *plan.Plan
+	env *Env
+	g   *Graph
+	// final maps an action ID to the step whose success means the action
+	// succeeded; actions that depend on it wait for that step.
+	final map[string]string
+	pairs map[pairKey]*pair
+	order []pairKey
+}
+
+func (b *builder) resource(addr string) (*config.Resource, error) {
+	r := b.env.Config.Resource(addr)
+	if r == nil {
+		return nil, fmt.Errorf("the plan names %s, which the configuration does not declare", addr)
+	}
+	return r, nil
+}
+
+func (b *builder) store(name string) (store.Store, error) {
+	s, ok := b.env.Stores[name]
+	if !ok {
+		return nil, fmt.Errorf("the plan names store.%s, which the configuration does not declare", name)
+	}
+	return s, nil
+}
+
+// lockFor returns the lock step of a resource in a store, adding it on first
+// use, and registers user as a step that runs under it.
+func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) string {
+	k := pairKey{r.Address, st.Name()}
+	pr, ok := b.pairs[k]
+	if !ok {
+		pr = &pair{
+			lockID:   fmt.Sprintf("%s/store.%s/lock", r.Address, st.Name()),
+			unlockID: fmt.Sprintf("%s/store.%s/unlock", r.Address, st.Name()),
+		}
+		b.pairs[k] = pr
+		b.order = append(b.order, k)
+		ref := plan.RefOf(r)
+		wait := b.env.LockWait
+		b.g.Add(Step{
+			ID:       pr.lockID,
+			Label:    fmt.Sprintf("lock %s in store.%s", r.Address, st.Name()),
+			Resource: r.Address,
+			Store:    st.Name(),
+			Run: func(ctx context.Context, _ *Progress) error {
+				l, err := st.Lock(ctx, ref, wait)
+				if err != nil {
+					return err
+				}
+				pr.mu.Lock()
+				pr.lock = l
+				pr.mu.Unlock()
+				return nil
+			},
+		})
+	}
+	pr.users = append(pr.users, user...)
+	return pr.lockID
+}
+
+// after returns the steps an action's first steps wait for: its lock and
+// the final steps of the actions it depends on.
+func (b *builder) after(a *plan.Action, lockID string) []string {
+	deps := []string{lockID}
+	for _, d := range a.DependsOn {
+		if f, ok := b.final[d]; ok {
+			deps = append(deps, f)
+		}
+	}
+	return deps
+}
+
+func (b *builder) action(a *plan.Action) error {
+	r, err := b.resource(a.Resource)
+	if err != nil {
+		return err
+	}
+	st, err := b.store(a.Store)
+	if err != nil {
+		return err
+	}
+	switch a.Type {
+	case plan.Backup:
+		return b.backup(a, r, st)
+	case plan.Copy:
+		src, err := b.store(a.FromStore)
+		if err != nil {
+			return err
+		}
+		return b.copy(a, r, src, st)
+	case plan.Prune, plan.Clean:
+		return b.delete(a, r, st)
+	case plan.Restore:
+		return b.restore(a, r, st)
+	default:
+		return fmt.Errorf("action %s: type %q cannot be applied by this version of planb", a.ID, a.Type)
+	}
+}
+
+func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store) error {
+	id := a.ID
+	lockID := b.lockFor(r, dst, id)
+	ref := plan.RefOf(r)
+	b.final[a.ID] = id
+	return b.g.Add(Step{
+		ID:       id,
+		Label:    fmt.Sprintf("copy %s from store.%s to store.%s", a.Archive, src.Name(), dst.Name()),
+		Resource: r.Address,
+		Store:    dst.Name(),
+		Deps:     b.after(a, lockID),
+		Run: func(ctx context.Context, p *Progress) error {
+			return copyVerified(ctx, src, dst, ref, a.Archive, p)
+		},
+	})
+}
+
+// copyVerified streams an archive from src into dst and verifies the copy's
+// checksums before it becomes visible.
+func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name string, p *Progress) error {
+	obj, err := src.Open(ctx, ref, name)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	p.SetTotal(obj.Size())
+	up, err := dst.Create(ctx, ref, name)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			up.Abort()
+		}
+	}()
+	if _, err := io.Copy(up, p.Reader(io.NewSectionReader(obj, 0, obj.Size()))); err != nil {
+		return fmt.Errorf("copy %s: %w", name, err)
+	}
+	if err := commitVerified(ctx, up, dst, ref, name); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}
+
+// ReadBacker is an upload whose bytes can be read before Commit makes them
+// visible; local stores are. Archives written to such stores are verified
+// before they are committed.
+type ReadBacker interface {
+	ReadBack() (io.ReaderAt, int64, error)
+}
+
+// commitVerified verifies an archive's checksums and commits it. Where the
+// upload can be read back, verification comes first, so no archive becomes
+// visible unverified; otherwise the committed object is verified and
+// deleted when it fails.
+func commitVerified(ctx context.Context, up store.Upload, st store.Store, ref store.Ref, name string) error {
+	if rb, ok := up.(ReadBacker); ok {
+		ra, size, err := rb.ReadBack()
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", name, err)
+		}
+		if err := verifyArchive(ctx, ra, size); err != nil {
+			return fmt.Errorf("verify %s: %w", name, err)
+		}
+		return up.Commit(ctx)
+	}
+	if err := up.Commit(ctx); err != nil {
+		return err
+	}
+	obj, err := st.Open(ctx, ref, name)
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", name, err)
+	}
+	defer obj.Close()
+	if err := verifyArchive(ctx, obj, obj.Size()); err != nil {
+		if derr := st.Delete(ctx, ref, name); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return fmt.Errorf("verify %s: %w", name, err)
+	}
+	return nil
+}
+
+func verifyArchive(ctx context.Context, ra io.ReaderAt, size int64) error {
+	rd, err := archive.Open(ra, size)
+	if err != nil {
+		return err
+	}
+	if _, err := rd.Manifest(); err != nil && !errors.Is(err, archive.ErrNoManifest) {
+		return err
+	}
+	return rd.Verify(ctx)
+}
+
+// delete builds prune and clean actions: remove the listed archives under
+// the lock.
+func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) error {
+	id := a.ID
+	lockID := b.lockFor(r, st, id)
+	ref := plan.RefOf(r)
+	b.final[a.ID] = id
+	names := make([]string, 0, len(a.Delete))
+	for _, d := range a.Delete {
+		names = append(names, d.Archive)
+	}
+	label := fmt.Sprintf("prune %d archive(s) of %s in store.%s", len(names), r.Address, st.Name())
+	if a.Type == plan.Clean {
+		label = fmt.Sprintf("clean %d partial(s) of %s in store.%s", len(names), r.Address, st.Name())
+	}
+	return b.g.Add(Step{
+		ID:       id,
+		Label:    label,
+		Resource: r.Address,
+		Store:    st.Name(),
+		Deps:     b.after(a, lockID),
+		Run: func(ctx context.Context, _ *Progress) error {
+			if a.Type == plan.Prune {
+				if err := keepsNewest(ctx, st, ref, names); err != nil {
+					return err
+				}
+			}
+			var errs []error
+			for _, n := range names {
+				if err := st.Delete(ctx, ref, n); err != nil {
+					errs = append(errs, fmt.Errorf("delete %s: %w", n, err))
+				}
+			}
+			return errors.Join(errs...)
+		},
+	})
+}
+
+// keepsNewest refuses a prune that would remove the newest complete archive
+// of a resource in a store: a last line of defence against a plan made from
+// a catalog that has changed.
+func keepsNewest(ctx context.Context, st store.Store, ref store.Ref, names []string) error {
+	all, err := st.List(ctx)
+	if err != nil {
+		return err
+	}
+	var newest *store.Archive
+	for i, a := range all {
+		if a.Ref == ref && !a.Partial && (newest == nil || a.Time.After(newest.Time)) {
+			newest = &all[i]
+		}
+	}
+	if newest == nil {
+		return fmt.Errorf("refusing to prune: no complete archive of %s/%s is left in store.%s", ref.Kind, ref.Name, st.Name())
+	}
+	for _, n := range names {
+		if n == newest.Name {
+			return fmt.Errorf("refusing to prune %s: it is the newest complete archive", n)
+		}
+	}
+	return nil
+}
+
+func tempDir(env *Env) string {
+	if env.TempDir != "" {
+		return env.TempDir
+	}
+	return os.TempDir()
+}
+
+// ConnConfig turns a configured database into the provider's connection
+// settings; dbname overrides the database's own when not empty.
+func ConnConfig(d *config.Database, dbname string) postgres.ConnConfig {
+	c := postgres.ConnConfig{
+		Host:     d.Host,
+		Port:     d.Port,
+		User:     d.User,
+		Password: d.Password.Reveal(),
+		DBName:   d.DBName,
+		SSLMode:  d.SSLMode,
+		BinDir:   d.BinDir,
+	}
+	if dbname != "" {
+		c.DBName = dbname
+	}
+	return c
+}
+
+// archiveDigest identifies an archive's contents: the SHA-256 of its
+// manifest, or of its entry list (names, sizes, CRCs) when it has none.
+func archiveDigest(rd *archive.Reader) (string, error) {
+	h := sha256.New()
+	m, err := rd.Manifest()
+	switch {
+	case err == nil:
+		if err := json.NewEncoder(h).Encode(m); err != nil {
+			return "", err
+		}
+	case errors.Is(err, archive.ErrNoManifest):
+		for _, e := range rd.Entries() {
+			fmt.Fprintf(h, "%s\x00%d\x00%08x\n", e.Name, e.Size, e.CRC32)
+		}
+	default:
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,52 @@
+package runner
+
+import (
+	"strings"
+	"time"
+
+	"github.com/planb-backup/planb/plan"
+)
+
+// BackupMetrics turns the result of applying a plan into one metric per
+// backup or copy action: whether it succeeded, how long it took and how many
+// bytes it moved. LastSuccess is the archive's time for a success.
+func BackupMetrics(p *plan.Plan, res *Result) []Metric {
+	var out []Metric
+	for _, a := range p.Actions {
+		if a.Type != plan.Backup && a.Type != plan.Copy {
+			continue
+		}
+		m := Metric{Resource: a.Resource, Store: a.Store, OK: true}
+		var first, last time.Time
+		seen := false
+		for _, sr := range res.Steps {
+			if sr.Step.ID != a.ID && !strings.HasPrefix(sr.Step.ID, a.ID+"/") {
+				continue
+			}
+			seen = true
+			if sr.Status != StatusOK {
+				m.OK = false
+			}
+			m.Bytes += sr.Bytes
+			if !sr.Start.IsZero() && (first.IsZero() || sr.Start.Before(first)) {
+				first = sr.Start
+			}
+			if end := sr.Start.Add(sr.Duration); end.After(last) {
+				last = end
+			}
+		}
+		if !seen {
+			continue
+		}
+		if !first.IsZero() {
+			m.Duration = last.Sub(first)
+		}
+		if m.OK {
+			if t, ok := archiveTime(a.Archive); ok {
+				m.LastSuccess = t
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
