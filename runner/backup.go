@@ -24,8 +24,8 @@ type backupRun struct {
 	r       *config.Resource
 	schemas []config.Schema // the schemas dumped
 	st      store.Store
-	name  string
-	start time.Time
+	name    string
+	start   time.Time
 
 	snap   *postgres.Snapshot
 	up     store.Upload
