@@ -133,6 +133,26 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		views = append(views, v)
 	}
 
+	// Partial leftovers go first: a new archive may want the same name.
+	cleanOf := map[string]string{}
+	for _, v := range views {
+		if len(v.partial) == 0 {
+			continue
+		}
+		a := &Action{
+			ID:       actionID(Clean, r.Address, v.store.Name),
+			Type:     Clean,
+			Resource: r.Address,
+			Store:    v.store.Name,
+			Reason:   fmt.Sprintf("%d partial leftover(s) of an interrupted run", len(v.partial)),
+		}
+		for _, pa := range v.partial {
+			a.Delete = append(a.Delete, Deletion{Archive: pa.Name, Time: pa.Time, Size: pa.Size, Why: "partial"})
+		}
+		p.Actions = append(p.Actions, a)
+		cleanOf[v.store.Name] = a.ID
+	}
+
 	// A store that is due takes a copy of a fresh archive another store
 	// holds; only when no store has one is the resource dumped, once, into
 	// the first due store, and copied from there into the others.
@@ -189,6 +209,14 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		}
 	}
 
+	for _, a := range p.Actions {
+		if a.Resource == r.Address && (a.Type == Backup || a.Type == Copy) {
+			if id, ok := cleanOf[a.Store]; ok {
+				a.DependsOn = append(a.DependsOn, id)
+			}
+		}
+	}
+
 	for _, v := range views {
 		st := ResourceState{
 			Resource: r.Address,
@@ -208,19 +236,6 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		}
 		p.Resources = append(p.Resources, st)
 
-		if len(v.partial) > 0 {
-			a := &Action{
-				ID:       actionID(Clean, r.Address, v.store.Name),
-				Type:     Clean,
-				Resource: r.Address,
-				Store:    v.store.Name,
-				Reason:   fmt.Sprintf("%d partial leftover(s) of an interrupted run", len(v.partial)),
-			}
-			for _, pa := range v.partial {
-				a.Delete = append(a.Delete, Deletion{Archive: pa.Name, Time: pa.Time, Size: pa.Size, Why: "partial"})
-			}
-			p.Actions = append(p.Actions, a)
-		}
 		if r.Retention != nil {
 			if a := pruneAction(r, v, p.Now); a != nil {
 				p.Actions = append(p.Actions, a)

@@ -79,11 +79,16 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			for _, d := range a.Delete {
 				bw.printf("      %s %s\n", st.paint("delete", "31"), d.Archive)
 			}
+		case Restore:
+			p.writeRestore(bw, a, st)
 		}
 		if len(a.DependsOn) > 0 {
 			bw.printf("      after  %s\n", strings.Join(a.DependsOn, "; "))
 		}
 		bw.printf("\n")
+	}
+	if p.Restore != nil && p.Restore.NoSafety != "" {
+		bw.printf("No safety backup: %s.\n\n", p.Restore.NoSafety)
 	}
 	var upToDate []ResourceState
 	for _, r := range p.Resources {
@@ -126,4 +131,76 @@ func (e *errWriter) printf(format string, args ...any) {
 		return
 	}
 	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
+	rp := p.Restore
+	if rp == nil {
+		return
+	}
+	bw.printf("  %s restore %s from store.%s\n", st.paint("!", "31"), a.Resource, a.FromStore)
+	kind := ""
+	if rp.Adopted {
+		kind = ", made by the original system (no manifest)"
+	}
+	bw.printf("      archive %s (%s, %s%s)\n      because %s\n", rp.Archive, rp.Time.Format(time.RFC3339), formatBytes(rp.Size), kind, a.Reason)
+	where := "database " + rp.Database
+	if rp.ToDatabase != "" {
+		where += " (a copy: the original database is not touched)"
+	}
+	for _, s := range rp.Schemas {
+		if s.Role == "database" {
+			bw.printf("      %s %s: drop what the dump holds and restore it\n", st.paint("database", "1"), rp.Database)
+			continue
+		}
+		from := ""
+		if s.Source != s.Target {
+			from = " (dumped as " + s.Source + ")"
+		}
+		bw.printf("      schema %s%s (%s) in %s: drop and restore\n", s.Target, from, s.Role, where)
+		if s.Now.Exists {
+			bw.printf("        now:     %d tables, ~%d rows, %s\n", s.Now.Tables, s.Now.RowEstimate, formatBytes(s.Now.Bytes))
+		} else {
+			bw.printf("        now:     does not exist\n")
+		}
+		if rp.Adopted {
+			bw.printf("        archive: %s\n", s.Entry)
+		} else {
+			bw.printf("        archive: %d tables, ~%d rows, %s\n", s.Archive.Tables, s.Archive.RowEstimate, formatBytes(s.Archive.Bytes))
+		}
+	}
+	for _, t := range []*TreeRestore{rp.Delivery, rp.Files} {
+		if t == nil {
+			continue
+		}
+		bw.printf("      folder %s: replace (extracted beside it, then swapped in)\n", t.Target)
+		if t.Now.Exists {
+			bw.printf("        now:     %d files, %s\n", t.Now.Files, formatBytes(t.Now.Bytes))
+		} else {
+			bw.printf("        now:     does not exist\n")
+		}
+		bw.printf("        archive: %d files, %s\n", t.Archive.Files, formatBytes(t.Archive.Bytes))
+	}
+	if rp.Options != nil {
+		bw.printf("      options: write %s\n", rp.Options.Target)
+	}
+	if rp.SafetyBackup != "" {
+		bw.printf("      first:  safety backup %s of the current state\n", rp.SafetyBackup)
+	}
+	for _, h := range rp.Hooks {
+		bw.printf("      then:   after_restore %s\n", h)
+	}
+}
+
+func formatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -50,6 +50,9 @@ type estate struct {
 	backups string // local store root
 	second  string // second local store root
 	env     []string
+
+	delivery    string // shop's delivery folder
+	optionsFile string // where restores write shop's options.xml
 }
 
 // result is what one planb run printed and returned.
@@ -113,7 +116,9 @@ CREATE SCHEMA aip_measure;
 CREATE TABLE aip_measure.app_snapshots (app text, taken date, grade numeric(4,2));
 INSERT INTO aip_measure.app_snapshots VALUES ('shop', '2026-11-01', 3.2);
 `)
-	delivery := filepath.Join(t.TempDir(), "delivery")
+	e.delivery = filepath.Join(t.TempDir(), "delivery")
+	e.optionsFile = filepath.Join(t.TempDir(), "shop-options.xml")
+	delivery := e.delivery
 	writeTree(t, delivery, map[string]string{
 		"v1/src/MAIN.cob":               "IDENTIFICATION DIVISION.\nPROGRAM-ID. MAIN.\n",
 		"v1/src/Überweisung_日本.cob":     "PROGRAM-ID. UEBER.\n",
@@ -149,9 +154,18 @@ application "shop" {
     source_path        = "v2/src"
     exclusion_patterns = ["**/test/**"]
     objectives         = ["security", "efficiency"]
+    file               = %q
   }
   every  = "24h"
   stores = [store.node]
+
+  after_restore "sync_snapshots" {
+    sql = <<-SQL
+      DELETE FROM aip_measure.app_snapshots WHERE app = 'shop';
+      INSERT INTO aip_measure.app_snapshots (app, taken, grade)
+      SELECT 'shop', current_date, count(*) / 1000.0 FROM shop_central.track;
+    SQL
+  }
 }
 
 application "legacy" {
@@ -167,7 +181,7 @@ measurement "health" {
   every    = "168h"
   stores   = [store.node]
 }
-%s`, srv.Host, srv.Port, srv.User, e.db, srv.BinDir, e.backups, delivery, extra)
+%s`, srv.Host, srv.Port, srv.User, e.db, srv.BinDir, e.backups, delivery, e.optionsFile, extra)
 	if err := os.WriteFile(filepath.Join(e.dir, "estate.hcl"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,31 @@
 package main
 
 import (
-	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/store"
 )
 
-// openS3 opens an S3-compatible store.
+// openS3 opens an S3-compatible store. Credentials come from the
+// configuration (access_key and secret_key, both or neither), else from
+// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else from
+// the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
+// ~/.aws/credentials, profile AWS_PROFILE). insecure = true selects plain
+// HTTP. No request is made here.
 func openS3(name string, s *config.S3Store, logger *slog.Logger) (store.Store, error) {
-	return nil, errors.New("s3 stores are not available yet in this version of planb")
+	if s.AccessKey.IsZero() != s.SecretKey.IsZero() {
+		return nil, fmt.Errorf("s3 store %q: set both access_key and secret_key, or neither (to use the AWS environment variables or shared credentials file)", name)
+	}
+	return store.NewS3(name, store.S3Options{
+		Endpoint:  s.Endpoint,
+		Bucket:    s.Bucket,
+		Prefix:    s.Prefix,
+		Region:    s.Region,
+		Insecure:  s.Insecure,
+		AccessKey: s.AccessKey.Reveal(),
+		SecretKey: s.SecretKey.Reveal(),
+		Logger:    logger,
+	})
 }

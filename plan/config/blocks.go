@@ -97,13 +97,17 @@ func (l *loader) databaseNode(name string, b *hcl.Block) *node {
 			Name:      name,
 			Host:      bd.nonEmpty("host", ""),
 			Port:      bd.integer("port", 5432, 1, 65535),
-			User:      bd.nonEmpty("user", "postgres"),
-			Password:  bd.secretStr("password"),
 			DBName:    bd.nonEmpty("dbname", "postgres"),
-			SSLMode:   bd.str("sslmode", "prefer"),
-			BinDir:    bd.path("bin_dir"),
 			DeclRange: b.DefRange,
 		}
+		if bd.incomplete {
+			// The server is not known: it cannot be compared with others.
+			l.unknownDBs[name] = true
+		}
+		db.User = bd.nonEmpty("user", "postgres")
+		db.Password = bd.secretStr("password")
+		db.SSLMode = bd.str("sslmode", "prefer")
+		db.BinDir = bd.path("bin_dir")
 		if a, ok := content.Attributes["sslmode"]; ok && !slices.Contains(sslModes, db.SSLMode) {
 			l.errorf(a.Expr.Range().Ptr(), "Invalid sslmode",
 				"%q is not an sslmode; use one of disable, allow, prefer, require, verify-ca, verify-full.", db.SSLMode)
@@ -113,9 +117,6 @@ func (l *loader) databaseNode(name string, b *hcl.Block) *node {
 		host := cty.StringVal(db.Host)
 		if db.Host == "" {
 			host = cty.UnknownVal(cty.String)
-		}
-		if bd.incomplete {
-			l.unknownDBs[name] = true
 		}
 		return refObject(kindDatabase, name, map[string]cty.Value{
 			"host":    host,

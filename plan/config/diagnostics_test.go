@@ -22,7 +22,7 @@ store "node" {
 `
 
 // writeConfig writes files into a new temporary directory.
-func writeConfig(t *testing.T, files map[string]string) string {
+func writeConfig(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, src := range files {
@@ -191,6 +191,17 @@ func TestDiagnostics(t *testing.T) {
 				"application \"B\" {\n  database = database.same\n  schemas = { management = \"x\" }\n}\n",
 			want: []string{"Schema claimed twice @ main.hcl:11:13"},
 		},
+		"schema claimed twice offline": {
+			main: "variable \"pw\" {\n  sensitive = true\n}\ndatabase \"pg\" {\n  host = \"db\"\n  password = var.pw\n}\n" +
+				"application \"all\" {\n  for_each = toset([\"A\", \"B\"])\n  database = database.pg\n  schemas = { management = \"${each.key}_mngt\", dashboard = \"shared\" }\n}\n",
+			opts: LoadOptions{Offline: true},
+			want: []string{"Schema claimed twice @ main.hcl:11:13"},
+		},
+		"claims skipped for an unknown server": {
+			main: "variable \"host\" {\n  type = string\n}\ndatabase \"pg\" {\n  host = var.host\n}\n" +
+				"application \"all\" {\n  for_each = toset([\"A\", \"B\"])\n  database = database.pg\n  schemas = { management = \"shared\" }\n}\n",
+			opts: LoadOptions{Offline: true},
+		},
 		"same schema name on another port": {
 			main: "database \"other\" {\n  host = \"localhost\"\n  port = 5433\n}\n" +
 				"application \"A\" {\n  database = database.css\n  schemas = { management = \"x\" }\n}\n" +
@@ -225,7 +236,7 @@ func TestDiagnostics(t *testing.T) {
 			want: []string{"Conflicting retention @ main.hcl:7:15"},
 		},
 		"variable validation": {
-			main: "variable \"root\" {\n  type = string\n  default = \"relative\"\n  validation {\n    condition = startswith(var.root, \"/\")\n    error_message = \"root must be absolute.\"\n  }\n}\n",
+			main:    "variable \"root\" {\n  type = string\n  default = \"relative\"\n  validation {\n    condition = startswith(var.root, \"/\")\n    error_message = \"root must be absolute.\"\n  }\n}\n",
 			want:    []string{"Invalid value for variable @ main.hcl:5:17"},
 			details: map[string]string{"Invalid value for variable": "root must be absolute."},
 		},
@@ -283,7 +294,7 @@ func TestDiagnostics(t *testing.T) {
 			details: map[string]string{"Invalid resource name": "cannot be used for folders and archive files"},
 		},
 		"for_each list": {
-			main: "application \"A\" {\n  for_each = [\"a\", \"b\"]\n  database = database.css\n  schemas = { management = each.key }\n}\n",
+			main:    "application \"A\" {\n  for_each = [\"a\", \"b\"]\n  database = database.css\n  schemas = { management = each.key }\n}\n",
 			want:    []string{"Invalid for_each argument @ main.hcl:2:14"},
 			details: map[string]string{"Invalid for_each argument": "toset("},
 		},

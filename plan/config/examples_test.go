@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -62,5 +64,49 @@ func TestExamplesLoadOffline(t *testing.T) {
 	}
 	if found < 2 {
 		t.Fatalf("found %d example configurations, want at least quickstart and cast-aip", found)
+	}
+}
+
+func TestCastAIPExample(t *testing.T) {
+	cfg, diags := Load("../../examples/cast-aip", LoadOptions{
+		Vars:   map[string]string{"css_password": "pw", "s3_secret_key": "sk"},
+		Getenv: func(string) string { return "" },
+	})
+	if len(diags) > 0 {
+		t.Fatalf("diagnostics:\n%s", diagText(t, cfg.Files, diags))
+	}
+	var addrs []string
+	for _, r := range cfg.Resources {
+		addrs = append(addrs, r.Address)
+	}
+	want := []string{
+		"application.LEGACY",
+		`application.daily["BILLING"]`,
+		`application.daily["MAINFRAME"]`,
+		`application.daily["WEBSHOP"]`,
+		"measurement.health",
+		"persistence.console",
+		"persistence.node1",
+	}
+	if !slices.Equal(addrs, want) {
+		t.Fatalf("addresses = %q, want %q", addrs, want)
+	}
+	health := cfg.Resource("measurement.health")
+	if !slices.Equal(health.DependsOn, want[:4]) {
+		t.Errorf("measurement.health depends on %q, want every application", health.DependsOn)
+	}
+	mf := cfg.Resource(`application.daily["MAINFRAME"]`)
+	if len(mf.AfterRestore) != 1 || !strings.Contains(mf.AfterRestore[0].SQL, "FROM mainframe_central.dss_snapshots") {
+		t.Errorf("after_restore: %+v", mf.AfterRestore)
+	}
+	if cfg.Databases["console"].Host != "css.aip.example.com" || cfg.Databases["console"].Password.Reveal() != "pw" {
+		t.Errorf("console database: %+v", cfg.Databases["console"])
+	}
+	if s3 := cfg.Stores["offsite"].S3; s3.SecretKey.Reveal() != "sk" || s3.AccessKey.Reveal() != "planb-aip" {
+		t.Errorf("offsite store: %+v", s3)
+	}
+	node1 := cfg.Resource("persistence.node1")
+	if len(node1.Before) != 1 || len(node1.After) != 1 || node1.Path != "/var/lib/aip/node1/h2" || len(node1.Stores) != 1 {
+		t.Errorf("persistence.node1: %+v", node1)
 	}
 }

@@ -1,13 +1,15 @@
 package config
 
 import (
+	"bufio"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -83,6 +85,12 @@ type loader struct {
 // far as the configuration allowed. Diagnostics are sorted by position
 // (those without a position first) and free of sensitive values.
 func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	l := newLoader(dir, opts)
+	cfg := l.run()
+	return cfg, l.finish()
+}
+
+func newLoader(dir string, opts LoadOptions) *loader {
 	l := &loader{
 		dir:     dir,
 		opts:    opts,
@@ -112,10 +120,14 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		Stores:     map[string]*Store{},
 		Retentions: map[string]*Retention{},
 	}
+	return l
+}
 
+// run does the work of Load; it returns nil when the files do not parse.
+func (l *loader) run() *Config {
 	files, ok := l.parse()
 	if !ok {
-		return nil, l.finish()
+		return nil
 	}
 	l.collect(files)
 	l.evalVariables()
@@ -124,7 +136,7 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	l.evalResources()
 	l.checkResources()
 	l.cfg.Digest = l.digest(files)
-	return l.cfg, l.finish()
+	return l.cfg
 }
 
 // sourceFile is one parsed configuration file.
@@ -314,8 +326,8 @@ func exposesSensitive(expr hcl.Expression, ctx *hcl.EvalContext) bool {
 }
 
 // digest hashes the file names and contents, the non-sensitive variable
-// values and the evaluated configuration without secrets (which also
-// covers what env() and file() returned).
+// values and the evaluated configuration without secrets and source
+// ranges (which also covers what env() and file() returned).
 func (l *loader) digest(files []sourceFile) string {
 	h := sha256.New()
 	for _, f := range files {
@@ -334,17 +346,83 @@ func (l *loader) digest(files []sourceFile) string {
 		}
 		fmt.Fprintf(h, "var %q %s\n", name, valueDigestText(v.val))
 	}
-	evaluated := struct {
-		Parallelism int
-		Databases   map[string]*Database
-		Stores      map[string]*Store
-		Retentions  map[string]*Retention
-		Resources   []*Resource
-	}{l.cfg.Parallelism, l.cfg.Databases, l.cfg.Stores, l.cfg.Retentions, l.cfg.Resources}
-	if doc, err := json.Marshal(evaluated); err == nil {
-		h.Write(doc)
+	fmt.Fprintf(h, "parallelism %d\n", l.cfg.Parallelism)
+	w := bufio.NewWriter(h)
+	for _, name := range sortedKeys(l.cfg.Databases) {
+		digestValue(w, reflect.ValueOf(*l.cfg.Databases[name]))
 	}
+	for _, name := range sortedKeys(l.cfg.Stores) {
+		digestValue(w, reflect.ValueOf(*l.cfg.Stores[name]))
+	}
+	for _, name := range sortedKeys(l.cfg.Retentions) {
+		digestValue(w, reflect.ValueOf(*l.cfg.Retentions[name]))
+	}
+	for _, r := range l.cfg.Resources {
+		digestValue(w, reflect.ValueOf(*r))
+	}
+	w.Flush()
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// digestValue writes a canonical text form of v: struct fields by name,
+// maps in key order. Secrets and source ranges are left out, so neither a
+// rotated password nor a different --chdir spelling changes the digest.
+func digestValue(w io.Writer, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			io.WriteString(w, "nil;")
+			return
+		}
+		// Named databases, stores and retentions are digested on their
+		// own; a reference to one is its name.
+		switch p := v.Interface().(type) {
+		case *Database:
+			fmt.Fprintf(w, "database %q;", p.Name)
+			return
+		case *Store:
+			fmt.Fprintf(w, "store %q;", p.Name)
+			return
+		case *Retention:
+			if p.Name != "" {
+				fmt.Fprintf(w, "retention %q;", p.Name)
+				return
+			}
+		}
+		digestValue(w, v.Elem())
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[hcl.Range]() || v.Type() == reflect.TypeFor[Secret]() {
+			return
+		}
+		io.WriteString(w, "{")
+		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue
+			}
+			fmt.Fprintf(w, "%s:", v.Type().Field(i).Name)
+			digestValue(w, v.Field(i))
+		}
+		io.WriteString(w, "}")
+	case reflect.Slice, reflect.Array:
+		fmt.Fprintf(w, "[%d:", v.Len())
+		for i := range v.Len() {
+			digestValue(w, v.Index(i))
+		}
+		io.WriteString(w, "]")
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(a.String(), b.String()) })
+		fmt.Fprintf(w, "map[%d:", v.Len())
+		for _, k := range keys {
+			fmt.Fprintf(w, "%q=", k.String())
+			digestValue(w, v.MapIndex(k))
+		}
+		io.WriteString(w, "]")
+	case reflect.String:
+		fmt.Fprintf(w, "%q;", v.String())
+	default:
+		fmt.Fprintf(w, "%v;", v.Interface())
+	}
 }
 
 // valueDigestText is a stable text form of a variable value.

@@ -297,14 +297,16 @@ locals {
 // loadForTest runs a Load and returns the loader, failing on diagnostics.
 func loadForTest(t *testing.T, dir string, opts LoadOptions) *loader {
 	t.Helper()
-	var got *loader
-	testHookLoaded = func(l *loader) { got = l }
-	defer func() { testHookLoaded = nil }()
-	cfg, diags := Load(dir, opts)
-	if len(diags) > 0 {
-		t.Fatalf("unexpected diagnostics:\n%s", diagText(t, cfg.Files, diags))
+	l := newLoader(dir, opts)
+	cfg := l.run()
+	if diags := l.finish(); len(diags) > 0 {
+		var files map[string]*hcl.File
+		if cfg != nil {
+			files = cfg.Files
+		}
+		t.Fatalf("unexpected diagnostics:\n%s", diagText(t, files, diags))
 	}
-	return got
+	return l
 }
 
 func TestSensitiveVariables(t *testing.T) {
@@ -491,7 +493,7 @@ store "node" {
 
 func TestFunctions(t *testing.T) {
 	dir := writeConfig(t, map[string]string{
-		"base.hcl": baseHCL,
+		"base.hcl":  baseHCL,
 		"query.sql": "SELECT 1;\n",
 		"main.hcl": `locals {
   plain     = replace("a.b.c", ".", "/")

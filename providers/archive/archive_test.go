@@ -159,14 +159,14 @@ func TestRoundTrip(t *testing.T) {
 			mode   fs.FileMode
 			mtime  time.Time
 		}{
-			"delivery/V2/lib/bundle.zip":          {stdzip.Store, 0o644, fileMTime(t, a.tree, "V2/lib/bundle.zip")},
+			"delivery/V2/lib/bundle.zip":           {stdzip.Store, 0o644, fileMTime(t, a.tree, "V2/lib/bundle.zip")},
 			"delivery/V1/src/copy/" + nonASCIIName: {stdzip.Deflate, 0o644, fileMTime(t, a.tree, "V1/src/copy/"+nonASCIIName)},
-			"delivery/V1/build.sh":                {stdzip.Deflate, 0o755, fileMTime(t, a.tree, "V1/build.sh")},
-			"delivery/V2/README.txt":              {stdzip.Deflate, 0o600, fileMTime(t, a.tree, "V2/README.txt")},
-			"delivery/V2/empty/":                  {stdzip.Store, fs.ModeDir | 0o750, fileMTime(t, a.tree, "V2/empty")},
-			"delivery/V2/main-link.cob":           {stdzip.Store, fs.ModeSymlink | 0o777, time.Time{}},
-			"schemas/mainframe_local.cssbackup":   {stdzip.Deflate, 0o600, time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)},
-			"options.xml":                         {stdzip.Deflate, 0o644, time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)},
+			"delivery/V1/build.sh":                 {stdzip.Deflate, 0o755, fileMTime(t, a.tree, "V1/build.sh")},
+			"delivery/V2/README.txt":               {stdzip.Deflate, 0o600, fileMTime(t, a.tree, "V2/README.txt")},
+			"delivery/V2/empty/":                   {stdzip.Store, fs.ModeDir | 0o750, fileMTime(t, a.tree, "V2/empty")},
+			"delivery/V2/main-link.cob":            {stdzip.Store, fs.ModeSymlink | 0o777, time.Time{}},
+			"schemas/mainframe_local.cssbackup":    {stdzip.Deflate, 0o600, time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)},
+			"options.xml":                          {stdzip.Deflate, 0o644, time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)},
 		}
 		for name, tc := range tests {
 			t.Run(name, func(t *testing.T) {
@@ -540,5 +540,40 @@ func TestEntryJSON(t *testing.T) {
 	b, _ := json.Marshal(Entry{Name: "x", Mode: 0o755})
 	if !strings.Contains(string(b), `"mode":"0755"`) || !strings.Contains(string(b), `"type":"file"`) {
 		t.Errorf("entry JSON %s", b)
+	}
+}
+
+func TestSpool(t *testing.T) {
+	tests := map[string]struct {
+		memory, write int
+		wantFile      bool
+	}{
+		"stays in memory":  {memory: 1 << 10, write: 1 << 10, wantFile: false},
+		"spills to a file": {memory: 1 << 10, write: 300_000, wantFile: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			w := NewWriter(io.Discard, WriterOptions{TempDir: dir, SpoolMemory: tc.memory})
+			sp := w.newSpool()
+			data := randomBytes(rand.New(rand.NewPCG(5, 6)), tc.write)
+			for chunk := range slicesChunk(data, 700) {
+				_, err := sp.Write(chunk)
+				must(t, err)
+			}
+			if got := sp.f != nil; got != tc.wantFile {
+				t.Errorf("spooled to a file: %v, want %v", got, tc.wantFile)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("spool file visible in %s: %v", dir, left)
+			}
+			var out bytes.Buffer
+			n, err := sp.copyTo(&out)
+			must(t, err)
+			if n != int64(len(data)) || !bytes.Equal(out.Bytes(), data) {
+				t.Errorf("copyTo returned %d bytes, content equal: %v", n, bytes.Equal(out.Bytes(), data))
+			}
+			sp.release()
+		})
 	}
 }

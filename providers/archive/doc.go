@@ -20,9 +20,11 @@
 // sequentially, so it may be a local *.partial file or an S3 multipart upload stream. Files
 // that are already compressed (by extension: .zip, .jar, .gz, .png, …) are stored, not deflated.
 //
-// The default deflate level is 1: on source text and pg_dump data it is about 1.6× faster
-// than level 5 for archives about 10% larger, and on 2 cores compression is the cost of a
-// backup while storage is cheap. WriterOptions.Level overrides it.
+// The default deflate level is 1. Measured in CPU time on SQL schemas, source text and
+// pg_dump COPY data, level 1 runs at 130–230 MB/s per core, 1.3–2.5× faster than level 5, for
+// output 2–9% larger; compression is what a backup costs on a small machine, storage is
+// cheap. WriterOptions.Level overrides it; BenchmarkWriterTree and BenchmarkWriterStream
+// compare both levels with Info-ZIP's zip.
 //
 // # Reading
 //

@@ -77,12 +77,12 @@ func makeDeliveryTree(t *testing.T, dir string) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	files := map[string][]byte{
-		"V1/src/main.cob":           sourceText(rng, 50_000),
+		"V1/src/main.cob":             sourceText(rng, 50_000),
 		"V1/src/copy/" + nonASCIIName: sourceText(rng, 3_000),
-		"V1/src/copy/empty.cpy":     nil,
-		"V1/build.sh":               []byte("#!/bin/sh\necho build\n"),
-		"V2/README.txt":             sourceText(rng, 700),
-		"V2/lib/bundle.zip":         zipOf(t, rng),
+		"V1/src/copy/empty.cpy":       nil,
+		"V1/build.sh":                 []byte("#!/bin/sh\necho build\n"),
+		"V2/README.txt":               sourceText(rng, 700),
+		"V2/lib/bundle.zip":           zipOf(t, rng),
 	}
 	for name, data := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))

@@ -75,7 +75,8 @@ type Entry struct {
 	// SHA256 is the hex SHA-256 of the uncompressed content; empty for directories.
 	SHA256 string
 	MTime  time.Time
-	CRC32  uint32
+	// CRC32 is the entry's ZIP checksum; it is not part of the manifest's JSON.
+	CRC32 uint32
 }
 
 type entryJSON struct {

@@ -85,7 +85,7 @@ func (r *Reader) checkSafe(opts SafetyOptions, prefix string) error {
 		}
 	}
 	seen := make(map[string]string, len(r.zr.File))
-	nonDir := make(map[string]bool)  // cleaned names of files and symlinks
+	nonDir := make(map[string]bool)   // cleaned names of files and symlinks
 	symlinks := make(map[string]bool) // cleaned names of symlinks
 	var links []*zip.File
 	var total uint64

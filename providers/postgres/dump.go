@@ -31,7 +31,11 @@ const stderrLimit = 4 << 10
 // (--strict-names: a missing schema fails before anything is written, with
 // an error matching ErrSchemaNotFound). pg_dump is taken from c.BinDir or
 // PATH; the password reaches it through PGPASSWORD in its environment only.
-// A failing pg_dump's error quotes the last 4 KiB of its stderr. w receives
+// A failing pg_dump's error quotes the last 4 KiB of its stderr.
+//
+// Sequences are not transactional: pg_dump records each sequence's current
+// value, not its value as of the snapshot, so a sequence may be restored
+// ahead of its table (never behind: no key is handed out twice). w receives
 // partial output when pg_dump fails midway: callers write to a temporary
 // file or object and discard it on error.
 func Dump(ctx context.Context, c ConnConfig, opts DumpOptions, w io.Writer) error {
@@ -69,6 +73,7 @@ func dumpCommand(ctx context.Context, c ConnConfig, opts DumpOptions) (*exec.Cmd
 	}
 	args = append(args, opts.ExtraArgs...)
 	cmd := exec.CommandContext(ctx, path, args...)
+	dieWithParent(cmd)
 	cmd.Env = c.childEnv()
 	return cmd, nil
 }

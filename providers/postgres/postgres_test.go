@@ -146,7 +146,6 @@ func withoutSequenceAdvance(diff []string) []string {
 const marker = "MARKER-WRITTEN-AFTER-SNAPSHOT"
 
 func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
-	start0 := time.Now()
 	srv, c := estate(t)
 	ctx := ctxT(t)
 
@@ -154,45 +153,33 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 	for _, s := range estateSchemas {
 		before[s] = describe(t, c, s)
 	}
-	t.Logf("%d %v", 7, time.Since(start0))
 
 	snap, err := postgres.ExportSnapshot(ctx, c)
-	t.Logf("%d %v", 9, time.Since(start0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d %v", 12, time.Since(start0))
 	defer snap.Close()
-	t.Logf("%d %v", 13, time.Since(start0))
 	if num, text := snap.ServerVersion(); num < 150000 || !strings.HasPrefix(text, "15") {
 		t.Errorf("ServerVersion() = %d, %q", num, text)
 	}
-	t.Logf("%d %v", 16, time.Since(start0))
 	stats, err := snap.SchemaStats(ctx, "app_central")
-	t.Logf("%d %v", 17, time.Since(start0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d %v", 20, time.Since(start0))
 	if !stats.Exists || stats.Tables != 11 || stats.Bytes <= 0 || len(stats.Detail) != 11 {
 		t.Errorf("SchemaStats(app_central) = %+v, want 11 tables with a size", stats)
 	}
-	t.Logf("%d %v", 23, time.Since(start0))
 	if _, err := snap.SchemaStats(ctx, "no_such_schema"); !errors.Is(err, postgres.ErrSchemaNotFound) ||
 		err.Error() != `schema "no_such_schema" does not exist in database "`+c.DBName+`"` {
 		t.Errorf("SchemaStats(missing) error = %v", err)
 	}
-	t.Logf("%d %v", 27, time.Since(start0))
 	dbStats, err := snap.DatabaseStats(ctx)
-	t.Logf("%d %v", 28, time.Since(start0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d %v", 31, time.Since(start0))
 	if dbStats.Tables <= stats.Tables || dbStats.Bytes <= stats.Bytes {
 		t.Errorf("DatabaseStats = %d tables, %d bytes; want more than app_central's %d, %d", dbStats.Tables, dbStats.Bytes, stats.Tables, stats.Bytes)
 	}
-	t.Logf("%d %v", 34, time.Since(start0))
 
 	// Written after the snapshot, before the dumps start: must not be dumped.
 	srv.Exec(t, c.DBName, `
@@ -202,11 +189,9 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 		INSERT INTO app_local.actor (first_name, last_name) VALUES ('`+marker+`', 'x');`)
 
 	dir := t.TempDir()
-	t.Logf("%d %v", 43, time.Since(start0))
 	files := map[string]string{}
 	var wg sync.WaitGroup
 	errs := make([]error, len(estateSchemas))
-	t.Logf("%d %v", 46, time.Since(start0))
 	for i, s := range estateSchemas {
 		files[s] = filepath.Join(dir, strings.NewReplacer(" ", "_", ".", "_").Replace(s)+".dump")
 		wg.Add(1)
@@ -220,17 +205,13 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 			errs[i] = errors.Join(postgres.Dump(ctx, c, postgres.DumpOptions{Schema: s, Snapshot: snap.ID()}, f), f.Close())
 		}()
 	}
-	t.Logf("%d %v", 59, time.Since(start0))
 	wg.Wait()
-	t.Logf("%d %v", 60, time.Since(start0))
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d %v", 63, time.Since(start0))
 	if err := snap.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d %v", 66, time.Since(start0))
 
 	for _, s := range estateSchemas {
 		b, err := os.ReadFile(files[s])
@@ -244,46 +225,36 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 			t.Errorf("dump of %q holds a row written after the snapshot", s)
 		}
 	}
-	t.Logf("%d %v", 79, time.Since(start0))
 	list := restoreList(t, c, files["Web.Shop"])
-	t.Logf("%d %v", 80, time.Since(start0))
 	if strings.Contains(list, "WebXShop") || strings.Contains(list, "decoy_table") || !strings.Contains(list, "orders") {
 		t.Errorf("dump of \"Web.Shop\" lists:\n%s", list)
 	}
-	t.Logf("%d %v", 83, time.Since(start0))
 
 	// Control: without the snapshot, the same check finds the marker.
 	var fresh bytes.Buffer
 	if err := postgres.Dump(ctx, c, postgres.DumpOptions{Schema: "app_central"}, &fresh); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d %v", 89, time.Since(start0))
 	if !bytes.Contains(fresh.Bytes(), []byte(marker)) {
 		t.Fatal("a dump without the snapshot lacks the marker: the consistency check cannot fail")
 	}
-	t.Logf("%d %v", 92, time.Since(start0))
 
 	restored := connConfig(srv, srv.CreateDatabase(t, "restored"))
-	t.Logf("%d %v", 94, time.Since(start0))
 	for _, s := range estateSchemas {
 		plainRestore(t, restored, files[s])
 	}
-	t.Logf("%d %v", 97, time.Since(start0))
 	for _, s := range estateSchemas {
 		if diff := withoutSequenceAdvance(before[s].Diff(describe(t, restored, s))); len(diff) > 0 {
 			t.Errorf("restored %q differs from the snapshot:\n%s", s, strings.Join(diff, "\n"))
 		}
 	}
-	t.Logf("%d %v", 102, time.Since(start0))
 	if got := before["app_central"].Diff(describe(t, c, "app_central")); len(got) != 1 || !strings.HasPrefix(got[0], "~ rows of artist:") {
 		t.Errorf("Diff after a write = %q, want one changed row checksum of artist", got)
 	}
-	t.Logf("%d %v", 105, time.Since(start0))
 	var decoys int
 	if err := srv.Conn(t, restored.DBName).QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = 'WebXShop'`).Scan(&decoys); err != nil || decoys != 0 {
 		t.Errorf("WebXShop restored (%d, %v): the schema pattern was not exact", decoys, err)
 	}
-	t.Logf("%d %v", 109, time.Since(start0))
 }
 
 func TestDescribeCoversSchemaObjects(t *testing.T) {
@@ -325,6 +296,9 @@ func TestDumpMissingSchemaWritesNothing(t *testing.T) {
 
 func TestWrongPasswordNeverShown(t *testing.T) {
 	srv := pgtest.Start(t)
+	if os.Getenv("PLANB_TEST_DATABASE_URL") != "" {
+		t.Skip("external server: its authentication rules are not known")
+	}
 	c := connConfig(srv, "postgres")
 	c.Password = "Wrong-Passw0rd-" + srv.Password[:6]
 	ctx := ctxT(t)
@@ -502,5 +476,22 @@ func TestDumpRestoreWholeDatabase(t *testing.T) {
 	var n int
 	if err := srv.Conn(t, "postgres").QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("scratch database still there: %d, %v", n, err)
+	}
+}
+
+func TestExecSQLIsAtomic(t *testing.T) {
+	srv := pgtest.Start(t)
+	c := connConfig(srv, srv.CreateDatabase(t, "execsql"))
+	ctx := ctxT(t)
+	if err := postgres.ExecSQL(ctx, c, "CREATE TABLE hook (id int); INSERT INTO hook VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	err := postgres.ExecSQL(ctx, c, "INSERT INTO hook VALUES (2); SELECT no_such_column FROM hook")
+	if err == nil || !strings.Contains(err.Error(), "no_such_column") {
+		t.Fatalf("failing SQL: err = %v", err)
+	}
+	var n int
+	if err := srv.Conn(t, c.DBName).QueryRow(ctx, "SELECT count(*) FROM hook").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("rows after a failed ExecSQL = %d, %v; want the first statement rolled back", n, err)
 	}
 }

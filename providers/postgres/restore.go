@@ -91,6 +91,7 @@ func restoreCommand(ctx context.Context, c ConnConfig, opts RestoreOptions, r io
 	}
 	args = append(args, "--dbname="+dbnameArg(db))
 	cmd := exec.CommandContext(ctx, path, args...)
+	dieWithParent(cmd)
 	cmd.Env = c.childEnv()
 	cmd.Stdin = r
 	return cmd, nil

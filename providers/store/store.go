@@ -283,6 +283,18 @@ func (e *LockedError) Error() string {
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
+// ServerSideCopier is implemented by stores that can copy an archive from
+// some other stores without the data passing through this process (S3
+// stores on the same endpoint). Copy uses it first.
+type ServerSideCopier interface {
+	// CopyFrom copies archive name of ref from src into this store under
+	// the same ref and name, with Copy's guarantees: the copy is invisible
+	// until complete and never overwrites an archive (fs.ErrExist). done is
+	// false, with a nil error, when it cannot copy from src; then nothing
+	// was touched.
+	CopyFrom(ctx context.Context, src Store, ref Ref, name string) (done bool, err error)
+}
+
 // copyBufferSize is Copy's buffer: large enough that per-call costs (system
 // calls, HTTP chunking) disappear next to the data.
 const copyBufferSize = 1 << 20
@@ -292,7 +304,15 @@ const copyBufferSize = 1 << 20
 // until it is complete, and an existing archive in dst is never overwritten
 // (fs.ErrExist). It takes no locks; the caller holds dst's lock of the
 // resource. The number of bytes written must equal the source's size.
+//
+// When dst is a ServerSideCopier that can copy from src, the copy is made
+// by the store's server instead of streamed through this process.
 func Copy(ctx context.Context, src Store, srcRef Ref, name string, dst Store) (err error) {
+	if c, ok := dst.(ServerSideCopier); ok {
+		if done, err := c.CopyFrom(ctx, src, srcRef, name); done || err != nil {
+			return err
+		}
+	}
 	in, err := src.Open(ctx, srcRef, name)
 	if err != nil {
 		return fmt.Errorf("copy %s from store %q: %w", srcRef.Key(name), src.Name(), err)

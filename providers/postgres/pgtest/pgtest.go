@@ -177,12 +177,14 @@ func (s *Server) initAndStart() error {
 	}
 	s.Port = port
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", port, s.dir)
+	// The watchdog starts first so that a test process killed while the
+	// server starts up leaves nothing behind either.
+	s.startWatchdog(data)
 	logFile := filepath.Join(s.dir, "server.log")
 	if out, err := s.asServerUser("pg_ctl", "-D", data, "-l", logFile, "-o", opts, "-w", "-t", "60", "start").CombinedOutput(); err != nil {
 		serverLog, _ := os.ReadFile(logFile)
 		return fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, serverLog)
 	}
-	s.startWatchdog(data)
 	return nil
 }
 

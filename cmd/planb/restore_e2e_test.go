@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/planb-backup/planb/providers/postgres"
+)
+
+// describeAll captures the definitions and ordered rows of schemas.
+func describeAll(t *testing.T, e *estate, schemas ...string) map[string]*postgres.SchemaDescription {
+	t.Helper()
+	conn := e.srv.Conn(t, e.db)
+	out := map[string]*postgres.SchemaDescription{}
+	for _, s := range schemas {
+		d, err := postgres.Describe(context.Background(), conn, s)
+		if err != nil {
+			t.Fatalf("describe %s: %v", s, err)
+		}
+		out[s] = d
+	}
+	return out
+}
+
+func assertSameSchemas(t *testing.T, want, got map[string]*postgres.SchemaDescription) {
+	t.Helper()
+	for s, w := range want {
+		if d := w.Diff(got[s]); len(d) > 0 {
+			t.Errorf("schema %s differs from backup time:\n%s", s, strings.Join(d, "\n"))
+		}
+	}
+}
+
+// treeSnapshot maps every file of a folder to its contents and mode.
+func treeSnapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if info.IsDir() {
+			out[rel+"/"] = info.Mode().String()
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = info.Mode().String() + " " + string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func assertSameTree(t *testing.T, want, got map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("delivery %s: differs after restore", k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("delivery %s: left over after restore", k)
+		}
+	}
+}
+
+func TestRestoreRoundTrip(t *testing.T) {
+	e := newEstate(t, "")
+	shopSchemas := []string{"shop_mngt", "shop_central", "shop_local"}
+	before := describeAll(t, e, shopSchemas...)
+	tree := treeSnapshot(t, e.delivery)
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.shop")
+
+	// Damage: changed rows, a dropped table, a changed and a new file.
+	e.srv.Exec(t, e.db, `
+UPDATE shop_mngt.versions SET name = 'damaged' WHERE id < 10;
+DELETE FROM shop_central.invoice_line WHERE invoice_line_id % 3 = 0;
+DROP TABLE shop_central.playlist_track;
+`)
+	os.WriteFile(filepath.Join(e.delivery, "v1/src/MAIN.cob"), []byte("overwritten"), 0o644)
+	os.WriteFile(filepath.Join(e.delivery, "v2/src/NEW.cob"), []byte("new"), 0o644)
+
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	r := e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--out", planFile, "--now", "2026-11-25T10:00:00Z")
+	for _, want := range []string{
+		"restore application.shop from store.node",
+		"shop_2026-11-25-08-00-00.zip",
+		"schema shop_central",
+		"drop and restore",
+		"safety backup",
+		"sync_snapshots",
+		e.delivery,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("restore plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	e.mustPlanb(t, 0, "show", planFile)
+	e.mustPlanb(t, 0, "apply", planFile)
+
+	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
+	assertSameTree(t, tree, treeSnapshot(t, e.delivery))
+	opts, err := os.ReadFile(e.optionsFile)
+	if err != nil {
+		t.Fatalf("options not written: %v", err)
+	}
+	if !strings.Contains(string(opts), "efficiency") {
+		t.Errorf("options.xml lacks the objectives:\n%s", opts)
+	}
+	// The after_restore hook ran against the restored dashboard.
+	var n int
+	if err := e.srv.Conn(t, e.db).QueryRow(context.Background(),
+		"SELECT count(*) FROM aip_measure.app_snapshots WHERE app = 'shop' AND taken = current_date").Scan(&n); err != nil || n != 1 {
+		t.Errorf("after_restore hook did not run: %d rows, %v", n, err)
+	}
+	// The safety backup holds the damaged state.
+	if got := zips(t, e.backups, "applications/shop"); len(got) != 2 {
+		t.Errorf("want the backup and the safety backup, got %v", got)
+	}
+	// The old copy of the delivery folder is gone.
+	if m, _ := filepath.Glob(e.delivery + ".planb-*"); len(m) > 0 {
+		t.Errorf("left over beside the delivery folder: %v", m)
+	}
+}
+
+func TestRestorePlanIsStaleWhenLiveStateChanges(t *testing.T) {
+	e := newEstate(t, "")
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.legacy")
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	e.mustPlanb(t, 0, "plan", "--restore", "application.legacy", "--out", planFile)
+	e.srv.Exec(t, e.db, `CREATE TABLE "Legacy-Mngt".extra (id int)`)
+	r := e.mustPlanb(t, 1, "apply", planFile)
+	if !strings.Contains(r.stderr, "stale plan") || !strings.Contains(r.stderr, "Legacy-Mngt") {
+		t.Fatalf("changed live state not refused clearly:\n%s", r.stderr)
+	}
+}
+
+func TestRestoreOneSchemaIntoAnotherDatabase(t *testing.T) {
+	e := newEstate(t, "")
+	before := describeAll(t, e, "Legacy Central")
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.legacy")
+	copyDB := e.srv.CreateDatabase(t, "copy")
+	r := e.mustPlanb(t, 0, "plan", "--restore", "application.legacy", "--schema", "dashboard", "--to-database", copyDB, "--json")
+	var doc struct {
+		Restore struct {
+			Schemas []struct{ Target string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Restore.Schemas) != 1 || doc.Restore.Schemas[0].Target != "Legacy Central" {
+		t.Fatalf("restore plan schemas: %+v", doc.Restore.Schemas)
+	}
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	e.mustPlanb(t, 0, "plan", "--restore", "application.legacy", "--schema", "dashboard", "--to-database", copyDB, "--out", planFile)
+	e.mustPlanb(t, 0, "apply", planFile)
+	got, err := postgres.Describe(context.Background(), e.srv.Conn(t, copyDB), "Legacy Central")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := before["Legacy Central"].Diff(got); len(d) > 0 {
+		t.Errorf("copy differs:\n%s", strings.Join(d, "\n"))
+	}
+	// No safety backup for a copy elsewhere.
+	if got := zips(t, e.backups, "applications/legacy"); len(got) != 1 {
+		t.Errorf("archives after a restore elsewhere: %v", got)
+	}
+}
+
+func TestAdoptedArchiveRestores(t *testing.T) {
+	e := newEstate(t, "")
+	before := describeAll(t, e, "Legacy-Mngt")
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.legacy")
+	ours := zips(t, e.backups, "applications/legacy")[0]
+
+	// Rebuild the archive the way the original system does: zip -r of a
+	// folder of dumps, no manifest, named after the application and time.
+	stage := t.TempDir()
+	out, err := exec.Command("unzip", "-q", ours, "schemas/*", "-d", stage).CombinedOutput()
+	if err != nil {
+		t.Fatalf("unzip: %v\n%s", err, out)
+	}
+	adopted := filepath.Join(e.backups, "applications/legacy/legacy_2026-11-20-08-00-00.zip")
+	zip := exec.Command("zip", "-q", "-r", adopted, "schemas")
+	zip.Dir = stage
+	if out, err := zip.CombinedOutput(); err != nil {
+		t.Fatalf("zip: %v\n%s", err, out)
+	}
+	r := e.mustPlanb(t, 0, "list", "legacy_2026-11-20-08-00-00")
+	if !strings.Contains(r.stdout, "adopted") {
+		t.Fatalf("list does not show the archive as adopted:\n%s", r.stdout)
+	}
+	e.srv.Exec(t, e.db, `DELETE FROM "Legacy-Mngt"."Versions"`)
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	e.mustPlanb(t, 0, "plan", "--restore", "application.legacy", "--from", "legacy_2026-11-20-08-00-00.zip", "--out", planFile, "--no-safety-backup")
+	e.mustPlanb(t, 0, "apply", planFile)
+	assertSameSchemas(t, before, describeAll(t, e, "Legacy-Mngt"))
+}
+
+func TestRestoreKilledCanBeAppliedAgain(t *testing.T) {
+	e := newEstate(t, "")
+	shopSchemas := []string{"shop_mngt", "shop_central", "shop_local"}
+	before := describeAll(t, e, shopSchemas...)
+	tree := treeSnapshot(t, e.delivery)
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.shop")
+	e.srv.Exec(t, e.db, `DROP TABLE shop_central.playlist_track; UPDATE shop_mngt.versions SET name = 'x'`)
+
+	for _, delay := range []time.Duration{300 * time.Millisecond, 900 * time.Millisecond} {
+		cmd := exec.Command(planbBin, "--chdir", e.dir, "apply", "--auto-approve", "--now", "2026-11-25T10:00:00Z")
+		cmd.Args = []string{planbBin, "--chdir", e.dir, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", filepath.Join(e.dir, "r.plan")}
+		cmd.Env = append(os.Environ(), e.env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("plan: %v\n%s", err, out)
+		}
+		kill := exec.Command(planbBin, "--chdir", e.dir, "apply", filepath.Join(e.dir, "r.plan"))
+		kill.Env = append(os.Environ(), e.env...)
+		if err := kill.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		kill.Process.Signal(syscall.SIGKILL)
+		kill.Wait()
+	}
+	// The lock of the killed process is stale; a new plan and apply succeed.
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", planFile)
+	e.mustPlanb(t, 0, "apply", planFile)
+	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
+	assertSameTree(t, tree, treeSnapshot(t, e.delivery))
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package postgres
+
+import "os/exec"
+
+// dieWithParent has no portable equivalent outside Linux.
+func dieWithParent(cmd *exec.Cmd) {}

@@ -1,0 +1,1070 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// Defaults of S3Options.
+const (
+	// DefaultS3PartSize is the size of the parts of a multipart upload. An
+	// upload holds at most two parts in memory (one being filled, one being
+	// sent).
+	DefaultS3PartSize = 16 << 20
+	// DefaultS3LockTTL is how long a lock object stays valid without being
+	// renewed; its holder renews it every quarter of that.
+	DefaultS3LockTTL = 2 * time.Minute
+	// DefaultS3MaxRetries is how often one request is tried before an
+	// operation fails.
+	DefaultS3MaxRetries = 4
+
+	minS3PartSize = 5 << 20 // S3's minimum for every part but the last
+	maxS3Parts    = 10000   // S3's maximum number of parts
+	// s3PartsPerSize: after this many parts the part size doubles, so that
+	// archives far larger than 10000 parts of the initial size still fit.
+	s3PartsPerSize = 1000
+	// s3BlockSize is the unit of ranged GETs: small ReadAt calls (a ZIP
+	// reader's headers, a decompressor's buffered reads) are served from
+	// blocks of this size fetched whole.
+	s3BlockSize = 4 << 20
+	// s3CachedBlocks is how many blocks one open object keeps, enough for a
+	// few entries read concurrently.
+	s3CachedBlocks = 6
+	// maxS3CopyObjectSize is the largest object one CopyObject request
+	// copies; larger ones are copied part by part.
+	maxS3CopyObjectSize = 5 << 30
+	// s3CleanupTimeout bounds requests that clean up after a failure or an
+	// interrupt (aborting an upload, releasing a lock), which run even when
+	// the operation's context is done.
+	s3CleanupTimeout = 30 * time.Second
+)
+
+// S3Options configures an S3 store. Only Bucket is required.
+type S3Options struct {
+	// Endpoint is "host:port" or a URL "https://host:port" (no path). Empty
+	// means AWS S3 (s3.amazonaws.com).
+	Endpoint string
+	Bucket   string
+	// Prefix is prepended to every object key; a missing trailing "/" is
+	// added, so "prod" and "prod/" are the same folder.
+	Prefix string
+	// Region is the bucket's region; empty means discovered from AWS, and
+	// "us-east-1" for other endpoints.
+	Region string
+	// Insecure selects plain HTTP. An endpoint URL with scheme "http"
+	// implies it; one with "https" contradicts it (an error).
+	Insecure bool
+	// AccessKey, SecretKey and SessionToken are static credentials. When
+	// AccessKey is empty they come from the environment
+	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then
+	// from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
+	// ~/.aws/credentials, profile AWS_PROFILE or "default"); without any,
+	// requests are anonymous.
+	AccessKey, SecretKey, SessionToken string
+	// Logger receives warnings (expired locks taken over, failed lock
+	// renewals); nil discards them.
+	Logger *slog.Logger
+	// LockTTL is how long a lock stays valid without renewal
+	// (DefaultS3LockTTL when zero). Locks are renewed every LockTTL/4, so
+	// the clocks of the hosts sharing a bucket must agree to well within
+	// three quarters of it.
+	LockTTL time.Duration
+	// PartSize is the initial multipart part size (DefaultS3PartSize when
+	// zero, at least 5 MiB).
+	PartSize int64
+	// MaxRetries is how often one request is tried (DefaultS3MaxRetries
+	// when zero).
+	MaxRetries int
+}
+
+// S3 is a store in a bucket of an S3-compatible object store (AWS S3,
+// MinIO, Ceph RGW, versitygw), the way a fleet of nodes shares one catalog:
+//
+//	<prefix><kind>/<name>/<name>_YYYY-MM-DD-HH-mm-SS.zip   archives
+//	<prefix>locks/<kind>/<name>.lock                        resource locks (JSON)
+//
+// Archives are written as multipart uploads, visible only once completed; an
+// upload left incomplete by a crash lists as a Partial archive named
+// "<archive>.partial", and deleting that name aborts it. Objects are read
+// with ranged GETs, so reading a manifest never downloads a whole archive.
+//
+// Locks are objects created with a conditional write (If-None-Match: *) and
+// renewed by their holder; one whose deadline has passed, or whose holder is
+// a process of this host that no longer exists, is taken over with a
+// conditional write on its ETag (If-Match), so that of several processes
+// only one succeeds.
+type S3 struct {
+	name     string
+	bucket   string
+	prefix   string
+	url      string // scheme://host of the endpoint
+	client   *minio.Client
+	core     minio.Core
+	creds    *credentials.Credentials
+	logger   *slog.Logger
+	host     string
+	owner    string
+	lockTTL  time.Duration
+	partSize int64
+}
+
+var (
+	_ Store            = (*S3)(nil)
+	_ ServerSideCopier = (*S3)(nil)
+)
+
+// NewS3 returns the S3 store called name (its name in the configuration). It
+// makes no request: a wrong endpoint, wrong credentials or a missing bucket
+// show in the first operation, as errors naming the store.
+func NewS3(name string, opts S3Options) (*S3, error) {
+	if opts.Bucket == "" {
+		return nil, fmt.Errorf("s3 store %q: empty bucket", name)
+	}
+	host, secure, err := parseS3Endpoint(opts.Endpoint, opts.Insecure)
+	if err != nil {
+		return nil, fmt.Errorf("s3 store %q: %w", name, err)
+	}
+	prefix := opts.Prefix
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	if strings.HasPrefix(prefix, "/") {
+		return nil, fmt.Errorf("s3 store %q: prefix %q starts with a slash", name, opts.Prefix)
+	}
+	var creds *credentials.Credentials
+	if opts.AccessKey != "" {
+		creds = credentials.NewStaticV4(opts.AccessKey, opts.SecretKey, opts.SessionToken)
+	} else {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{},
+			&credentials.FileAWSCredentials{},
+		})
+	}
+	region := opts.Region
+	if region == "" && host != "s3.amazonaws.com" && !strings.HasSuffix(host, ".amazonaws.com") {
+		region = "us-east-1"
+	}
+	retries := cmpOr(opts.MaxRetries, DefaultS3MaxRetries)
+	client, err := minio.New(host, &minio.Options{Creds: creds, Secure: secure, Region: region, MaxRetries: retries})
+	if err != nil {
+		return nil, fmt.Errorf("s3 store %q: %w", name, err)
+	}
+	partSize := cmpOr(opts.PartSize, DefaultS3PartSize)
+	if partSize < minS3PartSize {
+		return nil, fmt.Errorf("s3 store %q: part size %d is below S3's minimum of 5 MiB", name, partSize)
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		return nil, fmt.Errorf("s3 store %q: host name for locks: %w", name, err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	scheme := "https"
+	if !secure {
+		scheme = "http"
+	}
+	return &S3{
+		name: name, bucket: opts.Bucket, prefix: prefix, url: scheme + "://" + host,
+		client: client, core: minio.Core{Client: client}, creds: creds,
+		logger: logger, host: hostname, owner: currentUser(),
+		lockTTL: cmpOr(opts.LockTTL, DefaultS3LockTTL), partSize: partSize,
+	}, nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// parseS3Endpoint returns the host[:port] of an endpoint and whether to use
+// HTTPS.
+func parseS3Endpoint(endpoint string, insecure bool) (host string, secure bool, err error) {
+	if endpoint == "" {
+		return "s3.amazonaws.com", !insecure, nil
+	}
+	if !strings.Contains(endpoint, "://") {
+		if strings.ContainsAny(endpoint, "/?#") {
+			return "", false, fmt.Errorf("endpoint %q: want host:port or a URL", endpoint)
+		}
+		return endpoint, !insecure, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", false, fmt.Errorf("endpoint: %w", err)
+	}
+	if u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.User != nil {
+		return "", false, fmt.Errorf("endpoint %q: want scheme://host:port without a path, query or user", u.Redacted())
+	}
+	switch u.Scheme {
+	case "http":
+		return u.Host, false, nil
+	case "https":
+		if insecure {
+			return "", false, fmt.Errorf("endpoint %q is https but insecure = true asks for plain http", endpoint)
+		}
+		return u.Host, true, nil
+	}
+	return "", false, fmt.Errorf("endpoint %q: scheme %q, want http or https", endpoint, u.Scheme)
+}
+
+// Name returns the store's name.
+func (s *S3) Name() string { return s.name }
+
+// String returns "s3 <scheme>://<host>/<bucket>/<prefix>".
+func (s *S3) String() string { return "s3 " + s.url + "/" + s.bucket + "/" + s.prefix }
+
+// key returns the full object key of file in ref's folder.
+func (s *S3) key(ref Ref, file string) string { return s.prefix + ref.Key(file) }
+
+// lockKey returns the object key of ref's lock.
+func (s *S3) lockKey(ref Ref) string { return s.prefix + "locks/" + ref.Kind + "/" + ref.Name + ".lock" }
+
+// fail wraps an error of operation op with the store's name, translating
+// the S3 errors operators meet (missing bucket or object, refused
+// credentials) into messages that say what to fix. A missing object matches
+// fs.ErrNotExist.
+func (s *S3) fail(op string, err error) error {
+	resp := minio.ToErrorResponse(err)
+	switch resp.Code {
+	case "NoSuchBucket":
+		return fmt.Errorf("store %q: %s: bucket %q does not exist at %s", s.name, op, s.bucket, s.url)
+	case "NoSuchKey", "NoSuchUpload":
+		return fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrNotExist)
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AccessDenied":
+		return fmt.Errorf("store %q: %s: %s refused the credentials (%s: %s); check the access key and secret key",
+			s.name, op, s.url, resp.Code, resp.Message)
+	}
+	if resp.Code == "" && resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrNotExist)
+	}
+	return fmt.Errorf("store %q: %s: %w", s.name, op, err)
+}
+
+// isPreconditionFailed reports whether a conditional request was refused.
+func isPreconditionFailed(err error) bool {
+	resp := minio.ToErrorResponse(err)
+	return resp.StatusCode == http.StatusPreconditionFailed || resp.Code == "PreconditionFailed"
+}
+
+// isNotFound reports whether err says the object does not exist.
+func isNotFound(err error) bool {
+	resp := minio.ToErrorResponse(err)
+	return resp.Code == "NoSuchKey" || (resp.Code == "" && resp.StatusCode == http.StatusNotFound)
+}
+
+// parseKey splits an object key below the prefix into ref and file name;
+// ok is false for keys outside <kind>/<name>/<archive name>.
+func (s *S3) parseKey(key string) (ref Ref, file string, partial bool, ok bool) {
+	rel, found := strings.CutPrefix(key, s.prefix)
+	if !found {
+		return Ref{}, "", false, false
+	}
+	parts := strings.Split(rel, "/")
+	if len(parts) != 3 {
+		return Ref{}, "", false, false
+	}
+	ref = Ref{Kind: parts[0], Name: parts[1]}
+	if ref.Validate() != nil {
+		return Ref{}, "", false, false
+	}
+	res, _, partial, ok := ParseArchiveName(parts[2])
+	if !ok || res != ref.Name {
+		return Ref{}, "", false, false
+	}
+	return ref, parts[2], partial, true
+}
+
+// List implements Store with one recursive listing of the prefix (1000 keys
+// a request) and one listing of incomplete multipart uploads, each of which
+// appears as a Partial archive "<archive>.partial" (Size 0, ModTime when it
+// was started). A missing bucket is an error; a prefix without objects
+// lists as empty.
+func (s *S3) List(ctx context.Context) ([]Archive, error) {
+	var out []Archive
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, s.fail("list", obj.Err)
+		}
+		ref, file, partial, ok := s.parseKey(obj.Key)
+		if !ok {
+			continue
+		}
+		_, t, _, _ := ParseArchiveName(file)
+		out = append(out, Archive{
+			Store: s.name, Ref: ref, Name: file, Time: t,
+			Size: obj.Size, ModTime: obj.LastModified, Partial: partial,
+		})
+	}
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, s.prefix, true) {
+		if up.Err != nil {
+			return nil, s.fail("list incomplete uploads", up.Err)
+		}
+		ref, file, partial, ok := s.parseKey(up.Key)
+		if !ok || partial {
+			continue
+		}
+		_, t, _, _ := ParseArchiveName(file)
+		out = append(out, Archive{
+			Store: s.name, Ref: ref, Name: file + PartialSuffix, Time: t,
+			Size: up.Size, ModTime: up.Initiated, Partial: true,
+		})
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store %q: list: %w", s.name, err)
+	}
+	slices.SortFunc(out, compareArchives)
+	// Several incomplete uploads of one key are one leftover to the
+	// planner; Delete aborts them all.
+	out = slices.CompactFunc(out, func(a, b Archive) bool { return a.Partial && b.Partial && a.Key() == b.Key() })
+	return out, nil
+}
+
+// incompleteUploads returns the upload IDs of the incomplete multipart
+// uploads of exactly key.
+func (s *S3) incompleteUploads(ctx context.Context, key string) ([]string, error) {
+	var ids []string
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, key, false) {
+		if up.Err != nil {
+			return nil, up.Err
+		}
+		if up.Key == key {
+			ids = append(ids, up.UploadID)
+		}
+	}
+	return ids, ctx.Err()
+}
+
+// Create implements Store by starting a multipart upload. It fails early
+// with fs.ErrExist when the archive exists already or an incomplete upload
+// of it is left over (the leftover must be deleted first).
+func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
+	if err := checkArchiveName(ref, name); err != nil {
+		return nil, fmt.Errorf("store %q: create: %w", s.name, err)
+	}
+	key := s.key(ref, name)
+	op := "create " + ref.Key(name)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
+	}
+	if _, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil {
+		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrExist)
+	} else if !isNotFound(err) {
+		return nil, s.fail(op, err)
+	}
+	ids, err := s.incompleteUploads(ctx, key)
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	if len(ids) > 0 {
+		return nil, fmt.Errorf("store %q: %s: an incomplete upload is left over (delete %s first): %w",
+			s.name, op, name+PartialSuffix, fs.ErrExist)
+	}
+	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return &s3Upload{ctx: ctx, store: s, key: key, display: ref.Key(name), id: id}, nil
+}
+
+// s3Upload writes one archive of an S3 store as a multipart upload. Writes
+// fill a part buffer; a full part is sent in the background while the next
+// one fills, so the archive writer and the network overlap.
+type s3Upload struct {
+	ctx     context.Context
+	store   *S3
+	key     string
+	display string // key below the prefix, for messages
+	id      string
+
+	mu        sync.Mutex
+	buf       []byte
+	spare     []byte
+	parts     []minio.CompletePart
+	inflight  chan error // result of the part being sent; nil when none
+	err       error      // first failure; the upload is unusable after it
+	committed bool
+	aborted   bool
+}
+
+// partSize returns the size of part number n (1-based).
+func (u *s3Upload) partSize(n int) int64 {
+	return u.store.partSize << ((n - 1) / s3PartsPerSize)
+}
+
+func (u *s3Upload) Write(p []byte) (int, error) {
+	if err := u.ctx.Err(); err != nil {
+		return 0, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch {
+	case u.err != nil:
+		return 0, u.err
+	case u.committed || u.aborted:
+		return 0, fmt.Errorf("store %q: write %s: upload already finished", u.store.name, u.display)
+	}
+	written := 0
+	for len(p) > 0 {
+		size := int(u.partSize(len(u.parts) + 1))
+		if u.buf == nil {
+			u.buf = u.takeBuffer(size)
+		}
+		n := min(len(p), size-len(u.buf))
+		u.buf = append(u.buf, p[:n]...)
+		p, written = p[n:], written+n
+		if len(u.buf) == size {
+			if err := u.sendPart(); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// takeBuffer returns an empty buffer of capacity size, reusing the spare
+// one when it fits.
+func (u *s3Upload) takeBuffer(size int) []byte {
+	if cap(u.spare) >= size {
+		b := u.spare[:0]
+		u.spare = nil
+		return b
+	}
+	return make([]byte, 0, size)
+}
+
+// sendPart waits for the part in flight and starts sending the filled
+// buffer. Called with mu held.
+func (u *s3Upload) sendPart() error {
+	if err := u.wait(); err != nil {
+		return err
+	}
+	if len(u.parts) >= maxS3Parts {
+		u.err = fmt.Errorf("store %q: write %s: more than %d parts", u.store.name, u.display, maxS3Parts)
+		return u.err
+	}
+	number := len(u.parts) + 1
+	data := u.buf
+	u.buf = nil
+	u.parts = append(u.parts, minio.CompletePart{PartNumber: number})
+	done := make(chan error, 1)
+	u.inflight = done
+	go func() {
+		part, err := u.store.core.PutObjectPart(u.ctx, u.store.bucket, u.key, u.id, number,
+			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
+		if err == nil {
+			u.mu.Lock()
+			u.parts[number-1].ETag = part.ETag
+			u.spare = data
+			u.mu.Unlock()
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for the part in flight, if any, and records its failure.
+// Called with mu held; the sending goroutine takes mu only briefly, so mu is
+// released while waiting.
+func (u *s3Upload) wait() error {
+	if u.inflight == nil {
+		return u.err
+	}
+	done := u.inflight
+	u.inflight = nil
+	u.mu.Unlock()
+	err := <-done
+	u.mu.Lock()
+	if err != nil && u.err == nil {
+		if cerr := u.ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		u.err = u.store.fail(fmt.Sprintf("upload part %d of %s", len(u.parts), u.display), err)
+	}
+	return u.err
+}
+
+// Commit sends the last part and completes the multipart upload with
+// If-None-Match: *, so that an archive that appeared in the meantime is
+// never replaced (fs.ErrExist). The archive becomes visible at once and
+// whole.
+func (u *s3Upload) Commit(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch {
+	case u.committed:
+		return nil
+	case u.aborted:
+		return fmt.Errorf("store %q: commit %s: upload was aborted", u.store.name, u.display)
+	case u.err != nil:
+		return u.err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store %q: commit %s: %w", u.store.name, u.display, err)
+	}
+	if len(u.buf) > 0 || len(u.parts) == 0 {
+		if u.buf == nil {
+			u.buf = []byte{}
+		}
+		if err := u.sendPart(); err != nil {
+			return err
+		}
+	}
+	if err := u.wait(); err != nil {
+		return err
+	}
+	op := "commit " + u.display
+	if _, err := u.store.client.StatObject(ctx, u.store.bucket, u.key, minio.StatObjectOptions{}); err == nil {
+		return fmt.Errorf("store %q: %s: %w", u.store.name, op, fs.ErrExist)
+	} else if !isNotFound(err) {
+		return u.store.fail(op, err)
+	}
+	opts := minio.PutObjectOptions{}
+	opts.SetMatchETagExcept("*")
+	if _, err := u.store.core.CompleteMultipartUpload(ctx, u.store.bucket, u.key, u.id, u.parts, opts); err != nil {
+		if isPreconditionFailed(err) {
+			return fmt.Errorf("store %q: %s: %w", u.store.name, op, fs.ErrExist)
+		}
+		return u.store.fail(op, err)
+	}
+	u.committed = true
+	u.buf, u.spare = nil, nil
+	return nil
+}
+
+// Abort aborts the multipart upload unless it was committed, so the server
+// drops its parts. It works after the upload's context is done (an
+// interrupted apply still cleans up), within s3CleanupTimeout.
+func (u *s3Upload) Abort() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.committed || u.aborted {
+		return nil
+	}
+	u.aborted = true
+	u.wait()
+	u.buf, u.spare = nil, nil
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), s3CleanupTimeout)
+	defer cancel()
+	if err := u.store.core.AbortMultipartUpload(ctx, u.store.bucket, u.key, u.id); err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
+			return nil
+		}
+		return u.store.fail("abort "+u.display, err)
+	}
+	return nil
+}
+
+// Open implements Store. The object is read with ranged GETs conditional on
+// the ETag seen here, so an archive replaced while it is read fails instead
+// of mixing two archives.
+func (s *S3) Open(ctx context.Context, ref Ref, name string) (Object, error) {
+	if err := checkArchiveName(ref, name); err != nil {
+		return nil, fmt.Errorf("store %q: open: %w", s.name, err)
+	}
+	op := "open " + ref.Key(name)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
+	}
+	key := s.key(ref, name)
+	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return nil, s.fail(op, err)
+	}
+	return &s3Object{ctx: ctx, store: s, key: key, display: ref.Key(name), size: info.Size, etag: info.ETag,
+		blocks: map[int64]*s3Block{}}, nil
+}
+
+// s3Object is an archive of an S3 store opened for reading. ReadAt fetches
+// aligned blocks of s3BlockSize with ranged GETs (retrying a failed range
+// once) and keeps the last s3CachedBlocks of them, so sequential small reads
+// cost one request per block. It is safe for concurrent use.
+type s3Object struct {
+	ctx     context.Context
+	store   *S3
+	key     string
+	display string
+	size    int64
+	etag    string
+
+	mu     sync.Mutex
+	blocks map[int64]*s3Block
+	order  []int64 // block indexes, least recently used first
+	off    int64   // Read's offset
+	closed bool
+}
+
+// s3Block is one fetched (or being fetched) block.
+type s3Block struct {
+	ready chan struct{}
+	data  []byte
+	err   error
+}
+
+func (o *s3Object) Size() int64 { return o.size }
+
+func (o *s3Object) Read(p []byte) (int, error) {
+	o.mu.Lock()
+	off := o.off
+	o.mu.Unlock()
+	n, err := o.ReadAt(p, off)
+	o.mu.Lock()
+	o.off = off + int64(n)
+	o.mu.Unlock()
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("store %q: read %s: negative offset", o.store.name, o.display)
+	}
+	n := 0
+	for n < len(p) && off+int64(n) < o.size {
+		pos := off + int64(n)
+		b, err := o.block(pos / s3BlockSize)
+		if err != nil {
+			return n, err
+		}
+		n += copy(p[n:], b[pos%s3BlockSize:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// block returns block i, from the cache or fetched; concurrent callers of
+// the same block share one fetch.
+func (o *s3Object) block(i int64) ([]byte, error) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return nil, fmt.Errorf("store %q: read %s: %w", o.store.name, o.display, os.ErrClosed)
+	}
+	b, ok := o.blocks[i]
+	if ok {
+		o.order = slices.DeleteFunc(o.order, func(j int64) bool { return j == i })
+		o.order = append(o.order, i)
+		o.mu.Unlock()
+		<-b.ready
+		return b.data, b.err
+	}
+	b = &s3Block{ready: make(chan struct{})}
+	o.blocks[i] = b
+	o.order = append(o.order, i)
+	for len(o.order) > s3CachedBlocks {
+		delete(o.blocks, o.order[0])
+		o.order = o.order[1:]
+	}
+	o.mu.Unlock()
+
+	start := i * s3BlockSize
+	end := min(start+s3BlockSize, o.size) // exclusive
+	b.data, b.err = o.fetch(start, end)
+	if b.err != nil {
+		o.mu.Lock()
+		if o.blocks[i] == b {
+			delete(o.blocks, i) // a later read tries again
+			o.order = slices.DeleteFunc(o.order, func(j int64) bool { return j == i })
+		}
+		o.mu.Unlock()
+	}
+	close(b.ready)
+	return b.data, b.err
+}
+
+// fetch reads bytes [start, end) with a ranged GET conditional on the ETag,
+// trying once more when the first attempt fails for any reason but a
+// changed or missing object.
+func (o *s3Object) fetch(start, end int64) ([]byte, error) {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		var data []byte
+		data, err = o.fetchOnce(start, end)
+		if err == nil {
+			return data, nil
+		}
+		if o.ctx.Err() != nil || isNotFound(err) || isPreconditionFailed(err) {
+			break
+		}
+	}
+	op := fmt.Sprintf("read %s at %d", o.display, start)
+	if isPreconditionFailed(err) {
+		return nil, fmt.Errorf("store %q: %s: the archive changed while it was read", o.store.name, op)
+	}
+	if cerr := o.ctx.Err(); cerr != nil {
+		return nil, fmt.Errorf("store %q: %s: %w", o.store.name, op, cerr)
+	}
+	return nil, o.store.fail(op, err)
+}
+
+func (o *s3Object) fetchOnce(start, end int64) ([]byte, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(start, end-1); err != nil {
+		return nil, err
+	}
+	if o.etag != "" {
+		if err := opts.SetMatchETag(o.etag); err != nil {
+			return nil, err
+		}
+	}
+	body, _, _, err := o.store.core.GetObject(o.ctx, o.store.bucket, o.key, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	data := make([]byte, end-start)
+	if _, err := io.ReadFull(body, data); err != nil {
+		return nil, fmt.Errorf("short read: %w", err)
+	}
+	return data, nil
+}
+
+// Close drops the cached blocks; reads after it fail.
+func (o *s3Object) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	o.blocks, o.order = nil, nil
+	return nil
+}
+
+// Delete implements Store. A name with ".partial" aborts every incomplete
+// upload of the archive (and removes an object of exactly that name, should
+// one exist); a missing archive or leftover is fs.ErrNotExist.
+func (s *S3) Delete(ctx context.Context, ref Ref, name string) error {
+	if err := checkDeleteName(ref, name); err != nil {
+		return fmt.Errorf("store %q: delete: %w", s.name, err)
+	}
+	op := "delete " + ref.Key(name)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store %q: %s: %w", s.name, op, err)
+	}
+	key := s.key(ref, name)
+	found := false
+	if archive, partial := strings.CutSuffix(key, PartialSuffix); partial {
+		ids, err := s.incompleteUploads(ctx, archive)
+		if err != nil {
+			return s.fail(op, err)
+		}
+		for _, id := range ids {
+			err := s.core.AbortMultipartUpload(ctx, s.bucket, archive, id)
+			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
+				return s.fail(op, err)
+			}
+			found = true
+		}
+	}
+	if _, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil {
+		if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+			return s.fail(op, err)
+		}
+		found = true
+	} else if !isNotFound(err) {
+		return s.fail(op, err)
+	}
+	if !found {
+		return fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrNotExist)
+	}
+	return nil
+}
+
+// CopyFrom implements ServerSideCopier: when src is an S3 store on the same
+// endpoint with the same access key, the server copies the object (one
+// CopyObject request, or part by part above 5 GiB) and no data passes
+// through this process. The copy appears whole; an existing archive is
+// never replaced (fs.ErrExist), and the copy must match the source's size.
+func (s *S3) CopyFrom(ctx context.Context, src Store, ref Ref, name string) (bool, error) {
+	from, ok := src.(*S3)
+	if !ok || from.url != s.url || !s.sameIdentity(from) {
+		return false, nil
+	}
+	if err := checkArchiveName(ref, name); err != nil {
+		return true, fmt.Errorf("store %q: copy: %w", s.name, err)
+	}
+	op := fmt.Sprintf("copy %s from store %q", ref.Key(name), from.name)
+	srcKey, dstKey := from.key(ref, name), s.key(ref, name)
+	info, err := from.client.StatObject(ctx, from.bucket, srcKey, minio.StatObjectOptions{})
+	if err != nil {
+		return true, from.fail("copy "+ref.Key(name), err)
+	}
+	if _, err := s.client.StatObject(ctx, s.bucket, dstKey, minio.StatObjectOptions{}); err == nil {
+		return true, fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrExist)
+	} else if !isNotFound(err) {
+		return true, s.fail(op, err)
+	}
+	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: dstKey}
+	source := minio.CopySrcOptions{Bucket: from.bucket, Object: srcKey, MatchETag: info.ETag}
+	if info.Size <= maxS3CopyObjectSize {
+		_, err = s.client.CopyObject(ctx, dst, source)
+	} else {
+		_, err = s.client.ComposeObject(ctx, dst, source)
+	}
+	if err != nil {
+		return true, s.fail(op, err)
+	}
+	got, err := s.client.StatObject(ctx, s.bucket, dstKey, minio.StatObjectOptions{})
+	if err != nil {
+		return true, s.fail(op, err)
+	}
+	if got.Size != info.Size {
+		return true, fmt.Errorf("store %q: %s: copied %d of %d bytes", s.name, op, got.Size, info.Size)
+	}
+	return true, nil
+}
+
+// sameIdentity reports whether both stores sign requests as the same access
+// key, so that one request may read from one and write to the other.
+func (s *S3) sameIdentity(o *S3) bool {
+	a, err := s.creds.Get()
+	if err != nil {
+		return false
+	}
+	b, err := o.creds.Get()
+	return err == nil && a.AccessKeyID == b.AccessKeyID
+}
+
+// s3LockRecord is the content of a lock object.
+type s3LockRecord struct {
+	LockInfo
+	// Expires is when the lock lapses unless its holder renews it.
+	Expires time.Time `json:"expires"`
+}
+
+// Lock implements Store with an object <prefix>locks/<kind>/<name>.lock
+// holding an s3LockRecord, created with If-None-Match: *. While held, a
+// goroutine renews it every LockTTL/4 with If-Match on its ETag. A lock
+// whose deadline has passed, or whose holder is on this host and whose
+// process no longer exists, is taken over with a conditional write on the
+// ETag that was read, with a warning logged; a lock object that cannot be
+// decoded is never taken over (LockedError.Detail says so).
+func (s *S3) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, fmt.Errorf("store %q: lock: %w", s.name, err)
+	}
+	key := s.lockKey(ref)
+	op := "lock " + ref.String()
+	deadline := time.Now().Add(wait)
+	delay := lockPollMin
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
+		}
+		info := LockInfo{Owner: s.owner, Host: s.host, PID: os.Getpid(), Time: time.Now().UTC(), Token: rand.Text()}
+		etag, err := s.putLock(ctx, key, info, "")
+		if err == nil {
+			return s.held(ref, key, info, etag), nil
+		}
+		if !isPreconditionFailed(err) {
+			return nil, s.fail(op, err)
+		}
+
+		holder, holderETag, rerr := s.readLock(ctx, key)
+		if rerr != nil && isNotFound(rerr) {
+			continue // released in the meantime
+		}
+		if rerr == nil {
+			why := ""
+			switch {
+			case time.Now().After(holder.Expires):
+				why = "its holder stopped renewing it"
+			case holder.Host == s.host && holder.PID != os.Getpid() && processGone(holder.PID):
+				why = "its process no longer exists"
+			}
+			if why != "" {
+				etag, err := s.putLock(ctx, key, info, holderETag)
+				if err == nil {
+					s.logger.Warn("taking over expired lock: "+why,
+						"store", s.name, "resource", ref.String(), "pid", holder.PID, "host", holder.Host,
+						"user", holder.Owner, "since", holder.Time.UTC().Format(time.RFC3339),
+						"expired", holder.Expires.UTC().Format(time.RFC3339))
+					return s.held(ref, key, info, etag), nil
+				}
+				if !isPreconditionFailed(err) && !isNotFound(err) {
+					return nil, s.fail(op+": take over expired lock", err)
+				}
+				continue // someone else took it over or released it first
+			}
+		} else if minio.ToErrorResponse(rerr).Code != "" {
+			return nil, s.fail(op+": read lock", rerr)
+		}
+		locked := &LockedError{Store: s.name, Ref: ref, Holder: holder.LockInfo}
+		if rerr != nil {
+			locked.Detail = fmt.Sprintf("lock object %s is unreadable (%v); remove it if no planb process holds it", key, rerr)
+		}
+
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, locked
+		}
+		t := time.NewTimer(min(delay, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("store %q: wait for %s: %w (%w)", s.name, op, ctx.Err(), locked)
+		case <-t.C:
+		}
+		delay = min(2*delay, lockPollMax)
+	}
+}
+
+// putLock writes the lock record with a new deadline: created only if absent
+// (ifMatch "") or replacing exactly the object with ETag ifMatch. It returns
+// the new ETag.
+func (s *S3) putLock(ctx context.Context, key string, info LockInfo, ifMatch string) (string, error) {
+	data, err := json.Marshal(s3LockRecord{LockInfo: info, Expires: time.Now().Add(s.lockTTL).UTC()})
+	if err != nil {
+		return "", err
+	}
+	data = append(data, '\n')
+	opts := minio.PutObjectOptions{ContentType: "application/json", DisableMultipart: true}
+	if ifMatch == "" {
+		opts.SetMatchETagExcept("*")
+	} else {
+		opts.SetMatchETag(ifMatch)
+	}
+	up, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+	if err != nil {
+		return "", err
+	}
+	return up.ETag, nil
+}
+
+// readLock reads and decodes a lock object, returning its ETag. A decoding
+// failure is an error without an S3 error code.
+func (s *S3) readLock(ctx context.Context, key string) (s3LockRecord, string, error) {
+	var rec s3LockRecord
+	body, info, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return rec, "", err
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, 1<<16))
+	if err != nil {
+		return rec, "", err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return s3LockRecord{}, "", fmt.Errorf("decode: %w", err)
+	}
+	if rec.Token == "" || rec.PID <= 0 || rec.Expires.IsZero() {
+		return s3LockRecord{}, "", errors.New("no pid, token or deadline")
+	}
+	return rec, info.ETag, nil
+}
+
+// held starts renewing a freshly taken lock.
+func (s *S3) held(ref Ref, key string, info LockInfo, etag string) *s3Lock {
+	k := &s3Lock{store: s, ref: ref, key: key, info: info, etag: etag, stop: make(chan struct{}), done: make(chan struct{})}
+	go k.renew()
+	return k
+}
+
+// s3Lock is a held lock of an S3 store.
+type s3Lock struct {
+	store *S3
+	ref   Ref
+	key   string
+	info  LockInfo
+	stop  chan struct{}
+	done  chan struct{}
+
+	mu       sync.Mutex
+	etag     string
+	lost     error // why the lock was lost, if it was
+	released bool
+}
+
+func (k *s3Lock) Info() LockInfo { return k.info }
+
+// renew extends the lock's deadline every LockTTL/4 until Unlock. A failed
+// renewal is retried at the next tick; a lock replaced by another process
+// (its ETag changed) is lost, which is logged as an error and reported by
+// Unlock.
+func (k *s3Lock) renew() {
+	defer close(k.done)
+	s := k.store
+	t := time.NewTicker(s.lockTTL / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-k.stop:
+			return
+		case <-t.C:
+		}
+		k.mu.Lock()
+		etag := k.etag
+		k.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), s.lockTTL/4)
+		next, err := s.putLock(ctx, k.key, k.info, etag)
+		cancel()
+		k.mu.Lock()
+		switch {
+		case err == nil:
+			k.etag = next
+		case isPreconditionFailed(err) || isNotFound(err):
+			k.lost = fmt.Errorf("store %q: lock %s was taken over or removed by another process while held", s.name, k.ref)
+			s.logger.Error("lost lock: another process took it over", "store", s.name, "resource", k.ref.String())
+			k.mu.Unlock()
+			return
+		default:
+			s.logger.Warn("could not renew lock; trying again", "store", s.name, "resource", k.ref.String(), "err", err)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// Unlock stops renewing and removes the lock object if it still records
+// this acquisition. When it does not (the lock lapsed and was taken over),
+// it reports an error: the resource was not protected for the whole time.
+func (k *s3Lock) Unlock() error {
+	k.mu.Lock()
+	if k.released {
+		k.mu.Unlock()
+		return nil
+	}
+	k.released = true
+	k.mu.Unlock()
+	close(k.stop)
+	<-k.done
+	s := k.store
+	if k.lost != nil {
+		return k.lost
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s3CleanupTimeout)
+	defer cancel()
+	current, _, err := s.readLock(ctx, k.key)
+	if err == nil && current.Token != k.info.Token {
+		return fmt.Errorf("store %q: unlock %s: the lock was taken over by %s", s.name, k.ref, current.LockInfo)
+	}
+	if err != nil {
+		return s.fail("unlock "+k.ref.String(), err)
+	}
+	if err := s.client.RemoveObject(ctx, s.bucket, k.key, minio.RemoveObjectOptions{}); err != nil {
+		return s.fail("unlock "+k.ref.String(), err)
+	}
+	return nil
+}

@@ -1,0 +1,765 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"github.com/planb-backup/planb/providers/store/s3test"
+)
+
+// newS3 starts a server with a bucket and returns a store on it, with small
+// parts so that a few MiB make a multipart upload of several parts.
+func newS3(t *testing.T) (*S3, *s3test.Server) {
+	t.Helper()
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "backups")
+	return s3On(t, srv, "offsite", "backups", "prod/", nil), srv
+}
+
+func s3On(t *testing.T, srv *s3test.Server, name, bucket, prefix string, logger *slog.Logger) *S3 {
+	t.Helper()
+	s, err := NewS3(name, S3Options{
+		Endpoint: srv.URL, Bucket: bucket, Prefix: prefix,
+		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey,
+		PartSize: minS3PartSize, MaxRetries: 2, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// payload returns n bytes that differ at every offset modulo a large prime,
+// so a misplaced range shows.
+func payload(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}
+
+func TestParseS3Endpoint(t *testing.T) {
+	for name, c := range map[string]struct {
+		endpoint string
+		insecure bool
+		host     string
+		secure   bool
+		err      string
+	}{
+		"empty is AWS":          {"", false, "s3.amazonaws.com", true, ""},
+		"host and port":         {"minio:9000", false, "minio:9000", true, ""},
+		"host and port, http":   {"minio:9000", true, "minio:9000", false, ""},
+		"http URL":              {"http://127.0.0.1:7070", false, "127.0.0.1:7070", false, ""},
+		"https URL":             {"https://s3.example.com", false, "s3.example.com", true, ""},
+		"https URL, trailing /": {"https://s3.example.com/", false, "s3.example.com", true, ""},
+		"https but insecure":    {"https://s3.example.com", true, "", false, "insecure = true"},
+		"URL with path":         {"https://s3.example.com/bucket", false, "", false, "without a path"},
+		"other scheme":          {"ftp://s3.example.com", false, "", false, `scheme "ftp"`},
+		"path without scheme":   {"s3.example.com/x", false, "", false, "want host:port"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			host, secure, err := parseS3Endpoint(c.endpoint, c.insecure)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one containing %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || host != c.host || secure != c.secure {
+				t.Fatalf("got %q %v %v, want %q %v", host, secure, err, c.host, c.secure)
+			}
+		})
+	}
+}
+
+func TestNewS3Checks(t *testing.T) {
+	for name, c := range map[string]struct {
+		opts S3Options
+		err  string
+	}{
+		"no bucket":       {S3Options{Endpoint: "h:1"}, "empty bucket"},
+		"small parts":     {S3Options{Bucket: "b", PartSize: 1 << 20}, "below S3's minimum"},
+		"absolute prefix": {S3Options{Bucket: "b", Prefix: "/x"}, "starts with a slash"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewS3("offsite", c.opts)
+			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), `"offsite"`) {
+				t.Fatalf("error %v, want one naming the store and containing %q", err, c.err)
+			}
+		})
+	}
+	s, err := NewS3("offsite", S3Options{Endpoint: "http://h:9000", Bucket: "b", Prefix: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.String(), "s3 http://h:9000/b/prod/"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestS3CreateCommitOpen(t *testing.T) {
+	s, srv := newS3(t)
+	ctx := context.Background()
+	if as := list(t, s); len(as) != 0 {
+		t.Fatalf("empty bucket lists %v", names(as))
+	}
+	ref := Ref{KindApplications, "MAINFRAME"}
+	name := "MAINFRAME_2026-11-25-20-30-00.zip"
+	data := payload(2*minS3PartSize + 12345) // three parts
+	up, err := s.Create(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort()
+	for chunk := range slices.Chunk(data, 1<<20+7) {
+		if _, err := up.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not visible before Commit: only as a leftover.
+	if got := names(list(t, s)); !slices.Equal(got, []string{"applications/MAINFRAME/" + name + ".partial 0 partial"}) {
+		t.Fatalf("before commit: %v", got)
+	}
+	if err := up.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Commit(ctx); err != nil {
+		t.Fatalf("second Commit: %v", err)
+	}
+	if err := up.Abort(); err != nil {
+		t.Fatalf("Abort after Commit: %v", err)
+	}
+	as := list(t, s)
+	if got := names(as); !slices.Equal(got, []string{"applications/MAINFRAME/" + name + " 26227065 complete"}) {
+		t.Fatalf("after commit: %v", got)
+	}
+	if want := time.Date(2026, 11, 25, 20, 30, 0, 0, time.UTC); !as[0].Time.Equal(want) || as[0].Store != "offsite" {
+		t.Errorf("archive %+v: want time %s in store offsite", as[0], want)
+	}
+	// The object sits below the prefix.
+	if _, err := srv.Client(t).StatObject(ctx, "backups", "prod/applications/MAINFRAME/"+name, minio.StatObjectOptions{}); err != nil {
+		t.Errorf("object not at its key: %v", err)
+	}
+
+	obj, err := s.Open(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if obj.Size() != int64(len(data)) {
+		t.Fatalf("Size() = %d, want %d", obj.Size(), len(data))
+	}
+	for _, r := range []struct{ off, n int }{
+		{0, 10}, {s3BlockSize - 3, 10}, {len(data) - 5, 5}, {12345, 3 * s3BlockSize}, {1, len(data) - 1},
+	} {
+		buf := make([]byte, r.n)
+		n, err := obj.ReadAt(buf, int64(r.off))
+		if err != nil || n != r.n || !bytes.Equal(buf, data[r.off:r.off+r.n]) {
+			t.Errorf("ReadAt(%d bytes at %d) = %d, %v or wrong bytes", r.n, r.off, n, err)
+		}
+	}
+	buf := make([]byte, 10)
+	if n, err := obj.ReadAt(buf, int64(len(data)-4)); n != 4 || err != io.EOF {
+		t.Errorf("ReadAt past the end = %d, %v, want 4, EOF", n, err)
+	}
+	all, err := io.ReadAll(obj)
+	if err != nil || !bytes.Equal(all, data) {
+		t.Errorf("Read: %d bytes, %v; equal %v", len(all), err, bytes.Equal(all, data))
+	}
+
+	// Never overwritten.
+	if _, err := s.Create(ctx, ref, name); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create of an existing archive: %v, want fs.ErrExist", err)
+	}
+	if _, err := s.Open(ctx, ref, "MAINFRAME_2026-11-26-20-30-00.zip"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open of a missing archive: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestS3CommitRefusesOverwrite(t *testing.T) {
+	s, srv := newS3(t)
+	ctx := context.Background()
+	ref := Ref{KindMeasurement, "health"}
+	name := "health_2026-11-25-20-30-00.zip"
+	up, err := s.Create(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort()
+	io.WriteString(up, "new")
+	// Another writer completes the same archive first.
+	if _, err := srv.Client(t).PutObject(ctx, "backups", "prod/measurement/health/"+name, strings.NewReader("old"), 3, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Commit(ctx); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Commit over an existing archive: %v, want fs.ErrExist", err)
+	}
+	if err := up.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := s.Open(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if got, _ := io.ReadAll(obj); string(got) != "old" {
+		t.Errorf("the existing archive was replaced: %q", got)
+	}
+	if got := names(list(t, s)); len(got) != 1 {
+		t.Errorf("after the refused commit: %v, want only the existing archive", got)
+	}
+}
+
+func TestS3AbortLeavesNothing(t *testing.T) {
+	s, _ := newS3(t)
+	ctx := context.Background()
+	ref := Ref{KindPersistence, "node"}
+	name := "node_2026-11-25-20-30-00.zip"
+	up, err := s.Create(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write(payload(minS3PartSize + 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Commit(ctx); err == nil {
+		t.Error("Commit after Abort succeeded")
+	}
+	if _, err := up.Write([]byte("x")); err == nil {
+		t.Error("Write after Abort succeeded")
+	}
+	if got := list(t, s); len(got) != 0 {
+		t.Fatalf("after Abort: %v", names(got))
+	}
+}
+
+func TestS3CancelledUploadAborts(t *testing.T) {
+	s, _ := newS3(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	up, err := s.Create(ctx, Ref{KindPersistence, "node"}, "node_2026-11-25-20-30-00.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(up, "some")
+	cancel()
+	if _, err := up.Write([]byte("more")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Write after cancel: %v", err)
+	}
+	if err := up.Commit(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Commit after cancel: %v", err)
+	}
+	// Abort still reaches the server: an interrupted run leaves nothing.
+	if err := up.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(t, s); len(got) != 0 {
+		t.Fatalf("after an interrupted upload: %v", names(got))
+	}
+}
+
+func TestS3IncompleteUploadIsPartial(t *testing.T) {
+	s, _ := newS3(t)
+	ctx := context.Background()
+	ref := Ref{KindApplications, "shop"}
+	name := "shop_2026-11-25-20-30-00.zip"
+	put(t, s, ref, "shop_2026-11-24-20-30-00.zip", "yesterday")
+	// A writer that dies without Commit or Abort: its upload stays.
+	up, err := s.Create(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write(payload(minS3PartSize + 10)); err != nil {
+		t.Fatal(err)
+	}
+	up.(*s3Upload).mu.Lock()
+	up.(*s3Upload).wait()
+	up.(*s3Upload).mu.Unlock()
+
+	as := list(t, s)
+	want := []string{
+		"applications/shop/shop_2026-11-24-20-30-00.zip 9 complete",
+		"applications/shop/" + name + ".partial 0 partial",
+	}
+	if got := names(as); !slices.Equal(got, want) {
+		t.Fatalf("listing %v, want %v", got, want)
+	}
+	if a := as[1]; !a.Partial || a.Name != name+".partial" || a.Time.IsZero() || a.ModTime.IsZero() {
+		t.Errorf("partial archive %+v", a)
+	}
+	if _, err := s.Create(ctx, ref, name); !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "delete "+name+".partial first") {
+		t.Errorf("Create over a leftover: %v, want fs.ErrExist naming the leftover", err)
+	}
+	if err := s.Delete(ctx, ref, name+".partial"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(list(t, s)); !slices.Equal(got, want[:1]) {
+		t.Fatalf("after deleting the leftover: %v", got)
+	}
+	if err := s.Delete(ctx, ref, name+".partial"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("second Delete of the leftover: %v, want fs.ErrNotExist", err)
+	}
+	// The dead writer's upload is gone: its Commit fails.
+	if err := up.Commit(ctx); err == nil {
+		t.Error("Commit of an aborted multipart upload succeeded")
+	}
+	put(t, s, ref, name, "today")
+}
+
+func TestS3ListIgnoresForeignKeys(t *testing.T) {
+	s, srv := newS3(t)
+	ctx := context.Background()
+	c := srv.Client(t)
+	for _, key := range []string{
+		"prod/applications/shop/notes.txt",
+		"prod/applications/shop/other_2026-11-25-20-30-00.zip",
+		"prod/applications/shop/deeper/shop_2026-11-25-20-30-00.zip",
+		"prod/unknown/shop/shop_2026-11-25-20-30-00.zip",
+		"prod/locks/applications/shop.lock",
+		"staging/applications/shop/shop_2026-11-25-20-30-00.zip",
+		"prod/applications/shop/shop_2026-11-25-20-30-00.zip.partial",
+		"prod/applications/shop/shop_2026-11-25-20-30-00.zip",
+		"prod/measurement/health/health_2026-11-25-20-30-00.tar.zst",
+	} {
+		if _, err := c.PutObject(ctx, "backups", key, strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"applications/shop/shop_2026-11-25-20-30-00.zip 1 complete",
+		"applications/shop/shop_2026-11-25-20-30-00.zip.partial 1 partial",
+		"measurement/health/health_2026-11-25-20-30-00.tar.zst 1 complete",
+	}
+	if got := names(list(t, s)); !slices.Equal(got, want) {
+		t.Fatalf("listing %v, want %v", got, want)
+	}
+	// A leftover object named .partial is deleted like a leftover upload.
+	if err := s.Delete(ctx, Ref{KindApplications, "shop"}, "shop_2026-11-25-20-30-00.zip.partial"); err != nil {
+		t.Fatal(err)
+	}
+	staging := s3On(t, srv, "staging", "backups", "staging", nil)
+	if got := names(list(t, staging)); len(got) != 1 {
+		t.Errorf("prefix staging lists %v", got)
+	}
+}
+
+func TestS3Delete(t *testing.T) {
+	s, _ := newS3(t)
+	ctx := context.Background()
+	ref := Ref{KindApplications, "shop"}
+	name := "shop_2026-11-25-20-30-00.zip"
+	put(t, s, ref, name, "archive")
+	if err := s.Delete(ctx, ref, name); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(t, s); len(got) != 0 {
+		t.Fatalf("after Delete: %v", names(got))
+	}
+	if err := s.Delete(ctx, ref, name); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Delete of a missing archive: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestS3NameChecks(t *testing.T) {
+	s, err := NewS3("offsite", S3Options{Endpoint: "127.0.0.1:1", Bucket: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		ref  Ref
+		file string
+	}{
+		"other resource": {Ref{KindApplications, "shop"}, "legacy_2026-11-25-20-30-00.zip"},
+		"not an archive": {Ref{KindApplications, "shop"}, "notes.txt"},
+		"unknown kind":   {Ref{"secrets", "shop"}, "shop_2026-11-25-20-30-00.zip"},
+		"slash in name":  {Ref{KindApplications, "a/b"}, "a/b_2026-11-25-20-30-00.zip"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			// No server listens on port 1: these fail before any request.
+			if _, err := s.Create(ctx, c.ref, c.file); err == nil || strings.Contains(err.Error(), "connection refused") {
+				t.Errorf("Create: %v", err)
+			}
+			if _, err := s.Open(ctx, c.ref, c.file); err == nil || strings.Contains(err.Error(), "connection refused") {
+				t.Errorf("Open: %v", err)
+			}
+			if err := s.Delete(ctx, c.ref, c.file); err == nil || strings.Contains(err.Error(), "connection refused") {
+				t.Errorf("Delete: %v", err)
+			}
+		})
+	}
+}
+
+func TestS3Copy(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "one")
+	srv.CreateBucket(t, "two")
+	one := s3On(t, srv, "one", "one", "", nil)
+	two := s3On(t, srv, "two", "two", "site-b/", nil)
+	local := newLocal(t)
+	ctx := context.Background()
+	ref := Ref{KindApplications, "shop"}
+	name := "shop_2026-11-25-20-30-00.zip"
+	data := string(payload(minS3PartSize + 4321))
+	put(t, local, ref, name, data)
+
+	read := func(s Store) string {
+		t.Helper()
+		obj, err := s.Open(ctx, ref, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer obj.Close()
+		b, err := io.ReadAll(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if err := Copy(ctx, local, ref, name, one); err != nil {
+		t.Fatalf("local to s3: %v", err)
+	}
+	if read(one) != data {
+		t.Fatal("local to s3: contents differ")
+	}
+	// Same endpoint and credentials: the server copies.
+	done, err := two.CopyFrom(ctx, one, ref, name)
+	if err != nil || !done {
+		t.Fatalf("server-side copy: done %v, %v", done, err)
+	}
+	if read(two) != data {
+		t.Fatal("s3 to s3: contents differ")
+	}
+	if err := Copy(ctx, one, ref, name, two); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("server-side copy onto an existing archive: %v, want fs.ErrExist", err)
+	}
+	if done, err := one.CopyFrom(ctx, local, ref, name); done || err != nil {
+		t.Errorf("CopyFrom a local store: done %v, %v; want not done", done, err)
+	}
+	back := newLocal(t)
+	if err := Copy(ctx, two, ref, name, back); err != nil {
+		t.Fatalf("s3 to local: %v", err)
+	}
+	if read(back) != data {
+		t.Fatal("s3 to local: contents differ")
+	}
+	if err := Copy(ctx, one, ref, "shop_2026-11-26-20-30-00.zip", two); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("copy of a missing archive: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestS3Errors(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "backups")
+	ctx := context.Background()
+	for name, c := range map[string]struct {
+		opts S3Options
+		want string
+	}{
+		"wrong secret key": {
+			S3Options{Endpoint: srv.URL, Bucket: "backups", AccessKey: srv.AccessKey, SecretKey: "wrong", MaxRetries: 1},
+			`store "offsite": list: ` + srv.URL + ` refused the credentials (SignatureDoesNotMatch`,
+		},
+		"unknown access key": {
+			S3Options{Endpoint: srv.URL, Bucket: "backups", AccessKey: "nobody", SecretKey: "wrong", MaxRetries: 1},
+			`refused the credentials (InvalidAccessKeyId`,
+		},
+		"missing bucket": {
+			S3Options{Endpoint: srv.URL, Bucket: "nope", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, MaxRetries: 1},
+			`store "offsite": list: bucket "nope" does not exist at ` + srv.URL,
+		},
+		"nothing listening": {
+			S3Options{Endpoint: "127.0.0.1:1", Insecure: true, Bucket: "backups", MaxRetries: 1},
+			`store "offsite": list: `,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := NewS3("offsite", c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.List(ctx)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("List: %v\nwant an error containing %s", err, c.want)
+			}
+			if strings.Contains(err.Error(), srv.SecretKey) {
+				t.Errorf("the secret key appears in %v", err)
+			}
+		})
+	}
+}
+
+func TestS3CredentialsFromEnvironment(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "backups")
+	ctx := context.Background()
+	t.Run("environment", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+		t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+		s, err := NewS3("env", S3Options{Endpoint: srv.URL, Bucket: "backups"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("shared credentials file", func(t *testing.T) {
+		t.Setenv("AWS_ACCESS_KEY_ID", "")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+		file := filepath.Join(t.TempDir(), "credentials")
+		writeFile(t, file, "[default]\naws_access_key_id = x\naws_secret_access_key = y\n\n[backup]\naws_access_key_id = "+
+			srv.AccessKey+"\naws_secret_access_key = "+srv.SecretKey+"\n")
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", file)
+		t.Setenv("AWS_PROFILE", "backup")
+		s, err := NewS3("file", S3Options{Endpoint: srv.URL, Bucket: "backups"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestS3ServerKilledDuringUpload(t *testing.T) {
+	s, srv := newS3(t)
+	ctx := context.Background()
+	ref := Ref{KindApplications, "shop"}
+	name := "shop_2026-11-25-20-30-00.zip"
+	up, err := s.Create(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Write(payload(minS3PartSize + 1)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	_, werr := up.Write(payload(2 * minS3PartSize))
+	cerr := up.Commit(ctx)
+	err = errors.Join(werr, cerr)
+	if err == nil {
+		t.Fatal("the upload succeeded with the server down")
+	}
+	if !strings.Contains(err.Error(), `store "offsite"`) || !strings.Contains(err.Error(), "applications/shop/"+name) {
+		t.Errorf("the error names neither store nor archive: %v", err)
+	}
+	if aerr := up.Abort(); aerr == nil {
+		t.Error("Abort with the server down reported success")
+	}
+	srv.Restart(t)
+	for _, a := range list(t, s) {
+		if !a.Partial {
+			t.Errorf("after the crash %s looks complete", a.Key())
+		}
+	}
+}
+
+func TestS3LockHeld(t *testing.T) {
+	s, srv := newS3(t)
+	other := s3On(t, srv, "offsite", "backups", "prod/", nil)
+	ctx := context.Background()
+	ref := Ref{KindApplications, "X"}
+	lk, err := s.Lock(ctx, ref, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.Lock(ctx, ref, 0)
+	var le *LockedError
+	if !errors.Is(err, ErrLocked) || !errors.As(err, &le) {
+		t.Fatalf("second Lock: %v, want ErrLocked", err)
+	}
+	if le.Holder.Token != lk.Info().Token || le.Store != "offsite" || le.Ref != ref {
+		t.Errorf("LockedError %+v, want holder %+v", le, lk.Info())
+	}
+	host, _ := os.Hostname()
+	if want := "lock applications/X in store \"offsite\": locked by pid " + itoa(os.Getpid()) + " on host " + host; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want prefix %q", err, want)
+	}
+	// The lock object is where other nodes look for it.
+	if _, err := srv.Client(t).StatObject(ctx, "backups", "prod/locks/applications/X.lock", minio.StatObjectOptions{}); err != nil {
+		t.Errorf("lock object: %v", err)
+	}
+	// Another resource is independent.
+	lk2, err := other.Lock(ctx, Ref{KindApplications, "Y"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk2.Unlock()
+
+	// Waiting: released after a moment, taken by the waiter.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		lk.Unlock()
+	}()
+	start := time.Now()
+	lk3, err := other.Lock(ctx, ref, 10*time.Second)
+	if err != nil {
+		t.Fatalf("Lock with wait: %v", err)
+	}
+	if time.Since(start) < 250*time.Millisecond {
+		t.Errorf("Lock with wait returned before the holder released")
+	}
+	if err := lk3.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lk3.Unlock(); err != nil {
+		t.Fatalf("second Unlock: %v", err)
+	}
+	if _, err := srv.Client(t).StatObject(ctx, "backups", "prod/locks/applications/X.lock", minio.StatObjectOptions{}); err == nil {
+		t.Error("lock object left after Unlock")
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestS3LockRenewedAndExpired(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "backups")
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	newStore := func(ttl time.Duration) *S3 {
+		s, err := NewS3("offsite", S3Options{Endpoint: srv.URL, Bucket: "backups", AccessKey: srv.AccessKey,
+			SecretKey: srv.SecretKey, LockTTL: ttl, Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ctx := context.Background()
+	ref := Ref{KindApplications, "X"}
+	a, b := newStore(800*time.Millisecond), newStore(800*time.Millisecond)
+
+	// The holder renews: after several TTLs the lock is still held.
+	lk, err := a.Lock(ctx, ref, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Lock of a renewed lock: %v, want ErrLocked", err)
+	}
+	if err := lk.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A lock of another host whose deadline has passed is taken over.
+	plant := func(rec s3LockRecord) {
+		t.Helper()
+		data, _ := json.Marshal(rec)
+		if _, err := srv.Client(t).PutObject(ctx, "backups", "locks/applications/X.lock", bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead := LockInfo{Owner: "aip", Host: "node-7", PID: 4242, Time: time.Now().Add(-time.Hour), Token: "dead"}
+	plant(s3LockRecord{LockInfo: dead, Expires: time.Now().Add(-time.Minute)})
+	lk, err = b.Lock(ctx, ref, 0)
+	if err != nil {
+		t.Fatalf("Lock over an expired lock: %v", err)
+	}
+	if !strings.Contains(logs.String(), "taking over expired lock") || !strings.Contains(logs.String(), "host=node-7") {
+		t.Errorf("no warning about the take-over:\n%s", logs.String())
+	}
+	lk.Unlock()
+
+	// A live lock of another host is respected.
+	plant(s3LockRecord{LockInfo: dead, Expires: time.Now().Add(time.Hour)})
+	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid 4242 on host node-7") {
+		t.Fatalf("Lock over a live foreign lock: %v", err)
+	}
+
+	// A lock of this host whose process is gone is taken over at once.
+	host, _ := os.Hostname()
+	plant(s3LockRecord{LockInfo: LockInfo{Host: host, PID: exitedPID(t), Time: time.Now(), Token: "gone"}, Expires: time.Now().Add(time.Hour)})
+	lk, err = b.Lock(ctx, ref, 0)
+	if err != nil {
+		t.Fatalf("Lock over a lock of a dead process: %v", err)
+	}
+	if !strings.Contains(logs.String(), "its process no longer exists") {
+		t.Errorf("no warning about the dead process:\n%s", logs.String())
+	}
+	lk.Unlock()
+
+	// An unreadable lock object is never taken over.
+	if _, err := srv.Client(t).PutObject(ctx, "backups", "locks/applications/X.lock", strings.NewReader("{"), 1, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "unreadable") {
+		t.Fatalf("Lock over an unreadable lock: %v", err)
+	}
+}
+
+func TestS3UnlockAfterTakeOver(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "backups")
+	ctx := context.Background()
+	ref := Ref{KindApplications, "X"}
+	a := s3On(t, srv, "offsite", "backups", "", nil)
+	b := s3On(t, srv, "offsite", "backups", "", nil)
+	lk, err := a.Lock(ctx, ref, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone replaces the lock (as a take-over after a long pause would).
+	data, _ := json.Marshal(s3LockRecord{LockInfo: LockInfo{Host: "node-9", PID: 9, Time: time.Now(), Token: "other"}, Expires: time.Now().Add(time.Hour)})
+	if _, err := srv.Client(t).PutObject(ctx, "backups", "locks/applications/X.lock", bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lk.Unlock(); err == nil || !strings.Contains(err.Error(), "taken over by pid 9 on host node-9") {
+		t.Fatalf("Unlock of a replaced lock: %v", err)
+	}
+	// The other holder's lock stays.
+	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) {
+		t.Fatalf("the replacing lock was removed: %v", err)
+	}
+}
+
+func TestS3LockConcurrent(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "backups")
+	ctx := context.Background()
+	ref := Ref{KindApplications, "X"}
+	const n = 8
+	type result struct {
+		lk  Lock
+		err error
+	}
+	results := make(chan result, n)
+	for range n {
+		s := s3On(t, srv, "offsite", "backups", "", nil)
+		go func() {
+			lk, err := s.Lock(ctx, ref, 0)
+			results <- result{lk, err}
+		}()
+	}
+	won := 0
+	for range n {
+		r := <-results
+		switch {
+		case r.err == nil:
+			won++
+			defer r.lk.Unlock()
+		case !errors.Is(r.err, ErrLocked):
+			t.Errorf("Lock: %v", r.err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d concurrent Locks won, want 1", won, n)
+	}
+}
