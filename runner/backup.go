@@ -259,10 +259,14 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 			if err != nil {
 				return err
 			}
-			run.manifest.Schemas = append(run.manifest.Schemas, archive.SchemaInfo{
+			info := archive.SchemaInfo{
 				Role: s.Role, Name: s.Name, Entry: "schemas/" + s.Name + ".cssbackup",
 				Tables: stats.Tables, RowEstimate: stats.RowEstimate, Bytes: stats.Bytes,
-			})
+			}
+			for _, t := range stats.Detail {
+				info.TableList = append(info.TableList, archive.TableInfo{Name: t.Name, RowEstimate: t.RowEstimate})
+			}
+			run.manifest.Schemas = append(run.manifest.Schemas, info)
 		}
 	}
 	if len(r.Before) > 0 || len(r.After) > 0 {

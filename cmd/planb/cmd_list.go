@@ -40,6 +40,7 @@ type listedArchive struct {
 
 	ref store.Ref
 	st  store.Store
+	res *config.Resource // nil when orphaned
 }
 
 func newListCmd(g *globals) *cobra.Command {
@@ -122,7 +123,7 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 				Time: a.Time, Size: a.Size, Status: statusComplete, ref: a.Ref, st: st,
 			}
 			if r := byRef[a.Ref]; r != nil {
-				row.Resource = r.Address
+				row.Resource, row.res = r.Address, r
 			}
 			if !matches(row, filter) {
 				continue

@@ -243,3 +243,30 @@ func TestRestoreKilledCanBeAppliedAgain(t *testing.T) {
 	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
 	assertSameTree(t, tree, treeSnapshot(t, e.delivery))
 }
+
+func TestVerifyDeep(t *testing.T) {
+	e := newEstate(t, "")
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.legacy")
+	r := e.mustPlanb(t, 0, "verify", "--deep", "application.legacy")
+	if !strings.Contains(r.stdout, "restored Legacy-Mngt: 1 tables, 2 rows") {
+		t.Errorf("verify --deep does not report the test restore:\n%s", r.stdout)
+	}
+	// Scratch databases are dropped again.
+	var n int
+	e.srv.Conn(t, "postgres").QueryRow(context.Background(), "SELECT count(*) FROM pg_database WHERE datname LIKE 'planb_verify%'").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d scratch databases left", n)
+	}
+
+	// Flip one byte in the middle of the archive.
+	z := zips(t, e.backups, "applications/legacy")[0]
+	b := mustRead(t, z)
+	b[len(b)/3] ^= 0xff
+	if err := os.WriteFile(z, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = e.mustPlanb(t, 1, "verify", "--deep")
+	if !strings.Contains(r.stdout, "FAILED  store.node applications/legacy/"+filepath.Base(z)) {
+		t.Errorf("a corrupted archive is not named:\n%s", r.stdout)
+	}
+}

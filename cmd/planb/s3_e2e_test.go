@@ -210,7 +210,7 @@ func TestS3FleetEndToEnd(t *testing.T) {
 	// The archive in the bucket is a ZIP that unzip accepts.
 	zipPath := filepath.Join(t.TempDir(), "shop.zip")
 	ctx := context.Background()
-	if err := s3.Client(t).FGetObject(ctx, "fleet", "aip/applications/shop/shop_2026-11-25-08-00-00.zip", zipPath, minioGetOptions()); err != nil {
+	if err := s3.Client(t).FGetObject(ctx, "fleet", "aip/applications/shop/shop_2026-11-25-08-00-00.zip", zipPath, minio.GetObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("unzip", "-t", zipPath).CombinedOutput(); err != nil {
@@ -276,7 +276,7 @@ persistence "node1" {
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		obj, err := s3.Client(t).GetObject(ctx, "fleet", "aip/locks/persistence/node1.lock", minioGetOptions())
+		obj, err := s3.Client(t).GetObject(ctx, "fleet", "aip/locks/persistence/node1.lock", minio.GetObjectOptions{})
 		var holder struct{ PID int }
 		if err == nil {
 			json.NewDecoder(obj).Decode(&holder)
@@ -307,5 +307,3 @@ persistence "node1" {
 		t.Errorf("after the two applies: %v, want %v", got, want)
 	}
 }
-
-func minioGetOptions() minio.GetObjectOptions { return minio.GetObjectOptions{} }

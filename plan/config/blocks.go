@@ -195,10 +195,12 @@ func (l *loader) decodeRetention(name string, content *hcl.BodyContent, ctx *hcl
 		MaxAge:      bd.duration("max_age", 0),
 		DeclRange:   rng,
 	}
-	keeps := r.KeepLast+r.KeepHourly+r.KeepDaily+r.KeepWeekly+r.KeepMonthly+r.KeepYearly > 0 || r.KeepWithin > 0
+	// max_age alone is the original system's "delete backups older than N
+	// days": everything younger is kept.
+	keeps := r.KeepLast+r.KeepHourly+r.KeepDaily+r.KeepWeekly+r.KeepMonthly+r.KeepYearly > 0 || r.KeepWithin > 0 || r.MaxAge > 0
 	if !keeps && !bd.incomplete {
 		l.errorf(&rng, "Retention keeps nothing",
-			"Every keep rule of this retention is zero, so only the newest backup would survive. Set keep_last, keep_daily, … or keep_within; max_age only removes backups. Leave retention out to keep every backup.")
+			"Every rule of this retention is zero, so only the newest backup would survive. Set keep_last, keep_daily, …, keep_within or max_age. Leave retention out to keep every backup.")
 	}
 	return r
 }

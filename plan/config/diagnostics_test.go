@@ -220,7 +220,7 @@ func TestDiagnostics(t *testing.T) {
 			details: map[string]string{"Invalid duration": `"7 days" is not a duration`},
 		},
 		"retention keeps nothing": {
-			main: "retention \"none\" {\n  keep_last = 0\n  max_age = \"30d\"\n}\n",
+			main: "retention \"none\" {\n  keep_last = 0\n}\n",
 			want: []string{"Retention keeps nothing @ main.hcl:1:1"},
 		},
 		"inline retention keeps nothing": {

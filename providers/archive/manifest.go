@@ -51,6 +51,15 @@ type SchemaInfo struct {
 	Tables      int    `json:"tables"`
 	RowEstimate int64  `json:"row_estimate"`
 	Bytes       int64  `json:"bytes"` // on-disk size reported by the server
+	// TableList names every table of the schema with its row estimate, so
+	// a test restore can be compared with what was dumped.
+	TableList []TableInfo `json:"table_list,omitempty"`
+}
+
+// TableInfo is one table of a dumped schema.
+type TableInfo struct {
+	Name        string `json:"name"`
+	RowEstimate int64  `json:"row_estimate"`
 }
 
 // TreeInfo describes a directory tree stored under Prefix.

@@ -1,0 +1,182 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/postgres"
+)
+
+// DeepCheck is the outcome of test-restoring one dump.
+type DeepCheck struct {
+	Entry    string
+	Schema   string
+	Tables   int
+	Rows     int64
+	Problems []string
+}
+
+// VerifyDeep checks an archive's checksums, then restores every schema dump
+// it holds into a scratch database on db's server — created for the check
+// and dropped afterwards — and compares what was restored with what the
+// manifest recorded: the same tables, and rows in every table the manifest
+// saw rows in. Archives without manifest are restored and counted only.
+func VerifyDeep(ctx context.Context, ra io.ReaderAt, size int64, db *config.Database) ([]DeepCheck, error) {
+	rd, err := archive.Open(ra, size)
+	if err != nil {
+		return nil, err
+	}
+	if err := rd.Verify(ctx); err != nil {
+		return nil, err
+	}
+	m, err := rd.Manifest()
+	if err != nil && !errors.Is(err, archive.ErrNoManifest) {
+		return nil, err
+	}
+	dumps := dumpsOf(rd, m)
+	if len(dumps) == 0 {
+		return nil, nil
+	}
+	if db == nil {
+		return nil, errors.New("the archive holds database dumps, but its resource has no database to restore them on")
+	}
+	cc := ConnConfig(db, "")
+	var checks []DeepCheck
+	for _, d := range dumps {
+		c, err := deepCheck(ctx, rd, cc, d)
+		if err != nil {
+			return checks, fmt.Errorf("test-restore %s: %w", d.Entry, err)
+		}
+		checks = append(checks, c)
+	}
+	return checks, nil
+}
+
+// dumpsOf lists the schema dumps of an archive: from its manifest, or by
+// entry name for archives without one.
+func dumpsOf(rd *archive.Reader, m *archive.Manifest) []archive.SchemaInfo {
+	if m != nil {
+		var out []archive.SchemaInfo
+		for _, s := range m.Schemas {
+			if s.Role != "database" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	var out []archive.SchemaInfo
+	for _, e := range rd.Entries() {
+		if name, ok := strings.CutPrefix(e.Name, "schemas/"); ok && strings.HasSuffix(name, ".cssbackup") {
+			out = append(out, archive.SchemaInfo{Name: strings.TrimSuffix(name, ".cssbackup"), Entry: e.Name})
+		}
+	}
+	return out
+}
+
+func deepCheck(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig, s archive.SchemaInfo) (c DeepCheck, err error) {
+	c = DeepCheck{Entry: s.Entry, Schema: s.Name}
+	scratch, drop, err := postgres.CreateScratchDatabase(ctx, cc, "planb_verify")
+	if err != nil {
+		return c, err
+	}
+	defer func() { err = errors.Join(err, drop(context.WithoutCancel(ctx))) }()
+	sc := cc
+	sc.DBName = scratch
+	rc, err := rd.OpenEntry(s.Entry)
+	if err != nil {
+		return c, err
+	}
+	defer rc.Close()
+	if err := postgres.Restore(ctx, sc, postgres.RestoreOptions{Schema: s.Name, NoOwner: true}, rc); err != nil {
+		return c, err
+	}
+	conn, err := postgres.Connect(ctx, sc)
+	if err != nil {
+		return c, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	counts, err := countRows(ctx, conn, s.Name)
+	if err != nil {
+		return c, err
+	}
+	c.Tables = len(counts)
+	for _, n := range counts {
+		c.Rows += n
+	}
+	if len(s.TableList) > 0 || s.Tables > 0 {
+		c.Problems = compareTables(s, counts)
+	}
+	return c, nil
+}
+
+// countRows counts the rows of every table of a schema exactly.
+func countRows(ctx context.Context, conn *pgx.Conn, schema string) (map[string]int64, error) {
+	rows, err := conn.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'm') ORDER BY 1`, schema)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	counts := make(map[string]int64, len(names))
+	for _, n := range names {
+		var count int64
+		q := "SELECT count(*) FROM " + pgx.Identifier{schema, n}.Sanitize()
+		if err := conn.QueryRow(ctx, q).Scan(&count); err != nil {
+			// A materialized view created WITH NO DATA cannot be scanned.
+			if strings.Contains(err.Error(), "has not been populated") {
+				counts[n] = 0
+				continue
+			}
+			return nil, fmt.Errorf("count rows of %s: %w", q, err)
+		}
+		counts[n] = count
+	}
+	return counts, nil
+}
+
+// compareTables compares restored tables with the manifest: the table sets
+// must be equal, and a table the manifest saw rows in must not come back
+// empty. Row estimates come from the server's statistics, so counts are
+// compared with them only for emptiness.
+func compareTables(s archive.SchemaInfo, counts map[string]int64) []string {
+	var problems []string
+	if len(s.TableList) == 0 {
+		if s.Tables != len(counts) {
+			problems = append(problems, fmt.Sprintf("%d tables restored, the manifest recorded %d", len(counts), s.Tables))
+		}
+		return problems
+	}
+	seen := map[string]bool{}
+	for _, t := range s.TableList {
+		seen[t.Name] = true
+		n, ok := counts[t.Name]
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("table %s is missing", t.Name))
+		case t.RowEstimate > 0 && n == 0:
+			problems = append(problems, fmt.Sprintf("table %s is empty, the manifest estimated %d rows", t.Name, t.RowEstimate))
+		}
+	}
+	var extra []string
+	for name := range counts {
+		if !seen[name] {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		problems = append(problems, fmt.Sprintf("table %s is not in the manifest", name))
+	}
+	return problems
+}
