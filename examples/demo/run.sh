@@ -56,7 +56,7 @@ SQL
     printf 'IDENTIFICATION DIVISION.\nPROGRAM-ID. PRG%s.\nPROCEDURE DIVISION.\n    DISPLAY "%s %s".\n' "$i" "$app" "$i" > "$work/delivery/$app/v5/src/PRG$i.cob"
   done
 done
-psql -q -d aip -c "CREATE SCHEMA aip_measure; CREATE TABLE aip_measure.app_snapshots (app text, taken date, grade numeric(4,2));"
+psql -q -d aip -c "CREATE SCHEMA aip_measure; CREATE TABLE aip_measure.app_snapshots (app text, taken date, grade numeric(4,2)); ANALYZE;"
 
 step "write the configuration"
 mkdir -p "$work/config"
@@ -123,3 +123,20 @@ step "planb plan (nothing to do now)"
 planb plan --detailed-exitcode
 echo "zip check of one archive:"
 unzip -t "$(ls "$work"/backups/applications/shop/*.zip | head -1)" | tail -1
+
+step "damage: rows changed, a table dropped, a source file overwritten"
+psql -q -d aip -c "UPDATE shop_mngt.versions SET name = 'oops'; DROP TABLE shop_central.snapshots;"
+echo "overwritten" > "$work/delivery/shop/v5/src/PRG1.cob"
+psql -d aip -Atc "SELECT 'shop_mngt.versions names now: ' || string_agg(DISTINCT name, ',') FROM shop_mngt.versions"
+
+step "planb plan --restore application.estate[\"shop\"] --out restore.plan (review it)"
+planb plan --restore 'application.estate["shop"]' --out "$work/restore.plan"
+step "planb apply restore.plan"
+planb apply "$work/restore.plan"
+
+step "after the restore"
+psql -d aip -Atc "SELECT 'shop_mngt.versions names: ' || string_agg(name, ',' ORDER BY id) FROM shop_mngt.versions"
+psql -d aip -Atc "SELECT 'shop_central.snapshots rows: ' || count(*) FROM shop_central.snapshots"
+head -2 "$work/delivery/shop/v5/src/PRG1.cob"
+planb list
+step "demo complete"
