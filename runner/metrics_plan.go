@@ -9,7 +9,9 @@ import (
 
 // BackupMetrics turns the result of applying a plan into one metric per
 // backup or copy action: whether it succeeded, how long it took and how many
-// bytes it moved. LastSuccess is the archive's time for a success.
+// bytes it moved. LastSuccess is the new archive's time after a success, and
+// the newest archive the plan found before a failure, so the series does not
+// vanish when a run fails.
 func BackupMetrics(p *plan.Plan, res *Result) []Metric {
 	var out []Metric
 	for _, a := range p.Actions {
@@ -41,9 +43,13 @@ func BackupMetrics(p *plan.Plan, res *Result) []Metric {
 		if !first.IsZero() {
 			m.Duration = last.Sub(first)
 		}
-		if m.OK {
-			if t, ok := archiveTime(a.Archive); ok {
-				m.LastSuccess = t
+		if t, ok := archiveTime(a.Archive); ok && m.OK {
+			m.LastSuccess = t
+		} else {
+			for _, st := range p.Resources {
+				if st.Resource == a.Resource && st.Store == a.Store {
+					m.LastSuccess = st.NewestAt
+				}
 			}
 		}
 		out = append(out, m)

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPersistenceBackups backs up a whole persistence database and an H2
+// folder between its before and after hooks, writes metrics and prints the
+// step graph.
+func TestPersistenceBackups(t *testing.T) {
+	h2 := t.TempDir()
+	writeTree(t, h2, map[string]string{"aip.mv.db": strings.Repeat("H2 page ", 4096), "aip.trace.db": "trace"})
+	hooks := filepath.Join(t.TempDir(), "hooks.log")
+	consoleDB := ""
+	e := newEstate(t, "")
+	consoleDB = e.srv.CreateDatabase(t, "console")
+	e.srv.Exec(t, consoleDB, `CREATE SCHEMA cfg; CREATE TABLE cfg.settings (k text PRIMARY KEY, v text);
+		INSERT INTO cfg.settings VALUES ('a', '1'), ('b', '2'); CREATE TABLE public.nodes (id int); INSERT INTO public.nodes VALUES (1)`)
+	extra := fmt.Sprintf(`
+database "console" {
+  host     = database.css.host
+  port     = database.css.port
+  user     = database.css.user
+  password = var.css_password
+  dbname   = %q
+  sslmode  = "disable"
+}
+
+persistence "console" {
+  database = database.console
+  stores   = [store.node]
+}
+
+persistence "node1" {
+  path   = %q
+  stores = [store.node]
+  before {
+    command = ["sh", "-c", "echo stop >> %s"]
+  }
+  after {
+    command = ["sh", "-c", "echo start >> %s"]
+  }
+}
+`, consoleDB, h2, hooks, hooks)
+	f, _ := os.OpenFile(filepath.Join(e.dir, "estate.hcl"), os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(extra)
+	f.Close()
+
+	r := e.mustPlanb(t, 0, "graph", "--now", "2026-11-25T08:00:00Z")
+	for _, want := range []string{"digraph", `dump schema shop_local`, "run after hooks of persistence.node1", "->"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("graph lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	metrics := filepath.Join(t.TempDir(), "planb.prom")
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--metrics-file", metrics,
+		"--target", "persistence.console", "--target", "persistence.node1")
+
+	log, _ := os.ReadFile(hooks)
+	if string(log) != "stop\nstart\n" {
+		t.Errorf("hooks ran as %q, want stop then start", log)
+	}
+	console := zips(t, e.backups, "persistence/console")
+	node := zips(t, e.backups, "persistence/node1")
+	if len(console) != 1 || len(node) != 1 {
+		t.Fatalf("archives: %v %v", console, node)
+	}
+	list, _ := exec.Command("unzip", "-Z1", console[0]).Output()
+	if !strings.Contains(string(list), "databases/"+consoleDB+".cssbackup") {
+		t.Errorf("console archive:\n%s", list)
+	}
+	list, _ = exec.Command("unzip", "-Z1", node[0]).Output()
+	if !strings.Contains(string(list), "files/aip.mv.db") {
+		t.Errorf("H2 archive:\n%s", list)
+	}
+	m, err := os.ReadFile(metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`planb_backup_success{resource="persistence.console",store="node"} 1`,
+		`planb_backup_last_success_timestamp_seconds{resource="persistence.node1",store="node"} 1795593600`,
+	} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("metrics lack %s:\n%s", want, m)
+		}
+	}
+
+	// A failing copy (a fifo cannot be archived) still runs the after
+	// hook, and the backup fails without leaving an archive.
+	os.WriteFile(hooks, nil, 0o644)
+	if err := syscall.Mkfifo(filepath.Join(h2, "lock.fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = e.mustPlanb(t, 1, "apply", "--auto-approve", "--now", "2026-11-26T08:00:00Z", "--target", "persistence.node1")
+	if !strings.Contains(r.stdout+r.stderr, "lock.fifo") {
+		t.Errorf("the failure does not name the file:\n%s%s", r.stdout, r.stderr)
+	}
+	if log, _ := os.ReadFile(hooks); string(log) != "stop\nstart\n" {
+		t.Errorf("after a failed copy the hooks ran as %q", log)
+	}
+	if got := zips(t, e.backups, "persistence/node1"); len(got) != 1 {
+		t.Errorf("archives after a failed backup: %v", got)
+	}
+}
+
+// TestInterruptRemovesPartials sends SIGINT to a running apply: it exits
+// 130 and leaves no partial archive and no lock behind.
+func TestInterruptRemovesPartials(t *testing.T) {
+	e := newEstate(t, "")
+	cmd := exec.Command(planbBin, "--chdir", e.dir, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--parallelism", "2")
+	cmd.Env = append(os.Environ(), e.env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until a partial archive exists, then interrupt.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		m, _ := filepath.Glob(filepath.Join(e.backups, "*", "*", "*.partial"))
+		if len(m) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok {
+		t.Fatalf("apply finished before the interrupt arrived: %v\n%s", err, out.String())
+	}
+	if ee.ExitCode() != 130 {
+		t.Fatalf("exit %d, want 130\n%s", ee.ExitCode(), out.String())
+	}
+	if m, _ := filepath.Glob(filepath.Join(e.backups, "*", "*", "*.partial")); len(m) > 0 {
+		t.Errorf("partials left after the interrupt: %v", m)
+	}
+	if m, _ := filepath.Glob(filepath.Join(e.backups, "locks", "*", "*.lock")); len(m) > 0 {
+		t.Errorf("locks left after the interrupt: %v", m)
+	}
+}
