@@ -88,7 +88,8 @@ type RestoreRequest struct {
 	From string
 	// Store limits the search to one store.
 	Store string
-	// Roles limits the restore to these schema roles ("" = all).
+	// Roles limits the restore to these schema roles (none = all). A role
+	// may name the schema to restore it as: "dashboard=copy_central".
 	Roles          []string
 	ToDatabase     string
 	NoSafetyBackup bool
@@ -245,6 +246,8 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 		rp.NoSafety = "--no-safety-backup"
 	case req.ToDatabase != "":
 		rp.NoSafety = "restoring a copy into another database; the original is not touched"
+	case renamed(rp):
+		rp.NoSafety = "restoring copies under other schema names; the originals are not touched"
 	case !anythingLive(rp):
 		rp.NoSafety = "nothing exists yet that could be lost"
 	case len(r.Stores) == 0:
@@ -277,8 +280,13 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 func RestoreSchemas(r *config.Resource, contents ArchiveContents, roles []string) ([]SchemaRestore, error) {
 	var out []SchemaRestore
 	want := map[string]bool{}
-	for _, role := range roles {
+	target := map[string]string{}
+	for _, spec := range roles {
+		role, to, _ := strings.Cut(spec, "=")
 		want[role] = true
+		if to != "" {
+			target[role] = to
+		}
 	}
 	found := map[string]bool{}
 	for _, s := range r.Schemas {
@@ -288,6 +296,9 @@ func RestoreSchemas(r *config.Resource, contents ArchiveContents, roles []string
 		found[s.Role] = true
 		entry := "schemas/" + s.Name + ".cssbackup"
 		sr := SchemaRestore{Role: s.Role, Entry: entry, Source: s.Name, Target: s.Name}
+		if to, ok := target[s.Role]; ok {
+			sr.Target = to
+		}
 		if contents.Manifest != nil {
 			if info, ok := manifestSchema(contents.Manifest, s.Role, s.Name); ok {
 				sr.Entry, sr.Source = info.Entry, info.Name
@@ -306,7 +317,7 @@ func RestoreSchemas(r *config.Resource, contents ArchiveContents, roles []string
 			out = append(out, SchemaRestore{Role: "database", Entry: entry, Archive: SchemaState{Exists: true}})
 		}
 	}
-	for _, role := range roles {
+	for role := range want {
 		if !found[role] {
 			return nil, fmt.Errorf("--schema %s: %s has no schema with that role", role, r.Address)
 		}
@@ -335,6 +346,17 @@ func restoreReason(req RestoreRequest, a store.Archive) string {
 		return "the newest complete archive"
 	}
 	return "the archive asked for with --from " + req.From
+}
+
+// renamed reports whether a restore writes every schema under another name
+// than the configured one.
+func renamed(rp *RestorePlan) bool {
+	for _, s := range rp.Schemas {
+		if s.Role == "database" || s.Target == s.Source {
+			return false
+		}
+	}
+	return len(rp.Schemas) > 0 && rp.Delivery == nil && rp.Files == nil && rp.Options == nil
 }
 
 func anythingLive(rp *RestorePlan) bool {

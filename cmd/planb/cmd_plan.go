@@ -85,7 +85,7 @@ plan has changes and 1 on errors.`,
 	f.StringVar(&o.restore.Resource, "restore", "", "plan a restore of the resource ADDR instead of backups")
 	f.StringVar(&o.restore.From, "from", "", "restore this archive (name, with or without .zip, or time) instead of the newest")
 	f.StringVar(&o.restore.Store, "store", "", "restore from this store")
-	f.StringArrayVar(&o.restore.Roles, "schema", nil, "restore only the schema with this role: management, dashboard, analysis (repeatable)")
+	f.StringArrayVar(&o.restore.Roles, "schema", nil, "restore only the schema with this role: management, dashboard, analysis (repeatable); ROLE=NAME restores it as schema NAME")
 	f.StringVar(&o.restore.ToDatabase, "to-database", "", "restore a copy into this database instead of the original")
 	f.BoolVar(&o.restore.NoSafetyBackup, "no-safety-backup", false, "do not back up the current state before restoring")
 	return cmd

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/planb-backup/planb/providers/postgres"
 )
 
 // TestPersistenceBackups backs up a whole persistence database and an H2
@@ -146,5 +149,88 @@ func TestInterruptRemovesPartials(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(e.backups, "locks", "*", "*.lock")); len(m) > 0 {
 		t.Errorf("locks left after the interrupt: %v", m)
+	}
+}
+
+// TestRestorePersistenceAndMeasurement restores a whole persistence
+// database, an H2 folder (between its hooks) and the measurement schema,
+// and one application schema under another name.
+func TestRestorePersistenceAndMeasurement(t *testing.T) {
+	h2 := t.TempDir()
+	writeTree(t, h2, map[string]string{"aip.mv.db": "pages", "sub/aip.lock": "l"})
+	hooks := filepath.Join(t.TempDir(), "hooks.log")
+	e := newEstate(t, "")
+	consoleDB := e.srv.CreateDatabase(t, "console")
+	e.srv.Exec(t, consoleDB, `CREATE SCHEMA cfg; CREATE TABLE cfg.settings (k text PRIMARY KEY, v text);
+		INSERT INTO cfg.settings VALUES ('a', '1'), ('b', '2')`)
+	f, _ := os.OpenFile(filepath.Join(e.dir, "estate.hcl"), os.O_APPEND|os.O_WRONLY, 0)
+	fmt.Fprintf(f, `
+database "console" {
+  host     = database.css.host
+  port     = database.css.port
+  user     = database.css.user
+  password = var.css_password
+  dbname   = %q
+  sslmode  = "disable"
+}
+
+persistence "console" {
+  database = database.console
+}
+
+persistence "node1" {
+  path = %q
+  before {
+    command = ["sh", "-c", "echo stop >> %s"]
+  }
+  after {
+    command = ["sh", "-c", "echo start >> %s"]
+  }
+}
+`, consoleDB, h2, hooks, hooks)
+	f.Close()
+	measure := describeAll(t, e, "aip_measure")
+	central := describeAll(t, e, "Legacy Central")
+	tree := treeSnapshot(t, h2)
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z")
+
+	e.srv.Exec(t, consoleDB, `UPDATE cfg.settings SET v = 'damaged'`)
+	e.srv.Exec(t, e.db, `DELETE FROM aip_measure.app_snapshots`)
+	os.WriteFile(filepath.Join(h2, "aip.mv.db"), []byte("corrupt"), 0o644)
+	os.WriteFile(hooks, nil, 0o644)
+
+	for _, addr := range []string{"persistence.console", "persistence.node1", "measurement.health"} {
+		planFile := filepath.Join(t.TempDir(), "restore.plan")
+		e.mustPlanb(t, 0, "plan", "--restore", addr, "--out", planFile, "--now", "2026-11-25T09:00:00Z")
+		e.mustPlanb(t, 0, "apply", planFile)
+	}
+	var v string
+	e.srv.Conn(t, consoleDB).QueryRow(context.Background(), "SELECT string_agg(v, ',' ORDER BY k) FROM cfg.settings").Scan(&v)
+	if v != "1,2" {
+		t.Errorf("console settings after restore: %q", v)
+	}
+	assertSameSchemas(t, measure, describeAll(t, e, "aip_measure"))
+	assertSameTree(t, tree, treeSnapshot(t, h2))
+	if log, _ := os.ReadFile(hooks); !strings.HasPrefix(string(log), "stop\nstart\nstop\nstart\n") {
+		// the safety backup's hooks, then the restore's
+		t.Errorf("hooks around the H2 restore ran as %q", log)
+	}
+
+	// A schema restored under another name leaves the original alone.
+	e.srv.Exec(t, e.db, `DELETE FROM "Legacy Central".snapshots WHERE id > 10`)
+	damaged := describeAll(t, e, "Legacy Central")
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	r := e.mustPlanb(t, 0, "plan", "--restore", "application.legacy", "--schema", "dashboard=legacy_central_copy", "--out", planFile)
+	if !strings.Contains(r.stdout, "schema legacy_central_copy (dumped as Legacy Central)") || !strings.Contains(r.stdout, "originals are not touched") {
+		t.Errorf("mapped restore plan:\n%s", r.stdout)
+	}
+	e.mustPlanb(t, 0, "apply", planFile)
+	assertSameSchemas(t, damaged, describeAll(t, e, "Legacy Central"))
+	copied, err := postgres.Describe(context.Background(), e.srv.Conn(t, e.db), "legacy_central_copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := central["Legacy Central"].Diff(copied); len(d) > 0 {
+		t.Errorf("copy under another name differs:\n%s", strings.Join(d, "\n"))
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/planb-backup/planb/providers/postgres"
+	"github.com/planb-backup/planb/providers/postgres/pgtest"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/s3test"
 )
@@ -326,5 +327,38 @@ persistence "node1" {
 	}
 	if got := slow.fleetListing(t); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("after the two applies: %v, want %v", got, want)
+	}
+}
+
+func TestS3StoreErrorsNameTheStore(t *testing.T) {
+	s3 := s3test.Start(t)
+	s3.CreateBucket(t, "fleet")
+	srv := pgtest.Start(t)
+	e := &estate{srv: srv, db: "postgres", env: []string{"PLANB_VAR_css_password=" + srv.Password}}
+	for name, c := range map[string]struct {
+		secret string
+		bucket string
+		want   string
+	}{
+		"wrong secret key": {"not-the-secret", "fleet", s3.URL + " refused the credentials (SignatureDoesNotMatch"},
+		"missing bucket":   {s3.SecretKey, "nope", `bucket "nope" does not exist at ` + s3.URL},
+	} {
+		t.Run(name, func(t *testing.T) {
+			node := newFleetNode(t, e, s3, fleetShop)
+			node.env = append(node.env, "PLANB_VAR_s3_secret="+c.secret)
+			if c.bucket != "fleet" {
+				cfg := filepath.Join(node.dir, "node.hcl")
+				os.WriteFile(cfg, bytes.Replace(mustRead(t, cfg), []byte(`bucket     = "fleet"`), []byte(`bucket     = "`+c.bucket+`"`), 1), 0o644)
+			}
+			for _, args := range [][]string{{"list"}, {"plan", "--now", "2026-11-25T08:00:00Z"}} {
+				r := node.run(t, 1, args...)
+				if !strings.Contains(r.stderr, c.want) || !strings.Contains(r.stderr, `store "fleet"`) {
+					t.Errorf("planb %s: stderr lacks %q and the store's name:\n%s", args[0], c.want, r.stderr)
+				}
+				if strings.Contains(r.stdout+r.stderr, c.secret) {
+					t.Errorf("planb %s prints the secret key", args[0])
+				}
+			}
+		})
 	}
 }
