@@ -143,7 +143,7 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 	if rp.Adopted {
 		kind = ", made by the original system (no manifest)"
 	}
-	bw.printf("      archive %s (%s, %s%s)\n      because %s\n", rp.Archive, rp.Time.Format(time.RFC3339), formatBytes(rp.Size), kind, a.Reason)
+	bw.printf("      archive %s (%s, %s%s)\n      because %s\n", rp.Archive, rp.Time.Format(time.RFC3339), FormatBytes(rp.Size), kind, a.Reason)
 	where := "database " + rp.Database
 	if rp.ToDatabase != "" {
 		where += " (a copy: the original database is not touched)"
@@ -159,14 +159,14 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 		}
 		bw.printf("      schema %s%s (%s) in %s: drop and restore\n", s.Target, from, s.Role, where)
 		if s.Now.Exists {
-			bw.printf("        now:     %d tables, ~%d rows, %s\n", s.Now.Tables, s.Now.RowEstimate, formatBytes(s.Now.Bytes))
+			bw.printf("        now:     %d tables, ~%d rows, %s\n", s.Now.Tables, s.Now.RowEstimate, FormatBytes(s.Now.Bytes))
 		} else {
 			bw.printf("        now:     does not exist\n")
 		}
 		if rp.Adopted {
 			bw.printf("        archive: %s\n", s.Entry)
 		} else {
-			bw.printf("        archive: %d tables, ~%d rows, %s\n", s.Archive.Tables, s.Archive.RowEstimate, formatBytes(s.Archive.Bytes))
+			bw.printf("        archive: %d tables, ~%d rows, %s\n", s.Archive.Tables, s.Archive.RowEstimate, FormatBytes(s.Archive.Bytes))
 		}
 	}
 	for _, t := range []*TreeRestore{rp.Delivery, rp.Files} {
@@ -175,11 +175,11 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 		}
 		bw.printf("      folder %s: replace (extracted beside it, then swapped in)\n", t.Target)
 		if t.Now.Exists {
-			bw.printf("        now:     %d files, %s\n", t.Now.Files, formatBytes(t.Now.Bytes))
+			bw.printf("        now:     %d files, %s\n", t.Now.Files, FormatBytes(t.Now.Bytes))
 		} else {
 			bw.printf("        now:     does not exist\n")
 		}
-		bw.printf("        archive: %d files, %s\n", t.Archive.Files, formatBytes(t.Archive.Bytes))
+		bw.printf("        archive: %d files, %s\n", t.Archive.Files, FormatBytes(t.Archive.Bytes))
 	}
 	if rp.Options != nil {
 		bw.printf("      options: write %s\n", rp.Options.Target)
@@ -192,13 +192,14 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 	}
 }
 
-func formatBytes(n int64) string {
+// FormatBytes prints n in binary units: "512 B", "1.5 KiB", "2.0 GiB".
+func FormatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)
 	}
 	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
 		div *= unit
 		exp++
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/planb-backup/planb/plan"
 )
 
 // Events receives what happens during Run. StepStarted and StepFinished are
@@ -233,7 +235,7 @@ func (t *terminalEvents) StepFinished(r StepResult) {
 	switch r.Status {
 	case StatusOK:
 		if r.Bytes > 0 {
-			text += fmt.Sprintf(" (%s in %s)", FormatBytes(r.Bytes), roundDuration(r.Duration))
+			text += fmt.Sprintf(" (%s in %s)", plan.FormatBytes(r.Bytes), roundDuration(r.Duration))
 		} else {
 			text += fmt.Sprintf(" (%s)", roundDuration(r.Duration))
 		}
@@ -259,18 +261,4 @@ func (t *terminalEvents) Close() {
 	}
 	t.progress.Wait()
 	t.progress = nil
-}
-
-// FormatBytes formats n with binary units: "512 B", "1.5 KiB", "3.2 GiB".
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -267,7 +267,7 @@ func (run *restoreRun) options(o *plan.OptionsRestore) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(o.Target, data, 0o644)
+	return files.WriteFileAtomic(o.Target, data, 0o644)
 }
 
 // finish removes the old copies of swapped folders: the restore succeeded.
@@ -327,31 +327,4 @@ func runHooks(ctx context.Context, hooks []config.Hook, env *Env) error {
 		}
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

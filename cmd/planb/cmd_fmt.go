@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/files"
 )
 
 type fmtOptions struct {
@@ -56,14 +57,14 @@ func (g *globals) runFmt(args []string, o fmtOptions) error {
 	if len(args) == 0 {
 		args = []string{g.chdir}
 	}
-	files, err := hclFiles(args, o.recursive)
+	names, err := hclFiles(args, o.recursive)
 	if err != nil {
 		return err
 	}
 	var changed bool
 	var allDiags hcl.Diagnostics
 	sources := map[string][]byte{}
-	for _, name := range files {
+	for _, name := range names {
 		src, err := os.ReadFile(name)
 		if err != nil {
 			return err
@@ -83,7 +84,11 @@ func (g *globals) runFmt(args []string, o fmtOptions) error {
 			fmt.Fprint(g.stdout, unifiedDiff(name, string(src), string(out)))
 		}
 		if !o.check {
-			if err := writeFileKeepMode(name, out); err != nil {
+			st, err := os.Stat(name)
+			if err != nil {
+				return err
+			}
+			if err := files.WriteFileAtomic(name, out, st.Mode().Perm()); err != nil {
 				return err
 			}
 		}
@@ -141,30 +146,4 @@ func hclFiles(paths []string, recursive bool) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
-}
-
-// writeFileKeepMode replaces name's contents through a temporary file in the
-// same folder, so an interrupted write never leaves half a file.
-func writeFileKeepMode(name string, data []byte) error {
-	st, err := os.Stat(name)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }

@@ -85,7 +85,7 @@ orphaned (its resource is no longer configured) or damaged (unreadable).`,
 				if r.Detail != "" {
 					status += ": " + r.Detail
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res, r.Store, r.Archive, r.Time.Format(time.RFC3339), humanBytes(r.Size), status)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res, r.Store, r.Archive, r.Time.Format(time.RFC3339), plan.FormatBytes(r.Size), status)
 			}
 			return tw.Flush()
 		},
@@ -188,17 +188,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

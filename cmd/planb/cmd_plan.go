@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,15 +94,7 @@ plan has changes and 1 on errors.`,
 
 // makePlan loads the configuration, lists the stores and plans.
 func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *config.Config, map[string]store.Store, error) {
-	now, err := g.clock()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cfg, err := g.mustLoadConfig()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	stores, err := g.openStores(cfg)
+	now, cfg, stores, err := g.open()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -114,6 +107,24 @@ func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *
 		return nil, nil, nil, err
 	}
 	return p, cfg, stores, nil
+}
+
+// open returns the time plans are made at, the configuration and its
+// opened stores.
+func (g *globals) open() (time.Time, *config.Config, map[string]store.Store, error) {
+	now, err := g.clock()
+	if err != nil {
+		return time.Time{}, nil, nil, err
+	}
+	cfg, err := g.mustLoadConfig()
+	if err != nil {
+		return time.Time{}, nil, nil, err
+	}
+	stores, err := g.openStores(cfg)
+	if err != nil {
+		return time.Time{}, nil, nil, err
+	}
+	return now, cfg, stores, nil
 }
 
 func (g *globals) colorStdout() bool {

@@ -18,15 +18,7 @@ import (
 // makeRestorePlan chooses the archive, reads what it holds and what exists
 // now, and plans the restore.
 func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) (*plan.Plan, *config.Config, map[string]store.Store, error) {
-	now, err := g.clock()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cfg, err := g.mustLoadConfig()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	stores, err := g.openStores(cfg)
+	now, cfg, stores, err := g.open()
 	if err != nil {
 		return nil, nil, nil, err
 	}
