@@ -15,19 +15,23 @@ import (
 	"github.com/planb-backup/planb/providers/postgres"
 )
 
-// TestPersistenceBackups backs up a whole persistence database and an H2
-// folder between its before and after hooks, writes metrics and prints the
-// step graph.
-func TestPersistenceBackups(t *testing.T) {
-	h2 := t.TempDir()
-	writeTree(t, h2, map[string]string{"aip.mv.db": strings.Repeat("H2 page ", 4096), "aip.trace.db": "trace"})
-	hooks := filepath.Join(t.TempDir(), "hooks.log")
-	consoleDB := ""
-	e := newEstate(t, "")
+// addPersistence adds to an estate a console database (dumped whole) and an
+// H2 folder holding h2files, whose before and after hooks write "stop" and
+// "start" lines to the hooks log.
+func addPersistence(t *testing.T, e *estate, h2files map[string]string) (h2, hooks, consoleDB string) {
+	t.Helper()
+	h2 = t.TempDir()
+	writeTree(t, h2, h2files)
+	hooks = filepath.Join(t.TempDir(), "hooks.log")
 	consoleDB = e.srv.CreateDatabase(t, "console")
 	e.srv.Exec(t, consoleDB, `CREATE SCHEMA cfg; CREATE TABLE cfg.settings (k text PRIMARY KEY, v text);
 		INSERT INTO cfg.settings VALUES ('a', '1'), ('b', '2'); CREATE TABLE public.nodes (id int); INSERT INTO public.nodes VALUES (1)`)
-	extra := fmt.Sprintf(`
+	f, err := os.OpenFile(filepath.Join(e.dir, "estate.hcl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fmt.Fprintf(f, `
 database "console" {
   host     = database.css.host
   port     = database.css.port
@@ -39,12 +43,10 @@ database "console" {
 
 persistence "console" {
   database = database.console
-  stores   = [store.node]
 }
 
 persistence "node1" {
-  path   = %q
-  stores = [store.node]
+  path = %q
   before {
     command = ["sh", "-c", "echo stop >> %s"]
   }
@@ -53,9 +55,15 @@ persistence "node1" {
   }
 }
 `, consoleDB, h2, hooks, hooks)
-	f, _ := os.OpenFile(filepath.Join(e.dir, "estate.hcl"), os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(extra)
-	f.Close()
+	return h2, hooks, consoleDB
+}
+
+// TestPersistenceBackups backs up a whole persistence database and an H2
+// folder between its before and after hooks, writes metrics and prints the
+// step graph.
+func TestPersistenceBackups(t *testing.T) {
+	e := newEstate(t, "")
+	h2, hooks, consoleDB := addPersistence(t, e, map[string]string{"aip.mv.db": strings.Repeat("H2 page ", 4096), "aip.trace.db": "trace"})
 
 	r := e.mustPlanb(t, 0, "graph", "--now", "2026-11-25T08:00:00Z")
 	for _, want := range []string{"digraph", `dump schema shop_local`, "run after hooks of persistence.node1", "->"} {
@@ -156,39 +164,8 @@ func TestInterruptRemovesPartials(t *testing.T) {
 // database, an H2 folder (between its hooks) and the measurement schema,
 // and one application schema under another name.
 func TestRestorePersistenceAndMeasurement(t *testing.T) {
-	h2 := t.TempDir()
-	writeTree(t, h2, map[string]string{"aip.mv.db": "pages", "sub/aip.lock": "l"})
-	hooks := filepath.Join(t.TempDir(), "hooks.log")
 	e := newEstate(t, "")
-	consoleDB := e.srv.CreateDatabase(t, "console")
-	e.srv.Exec(t, consoleDB, `CREATE SCHEMA cfg; CREATE TABLE cfg.settings (k text PRIMARY KEY, v text);
-		INSERT INTO cfg.settings VALUES ('a', '1'), ('b', '2')`)
-	f, _ := os.OpenFile(filepath.Join(e.dir, "estate.hcl"), os.O_APPEND|os.O_WRONLY, 0)
-	fmt.Fprintf(f, `
-database "console" {
-  host     = database.css.host
-  port     = database.css.port
-  user     = database.css.user
-  password = var.css_password
-  dbname   = %q
-  sslmode  = "disable"
-}
-
-persistence "console" {
-  database = database.console
-}
-
-persistence "node1" {
-  path = %q
-  before {
-    command = ["sh", "-c", "echo stop >> %s"]
-  }
-  after {
-    command = ["sh", "-c", "echo start >> %s"]
-  }
-}
-`, consoleDB, h2, hooks, hooks)
-	f.Close()
+	h2, hooks, consoleDB := addPersistence(t, e, map[string]string{"aip.mv.db": "pages", "sub/aip.lock": "l"})
 	measure := describeAll(t, e, "aip_measure")
 	central := describeAll(t, e, "Legacy Central")
 	tree := treeSnapshot(t, h2)
