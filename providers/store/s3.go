@@ -40,13 +40,18 @@ const (
 	// s3PartsPerSize: after this many parts the part size doubles, so that
 	// archives far larger than 10000 parts of the initial size still fit.
 	s3PartsPerSize = 1000
-	// s3BlockSize is the unit of ranged GETs: small ReadAt calls (a ZIP
-	// reader's headers, a decompressor's buffered reads) are served from
-	// blocks of this size fetched whole.
-	s3BlockSize = 4 << 20
-	// s3CachedBlocks is how many blocks one open object keeps, enough for a
-	// few entries read concurrently.
-	s3CachedBlocks = 6
+	// s3BlockSize is the unit in which objects are read and cached: a ZIP
+	// reader's many small reads (headers, a decompressor's buffered reads)
+	// are served from blocks fetched with ranged GETs, and reading a
+	// manifest costs a block or two, not the archive.
+	s3BlockSize = 128 << 10
+	// s3MaxReadAhead is the most blocks one GET fetches. A read of the block
+	// after a cached one doubles the blocks fetched by the GET that brought
+	// that one, so a sequential reader soon gets 2 MiB a request.
+	s3MaxReadAhead = 16
+	// s3CachedBlocks is how many blocks one open object keeps (12 MiB),
+	// enough for several entries read concurrently at full read-ahead.
+	s3CachedBlocks = 96
 	// maxS3CopyObjectSize is the largest object one CopyObject request
 	// copies; larger ones are copied part by part.
 	maxS3CopyObjectSize = 5 << 30
@@ -92,6 +97,9 @@ type S3Options struct {
 	// MaxRetries is how often one request is tried (DefaultS3MaxRetries
 	// when zero).
 	MaxRetries int
+	// Transport carries the requests; nil means minio-go's default (system
+	// proxies and certificate authorities).
+	Transport http.RoundTripper
 }
 
 // S3 is a store in a bucket of an S3-compatible object store (AWS S3,
@@ -162,7 +170,9 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 		region = "us-east-1"
 	}
 	retries := cmpOr(opts.MaxRetries, DefaultS3MaxRetries)
-	client, err := minio.New(host, &minio.Options{Creds: creds, Secure: secure, Region: region, MaxRetries: retries})
+	client, err := minio.New(host, &minio.Options{
+		Creds: creds, Secure: secure, Region: region, MaxRetries: retries, Transport: opts.Transport,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 store %q: %w", name, err)
 	}
@@ -239,7 +249,9 @@ func (s *S3) String() string { return "s3 " + s.url + "/" + s.bucket + "/" + s.p
 func (s *S3) key(ref Ref, file string) string { return s.prefix + ref.Key(file) }
 
 // lockKey returns the object key of ref's lock.
-func (s *S3) lockKey(ref Ref) string { return s.prefix + "locks/" + ref.Kind + "/" + ref.Name + ".lock" }
+func (s *S3) lockKey(ref Ref) string {
+	return s.prefix + "locks/" + ref.Kind + "/" + ref.Name + ".lock"
+}
 
 // fail wraps an error of operation op with the store's name, translating
 // the S3 errors operators meet (missing bucket or object, refused
@@ -252,7 +264,8 @@ func (s *S3) fail(op string, err error) error {
 		return fmt.Errorf("store %q: %s: bucket %q does not exist at %s", s.name, op, s.bucket, s.url)
 	case "NoSuchKey", "NoSuchUpload":
 		return fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrNotExist)
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AccessDenied":
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AccessDenied",
+		"XAdminUserNotFound": // versitygw's answer to an unknown access key
 		return fmt.Errorf("store %q: %s: %s refused the credentials (%s: %s); check the access key and secret key",
 			s.name, op, s.url, resp.Code, resp.Message)
 	}
@@ -596,10 +609,12 @@ func (s *S3) Open(ctx context.Context, ref Ref, name string) (Object, error) {
 		blocks: map[int64]*s3Block{}}, nil
 }
 
-// s3Object is an archive of an S3 store opened for reading. ReadAt fetches
-// aligned blocks of s3BlockSize with ranged GETs (retrying a failed range
-// once) and keeps the last s3CachedBlocks of them, so sequential small reads
-// cost one request per block. It is safe for concurrent use.
+// s3Object is an archive of an S3 store opened for reading. ReadAt serves
+// reads from blocks of s3BlockSize fetched with ranged GETs (each retried
+// once when it fails); a read that continues where a previous one ended
+// fetches more blocks at once (read-ahead, up to s3MaxReadAhead), and the
+// last s3CachedBlocks blocks are kept. It is safe for concurrent use;
+// concurrent reads of the same block share one GET.
 type s3Object struct {
 	ctx     context.Context
 	store   *S3
@@ -617,9 +632,11 @@ type s3Object struct {
 
 // s3Block is one fetched (or being fetched) block.
 type s3Block struct {
-	ready chan struct{}
+	ready chan struct{} // closed once data or err is set
 	data  []byte
 	err   error
+	// run is the number of blocks the GET that fetched this one fetched.
+	run int64
 }
 
 func (o *s3Object) Size() int64 { return o.size }
@@ -657,25 +674,39 @@ func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// block returns block i, from the cache or fetched; concurrent callers of
-// the same block share one fetch.
+// block returns block i, from the cache or fetched together with the
+// blocks after it that a sequential reader will want next.
 func (o *s3Object) block(i int64) ([]byte, error) {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
 		return nil, fmt.Errorf("store %q: read %s: %w", o.store.name, o.display, os.ErrClosed)
 	}
-	b, ok := o.blocks[i]
-	if ok {
-		o.order = slices.DeleteFunc(o.order, func(j int64) bool { return j == i })
-		o.order = append(o.order, i)
+	if b, ok := o.blocks[i]; ok {
+		o.touch(i)
 		o.mu.Unlock()
 		<-b.ready
 		return b.data, b.err
 	}
-	b = &s3Block{ready: make(chan struct{})}
-	o.blocks[i] = b
-	o.order = append(o.order, i)
+	run := int64(1)
+	if prev, ok := o.blocks[i-1]; ok {
+		run = min(2*prev.run, s3MaxReadAhead)
+	}
+	last := (o.size - 1) / s3BlockSize
+	run = min(run, last-i+1)
+	for j := i + 1; j < i+run; j++ {
+		if _, ok := o.blocks[j]; ok {
+			run = j - i
+			break
+		}
+	}
+	fetching := make([]*s3Block, run)
+	for j := range fetching {
+		b := &s3Block{ready: make(chan struct{}), run: run}
+		fetching[j] = b
+		o.blocks[i+int64(j)] = b
+		o.order = append(o.order, i+int64(j))
+	}
 	for len(o.order) > s3CachedBlocks {
 		delete(o.blocks, o.order[0])
 		o.order = o.order[1:]
@@ -683,18 +714,29 @@ func (o *s3Object) block(i int64) ([]byte, error) {
 	o.mu.Unlock()
 
 	start := i * s3BlockSize
-	end := min(start+s3BlockSize, o.size) // exclusive
-	b.data, b.err = o.fetch(start, end)
-	if b.err != nil {
-		o.mu.Lock()
-		if o.blocks[i] == b {
-			delete(o.blocks, i) // a later read tries again
-			o.order = slices.DeleteFunc(o.order, func(j int64) bool { return j == i })
+	data, err := o.fetch(start, min(start+run*s3BlockSize, o.size))
+	o.mu.Lock()
+	for j, b := range fetching {
+		if err != nil {
+			b.err = err
+			if o.blocks[i+int64(j)] == b {
+				delete(o.blocks, i+int64(j)) // a later read tries again
+				o.order = slices.DeleteFunc(o.order, func(k int64) bool { return k == i+int64(j) })
+			}
+		} else {
+			b.data = data[int64(j)*s3BlockSize : min(int64(j+1)*s3BlockSize, int64(len(data)))]
 		}
-		o.mu.Unlock()
+		close(b.ready)
 	}
-	close(b.ready)
-	return b.data, b.err
+	o.mu.Unlock()
+	return fetching[0].data, err
+}
+
+// touch marks block i as most recently used. Called with mu held.
+func (o *s3Object) touch(i int64) {
+	if k := slices.Index(o.order, i); k >= 0 {
+		o.order = append(slices.Delete(o.order, k, k+1), i)
+	}
 }
 
 // fetch reads bytes [start, end) with a ranged GET conditional on the ETag,
@@ -909,7 +951,7 @@ func (s *S3) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error
 				}
 				continue // someone else took it over or released it first
 			}
-		} else if minio.ToErrorResponse(rerr).Code != "" {
+		} else if !errors.As(rerr, new(*lockDecodeError)) {
 			return nil, s.fail(op+": read lock", rerr)
 		}
 		locked := &LockedError{Store: s.name, Ref: ref, Holder: holder.LockInfo}
@@ -954,8 +996,13 @@ func (s *S3) putLock(ctx context.Context, key string, info LockInfo, ifMatch str
 	return up.ETag, nil
 }
 
+// lockDecodeError is the error of a lock object that is not a lock record.
+type lockDecodeError struct{ err error }
+
+func (e *lockDecodeError) Error() string { return e.err.Error() }
+
 // readLock reads and decodes a lock object, returning its ETag. A decoding
-// failure is an error without an S3 error code.
+// failure is a *lockDecodeError.
 func (s *S3) readLock(ctx context.Context, key string) (s3LockRecord, string, error) {
 	var rec s3LockRecord
 	body, info, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
@@ -968,10 +1015,10 @@ func (s *S3) readLock(ctx context.Context, key string) (s3LockRecord, string, er
 		return rec, "", err
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
-		return s3LockRecord{}, "", fmt.Errorf("decode: %w", err)
+		return s3LockRecord{}, "", &lockDecodeError{fmt.Errorf("decode: %w", err)}
 	}
 	if rec.Token == "" || rec.PID <= 0 || rec.Expires.IsZero() {
-		return s3LockRecord{}, "", errors.New("no pid, token or deadline")
+		return s3LockRecord{}, "", &lockDecodeError{errors.New("no pid, token or deadline")}
 	}
 	return rec, info.ETag, nil
 }

@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,7 +147,7 @@ func TestS3CreateCommitOpen(t *testing.T) {
 		t.Fatalf("Abort after Commit: %v", err)
 	}
 	as := list(t, s)
-	if got := names(as); !slices.Equal(got, []string{"applications/MAINFRAME/" + name + " 26227065 complete"}) {
+	if got := names(as); !slices.Equal(got, []string{fmt.Sprintf("applications/MAINFRAME/%s %d complete", name, len(data))}) {
 		t.Fatalf("after commit: %v", got)
 	}
 	if want := time.Date(2026, 11, 25, 20, 30, 0, 0, time.UTC); !as[0].Time.Equal(want) || as[0].Store != "offsite" {
@@ -164,7 +167,7 @@ func TestS3CreateCommitOpen(t *testing.T) {
 		t.Fatalf("Size() = %d, want %d", obj.Size(), len(data))
 	}
 	for _, r := range []struct{ off, n int }{
-		{0, 10}, {s3BlockSize - 3, 10}, {len(data) - 5, 5}, {12345, 3 * s3BlockSize}, {1, len(data) - 1},
+		{0, 10}, {s3BlockSize - 3, 10}, {len(data) - 5, 5}, {12345, 2 * s3BlockSize}, {1, len(data) - 1},
 	} {
 		buf := make([]byte, r.n)
 		n, err := obj.ReadAt(buf, int64(r.off))
@@ -478,7 +481,7 @@ func TestS3Errors(t *testing.T) {
 		},
 		"unknown access key": {
 			S3Options{Endpoint: srv.URL, Bucket: "backups", AccessKey: "nobody", SecretKey: "wrong", MaxRetries: 1},
-			`refused the credentials (InvalidAccessKeyId`,
+			`store "offsite": list: ` + srv.URL + ` refused the credentials (`,
 		},
 		"missing bucket": {
 			S3Options{Endpoint: srv.URL, Bucket: "nope", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, MaxRetries: 1},
@@ -761,5 +764,128 @@ func TestS3LockConcurrent(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d of %d concurrent Locks won, want 1", won, n)
+	}
+}
+
+// rangeCounter counts ranged GETs and their bytes, and fails the first
+// failRanges of them as a broken connection would.
+type rangeCounter struct {
+	mu         sync.Mutex
+	gets       int
+	bytes      int64
+	failRanges int
+}
+
+func (c *rangeCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	ranged := req.Method == http.MethodGet && req.Header.Get("Range") != ""
+	if ranged {
+		c.mu.Lock()
+		fail := c.failRanges > 0
+		c.failRanges--
+		c.mu.Unlock()
+		if fail {
+			return nil, errors.New("connection reset by peer")
+		}
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && ranged {
+		c.mu.Lock()
+		c.gets++
+		c.bytes += resp.ContentLength
+		c.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (c *rangeCounter) counts() (int, int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gets, c.bytes
+}
+
+func TestS3ReadsAreRangedAndRetried(t *testing.T) {
+	s, srv := newS3(t)
+	ref := Ref{KindApplications, "shop"}
+	name := "shop_2026-11-25-20-30-00.zip"
+	data := payload(10 << 20)
+	put(t, s, ref, name, string(data))
+	counter := &rangeCounter{}
+	reader, err := NewS3("offsite", S3Options{Endpoint: srv.URL, Bucket: "backups", Prefix: "prod/",
+		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, MaxRetries: 1, Transport: counter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	open := func() Object {
+		t.Helper()
+		obj, err := reader.Open(ctx, ref, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { obj.Close() })
+		return obj
+	}
+
+	// A ZIP reader's first reads (the end, then the start) fetch a block
+	// each, not the archive.
+	obj := open()
+	buf := make([]byte, 100)
+	for _, off := range []int64{int64(len(data)) - 100, 0, 30} {
+		if _, err := obj.ReadAt(buf, off); err != nil || !bytes.Equal(buf, data[off:off+100]) {
+			t.Fatalf("ReadAt(100 at %d): %v", off, err)
+		}
+	}
+	if gets, n := counter.counts(); gets != 2 || n != 2*s3BlockSize {
+		t.Errorf("reading at both ends: %d GETs of %d bytes, want 2 of one block each", gets, n)
+	}
+
+	// Reading sequentially in small pieces reads ahead: few requests, each
+	// byte once.
+	counter.gets, counter.bytes = 0, 0
+	var out bytes.Buffer
+	if _, err := io.CopyBuffer(&out, io.NewSectionReader(open(), 0, int64(len(data))), make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Fatal("sequential read: contents differ")
+	}
+	if gets, n := counter.counts(); gets > 12 || n != int64(len(data)) {
+		t.Errorf("sequential read of 10 MiB: %d GETs of %d bytes, want at most 12 reading each byte once", gets, n)
+	}
+
+	// A failed range is tried again.
+	counter.failRanges = 1
+	if _, err := open().ReadAt(buf, 5<<20); err != nil || !bytes.Equal(buf, data[5<<20:5<<20+100]) {
+		t.Fatalf("ReadAt after one failure: %v", err)
+	}
+	// Twice is an error naming the store and the archive; a later read
+	// tries again.
+	counter.failRanges = 2
+	obj = open()
+	_, err = obj.ReadAt(buf, 7<<20)
+	if err == nil || !strings.Contains(err.Error(), `store "offsite": read applications/shop/`+name) {
+		t.Fatalf("ReadAt after two failures: %v", err)
+	}
+	if _, err := obj.ReadAt(buf, 7<<20); err != nil || !bytes.Equal(buf, data[7<<20:7<<20+100]) {
+		t.Fatalf("ReadAt after a failed one: %v", err)
+	}
+}
+
+func TestS3ReadOfReplacedArchiveFails(t *testing.T) {
+	s, srv := newS3(t)
+	ctx := context.Background()
+	ref := Ref{KindApplications, "shop"}
+	name := "shop_2026-11-25-20-30-00.zip"
+	put(t, s, ref, name, "first version")
+	obj, err := s.Open(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	if _, err := srv.Client(t).PutObject(ctx, "backups", "prod/applications/shop/"+name, strings.NewReader("second version"), 14, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obj.ReadAt(make([]byte, 5), 0); err == nil || !strings.Contains(err.Error(), "changed while it was read") {
+		t.Fatalf("ReadAt of a replaced archive: %v", err)
 	}
 }
