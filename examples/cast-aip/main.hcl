@@ -7,25 +7,26 @@ planb {
 }
 
 locals {
-  delivery_root = "/data/aip/delivery"
+  delivery_root = var.delivery_root
   # The standard exclusions of the delivery manager.
   exclusions = ["**/test/**", "**/node_modules/**", "**/*.min.js"]
 }
 
 database "css" {
-  host     = "css.aip.example.com"
-  port     = 2284
-  user     = "operator"
+  host     = var.css.host
+  port     = var.css.port
+  user     = var.css.user
   password = var.css_password
-  sslmode  = "require"
+  dbname   = var.css.dbname
+  sslmode  = var.css.sslmode
   bin_dir  = "/usr/lib/postgresql/15/bin"
 }
 
 database "console" {
   host     = database.css.host
   port     = 2285
-  user     = "operator"
+  user     = var.css.user
   password = var.css_password
   dbname   = "aip_config"
-  sslmode  = "require"
+  sslmode  = var.css.sslmode
 }

@@ -9,8 +9,9 @@ store "node" {
 
 store "offsite" {
   s3 {
-    endpoint   = "s3.eu-central-1.amazonaws.com"
-    region     = "eu-central-1"
+    endpoint   = var.offsite.endpoint
+    region     = var.offsite.region
+    insecure   = var.offsite.insecure
     bucket     = "aip-backups"
     prefix     = "prod/"
     access_key = var.s3_access_key

@@ -8,6 +8,44 @@ variable "css_password" {
   description = "Password of the operator user on both CAST Storage Service instances."
 }
 
+variable "css" {
+  description = "The CAST Storage Service instance of the applications."
+  type = object({
+    host    = string
+    port    = number
+    user    = string
+    dbname  = string
+    sslmode = string
+  })
+  default = {
+    host    = "css.aip.example.com"
+    port    = 2284
+    user    = "operator"
+    dbname  = "postgres"
+    sslmode = "require"
+  }
+}
+
+variable "offsite" {
+  description = "The S3-compatible endpoint of the off-site bucket."
+  type = object({
+    endpoint = string
+    region   = string
+    insecure = bool
+  })
+  default = {
+    endpoint = "s3.eu-central-1.amazonaws.com"
+    region   = "eu-central-1"
+    insecure = false
+  }
+}
+
+variable "delivery_root" {
+  type        = string
+  default     = "/data/aip/delivery"
+  description = "Folder of the delivery manager: one sub-folder per application."
+}
+
 variable "s3_access_key" {
   type        = string
   description = "Access key of the off-site bucket."
