@@ -208,9 +208,20 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 	})
 }
 
-// copyVerified streams an archive from src into dst and verifies the copy's
-// checksums before it becomes visible.
+// copyVerified copies an archive from src into dst and verifies the copy's
+// checksums: before it becomes visible where dst can read an upload back,
+// right after the store's server copied it otherwise (deleting it when it
+// fails).
 func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name string, p *Progress) error {
+	if c, ok := dst.(store.ServerSideCopier); ok {
+		done, err := c.CopyFrom(ctx, src, ref, name)
+		if err != nil {
+			return err
+		}
+		if done {
+			return verifyCommitted(ctx, dst, ref, name)
+		}
+	}
 	obj, err := src.Open(ctx, ref, name)
 	if err != nil {
 		return err
@@ -237,19 +248,12 @@ func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name
 	return nil
 }
 
-// ReadBacker is an upload whose bytes can be read before Commit makes them
-// visible; local stores are. Archives written to such stores are verified
-// before they are committed.
-type ReadBacker interface {
-	ReadBack() (io.ReaderAt, int64, error)
-}
-
 // commitVerified verifies an archive's checksums and commits it. Where the
 // upload can be read back, verification comes first, so no archive becomes
 // visible unverified; otherwise the committed object is verified and
 // deleted when it fails.
 func commitVerified(ctx context.Context, up store.Upload, st store.Store, ref store.Ref, name string) error {
-	if rb, ok := up.(ReadBacker); ok {
+	if rb, ok := up.(store.ReadBacker); ok {
 		ra, size, err := rb.ReadBack()
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", name, err)
@@ -262,6 +266,12 @@ func commitVerified(ctx context.Context, up store.Upload, st store.Store, ref st
 	if err := up.Commit(ctx); err != nil {
 		return err
 	}
+	return verifyCommitted(ctx, st, ref, name)
+}
+
+// verifyCommitted verifies an archive that is visible already and deletes
+// it when it fails.
+func verifyCommitted(ctx context.Context, st store.Store, ref store.Ref, name string) error {
 	obj, err := st.Open(ctx, ref, name)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", name, err)

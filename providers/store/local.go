@@ -225,7 +225,10 @@ func (l *Local) Create(ctx context.Context, ref Ref, name string) (Upload, error
 	return &localUpload{ctx: ctx, store: l, f: f, partial: partial, final: final}, nil
 }
 
-// localUpload writes one archive of a Local store.
+// localUpload writes one archive of a Local store. It can be read back, so
+// archives are verified before they become visible.
+var _ ReadBacker = (*localUpload)(nil)
+
 type localUpload struct {
 	ctx     context.Context
 	store   *Local

@@ -283,6 +283,14 @@ func (e *LockedError) Error() string {
 // Is makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 
+// ReadBacker is implemented by uploads whose bytes can be read before Commit
+// makes them visible (local stores). Archives written to them are verified
+// before they are committed; other uploads are verified once committed.
+type ReadBacker interface {
+	// ReadBack returns what was written so far, synced to stable storage.
+	ReadBack() (io.ReaderAt, int64, error)
+}
+
 // ServerSideCopier is implemented by stores that can copy an archive from
 // some other stores without the data passing through this process (S3
 // stores on the same endpoint). Copy uses it first.
