@@ -29,6 +29,7 @@ type backupRun struct {
 
 	snap   *postgres.Snapshot
 	up     store.Upload
+	sent   *sealWriter // what was written to up
 	w      *archive.Writer
 	closed bool
 	// beforeStarted is set once the before hooks started: from then on the
@@ -283,7 +284,8 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 	}
 	run.mu.Lock()
 	run.up = up
-	run.w = archive.NewWriter(up, archive.WriterOptions{TempDir: tempDir(env), Workers: env.Workers})
+	run.sent = newSealWriter(up)
+	run.w = archive.NewWriter(run.sent, archive.WriterOptions{TempDir: tempDir(env), Workers: env.Workers})
 	run.mu.Unlock()
 	return nil
 }
@@ -348,7 +350,7 @@ func (run *backupRun) finish(ctx context.Context, env *Env) error {
 		return fmt.Errorf("write archive %s: %w", run.name, err)
 	}
 	run.closed = true
-	if err := commitVerified(ctx, run.up, run.st, plan.RefOf(run.r), run.name); err != nil {
+	if err := commitChecked(ctx, run.up, run.st, plan.RefOf(run.r), run.name, run.sent); err != nil {
 		return err
 	}
 	run.mu.Lock()

@@ -1,12 +1,14 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -208,10 +210,9 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 	})
 }
 
-// copyVerified copies an archive from src into dst and verifies the copy's
-// checksums: before it becomes visible where dst can read an upload back,
-// right after the store's server copied it otherwise (deleting it when it
-// fails).
+// copyVerified copies an archive from src into dst and checks the copy:
+// before it becomes visible where dst can read an upload back, right after
+// the store's server copied it otherwise (deleting it when it fails).
 func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name string, p *Progress) error {
 	if c, ok := dst.(store.ServerSideCopier); ok {
 		done, err := c.CopyFrom(ctx, src, ref, name)
@@ -219,7 +220,7 @@ func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name
 			return err
 		}
 		if done {
-			return verifyCommitted(ctx, dst, ref, name)
+			return checkCommitted(ctx, dst, ref, name, nil)
 		}
 	}
 	obj, err := src.Open(ctx, ref, name)
@@ -238,63 +239,119 @@ func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name
 			up.Abort()
 		}
 	}()
-	if _, err := io.Copy(up, p.Reader(io.NewSectionReader(obj, 0, obj.Size()))); err != nil {
+	sw := newSealWriter(up)
+	if _, err := io.Copy(sw, p.Reader(io.NewSectionReader(obj, 0, obj.Size()))); err != nil {
 		return fmt.Errorf("copy %s: %w", name, err)
 	}
-	if err := commitVerified(ctx, up, dst, ref, name); err != nil {
+	if err := commitChecked(ctx, up, dst, ref, name, sw); err != nil {
 		return err
 	}
 	committed = true
 	return nil
 }
 
-// commitVerified verifies an archive's checksums and commits it. Where the
-// upload can be read back, verification comes first, so no archive becomes
-// visible unverified; otherwise the committed object is verified and
-// deleted when it fails.
-func commitVerified(ctx context.Context, up store.Upload, st store.Store, ref store.Ref, name string) error {
+// sealWriter hashes and counts what passes through it on the way to an
+// upload, so what lands in the store can be compared with what was sent.
+type sealWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func newSealWriter(w io.Writer) *sealWriter { return &sealWriter{w: w, h: sha256.New()} }
+
+func (s *sealWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.h.Write(p[:n])
+	s.n += int64(n)
+	return n, err
+}
+
+// commitChecked checks a written archive and commits it. Where the upload
+// can be read back (local stores) the check comes first, so no archive
+// becomes visible unchecked: the bytes on disk must hash to what was
+// written, and the archive must open with every manifest entry in place.
+// The entries' contents were checksummed on their way in; `planb verify`
+// decompresses and re-hashes them. Elsewhere the committed object is
+// checked and deleted when it fails.
+func commitChecked(ctx context.Context, up store.Upload, st store.Store, ref store.Ref, name string, sent *sealWriter) error {
 	if rb, ok := up.(store.ReadBacker); ok {
 		ra, size, err := rb.ReadBack()
-		if err != nil {
-			return fmt.Errorf("verify %s: %w", name, err)
+		if err == nil {
+			err = checkWritten(ctx, ra, size, sent, true)
 		}
-		if err := verifyArchive(ctx, ra, size); err != nil {
-			return fmt.Errorf("verify %s: %w", name, err)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", name, err)
 		}
 		return up.Commit(ctx)
 	}
 	if err := up.Commit(ctx); err != nil {
 		return err
 	}
-	return verifyCommitted(ctx, st, ref, name)
+	return checkCommitted(ctx, st, ref, name, sent)
 }
 
-// verifyCommitted verifies an archive that is visible already and deletes
-// it when it fails.
-func verifyCommitted(ctx context.Context, st store.Store, ref store.Ref, name string) error {
+// checkCommitted checks an archive that is visible already and deletes it
+// when it fails. Its bytes are not read again (that would download it
+// whole): its size and its structure are checked.
+func checkCommitted(ctx context.Context, st store.Store, ref store.Ref, name string, sent *sealWriter) error {
 	obj, err := st.Open(ctx, ref, name)
 	if err != nil {
-		return fmt.Errorf("verify %s: %w", name, err)
+		return fmt.Errorf("check %s: %w", name, err)
 	}
 	defer obj.Close()
-	if err := verifyArchive(ctx, obj, obj.Size()); err != nil {
+	if err := checkWritten(ctx, obj, obj.Size(), sent, false); err != nil {
 		if derr := st.Delete(ctx, ref, name); derr != nil {
 			err = errors.Join(err, derr)
 		}
-		return fmt.Errorf("verify %s: %w", name, err)
+		return fmt.Errorf("check %s: %w", name, err)
 	}
 	return nil
 }
 
-func verifyArchive(ctx context.Context, ra io.ReaderAt, size int64) error {
+// checkWritten compares an archive in a store with what was sent: the size
+// and, with hashBytes, the SHA-256 of every byte; then it opens the archive
+// and checks that the manifest's entries are all there with their sizes.
+func checkWritten(ctx context.Context, ra io.ReaderAt, size int64, sent *sealWriter, hashBytes bool) error {
+	if sent != nil {
+		if size != sent.n {
+			return fmt.Errorf("%d bytes stored, %d written", size, sent.n)
+		}
+		if hashBytes {
+			h := sha256.New()
+			if _, err := io.Copy(h, io.NewSectionReader(ra, 0, size)); err != nil {
+				return err
+			}
+			if !bytes.Equal(h.Sum(nil), sent.h.Sum(nil)) {
+				return errors.New("the stored bytes differ from the bytes written")
+			}
+		}
+	}
 	rd, err := archive.Open(ra, size)
 	if err != nil {
 		return err
 	}
-	if _, err := rd.Manifest(); err != nil && !errors.Is(err, archive.ErrNoManifest) {
+	m, err := rd.Manifest()
+	if errors.Is(err, archive.ErrNoManifest) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	return rd.Verify(ctx)
+	have := map[string]int64{}
+	for _, e := range rd.Entries() {
+		have[e.Name] = e.Size
+	}
+	for _, e := range m.Entries {
+		got, ok := have[e.Name]
+		switch {
+		case !ok:
+			return fmt.Errorf("entry %s of the manifest is missing", e.Name)
+		case got != e.Size:
+			return fmt.Errorf("entry %s holds %d bytes, the manifest says %d", e.Name, got, e.Size)
+		}
+	}
+	return ctx.Err()
 }
 
 // delete builds prune and clean actions: remove the listed archives under
