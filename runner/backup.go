@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,11 @@ import (
 	"github.com/planb-backup/planb/providers/store"
 )
 
+// uploadBuffer is how much of an archive is gathered before it is written
+// to its store: the ZIP writer's headers and small entries would otherwise
+// cost a system call each.
+const uploadBuffer = 1 << 20
+
 // backupRun is the state the steps of one backup share: the snapshot held
 // open while the schemas are dumped, the archive being written and what the
 // manifest will say.
@@ -29,7 +35,8 @@ type backupRun struct {
 
 	snap   *postgres.Snapshot
 	up     store.Upload
-	sent   *sealWriter // what was written to up
+	sent   *sealWriter   // what was written to up
+	buf    *bufio.Writer // batches the archive writer's small writes
 	w      *archive.Writer
 	closed bool
 	// beforeStarted is set once the before hooks started: from then on the
@@ -285,7 +292,8 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 	run.mu.Lock()
 	run.up = up
 	run.sent = newSealWriter(up)
-	run.w = archive.NewWriter(run.sent, archive.WriterOptions{TempDir: tempDir(env), Workers: env.Workers})
+	run.buf = bufio.NewWriterSize(run.sent, uploadBuffer)
+	run.w = archive.NewWriter(run.buf, archive.WriterOptions{TempDir: tempDir(env), Workers: env.Workers})
 	run.mu.Unlock()
 	return nil
 }
@@ -350,6 +358,9 @@ func (run *backupRun) finish(ctx context.Context, env *Env) error {
 		return fmt.Errorf("write archive %s: %w", run.name, err)
 	}
 	run.closed = true
+	if err := run.buf.Flush(); err != nil {
+		return fmt.Errorf("write archive %s: %w", run.name, err)
+	}
 	if err := commitChecked(ctx, run.up, run.st, plan.RefOf(run.r), run.name, run.sent); err != nil {
 		return err
 	}
