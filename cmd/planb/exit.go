@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/planb-backup/planb/providers/store"
 )
@@ -18,7 +17,7 @@ const (
 	exitInterrupted = 130
 )
 
-// exitError carries an exit code through cobra's error return. Its message,
+// codeError carries an exit code through cobra's error return. Its message,
 // when not empty, has not been printed yet.
 type codeError struct {
 	code int
@@ -38,10 +37,6 @@ func (e *codeError) Unwrap() error { return e.err }
 // means the reason was already printed.
 func withCode(code int, err error) error { return &codeError{code: code, err: err} }
 
-// errReported is returned when the details were printed already (diagnostics,
-// a summary) and only the exit code is left to give.
-var errReported = errors.New("")
-
 // exitCode maps an error returned by a command to planb's exit code.
 func exitCode(err error) int {
 	var ce *codeError
@@ -52,16 +47,9 @@ func exitCode(err error) int {
 		return ce.code
 	case errors.Is(err, store.ErrLocked):
 		return exitLocked
-	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
+	case errors.Is(err, context.Canceled):
 		return exitInterrupted
 	default:
 		return exitError
 	}
-}
-
-var errInterrupted = errors.New("interrupted")
-
-// notAvailable is the answer of commands that this build does not provide.
-func notAvailable(what string) error {
-	return fmt.Errorf("%s is not available yet in this version of planb", what)
 }

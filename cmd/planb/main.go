@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,13 +37,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil && ctx.Err() != nil && !errors.Is(err, errReported) {
-		err = withCode(exitInterrupted, fmt.Errorf("interrupted: %w", err))
+	if err == nil {
+		return exitOK
 	}
-	if err != nil {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintf(stderr, "%s %s\n", g.paint("Error:", colorRed), msg)
-		}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "%s %s\n", g.paint("Error:", colorRed), msg)
+	}
+	if ctx.Err() != nil {
+		// Whatever failed, it failed because planb was asked to stop.
+		return exitInterrupted
 	}
 	return exitCode(err)
 }
