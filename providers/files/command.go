@@ -88,14 +88,18 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 	// waiting for them shortly after the SIGKILL.
 	cmd.WaitDelay = killGrace + time.Second
 
-	tail := &tailBuffer{max: outputTail}
-	stderr := newLineLogger(logger, name, "stderr", tail)
+	// Each stream keeps its own tail: the two are copied concurrently, so
+	// one shared tail could let the end of stdout push out stderr's last
+	// words, which say why the command failed.
+	errTail := &tailBuffer{max: outputTail / 2}
+	outTail := &tailBuffer{max: outputTail / 2}
+	stderr := newLineLogger(logger, name, "stderr", errTail)
 	defer stderr.Close()
 	cmd.Stderr = stderr
 	if c.Stdout != nil {
 		cmd.Stdout = c.Stdout
 	} else {
-		stdout := newLineLogger(logger, name, "stdout", tail)
+		stdout := newLineLogger(logger, name, "stdout", outTail)
 		defer stdout.Close()
 		cmd.Stdout = stdout
 	}
@@ -123,8 +127,14 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 	case ctx.Err() != nil:
 		err = fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
-	if out := bytes.TrimSpace(tail.Bytes()); len(out) > 0 {
-		return fmt.Errorf("%s: %w\n%s", msg, err, out)
+	var out [][]byte
+	for _, t := range []*tailBuffer{outTail, errTail} {
+		if b := bytes.TrimSpace(t.Bytes()); len(b) > 0 {
+			out = append(out, b)
+		}
+	}
+	if len(out) > 0 {
+		return fmt.Errorf("%s: %w\n%s", msg, err, bytes.Join(out, []byte("\n")))
 	}
 	return fmt.Errorf("%s: %w", msg, err)
 }
