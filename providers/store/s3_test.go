@@ -647,14 +647,16 @@ func TestS3LockRenewedAndExpired(t *testing.T) {
 	}
 	ctx := context.Background()
 	ref := Ref{KindApplications, "X"}
-	a, b := newStore(800*time.Millisecond), newStore(800*time.Millisecond)
+	// Renewals come every TTL/4: a TTL of 2 s tolerates a 1.5 s stall of
+	// a loaded test machine.
+	a, b := newStore(2*time.Second), newStore(2*time.Second)
 
 	// The holder renews: after several TTLs the lock is still held.
 	lk, err := a.Lock(ctx, ref, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(5 * time.Second)
 	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Lock of a renewed lock: %v, want ErrLocked", err)
 	}
