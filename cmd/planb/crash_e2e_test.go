@@ -3,12 +3,12 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -86,31 +86,44 @@ func TestCrashLeavesNoCompleteLookingArchive(t *testing.T) {
 	}
 }
 
-// TestConcurrentApplies runs two applies on the same resources at once: one
-// runs, the other exits 11 because the lock is held.
+// TestConcurrentApplies runs a second apply while a first one holds the
+// lock of the same resource (its before hook keeps it busy): the second
+// exits 11 and names the holder; the first completes.
 func TestConcurrentApplies(t *testing.T) {
-	e := newEstate(t, "")
-	var wg sync.WaitGroup
-	codes := make([]int, 2)
-	outs := make([]string, 2)
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := e.planb(t, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.shop")
-			codes[i], outs[i] = r.code, r.stdout+r.stderr
-		}()
+	e := newEstate(t, fmt.Sprintf(`
+persistence "slow" {
+  path = %q
+  before {
+    command = ["sleep", "3"]
+  }
+}
+`, t.TempDir()))
+	first := exec.Command(planbBin, "--chdir", e.dir, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "persistence.slow")
+	first.Env = append(os.Environ(), e.env...)
+	var firstOut strings.Builder
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	if !(codes[0] == 0 && codes[1] == 11 || codes[0] == 11 && codes[1] == 0) {
-		t.Fatalf("exit codes %v, want one 0 and one 11\n%s\n---\n%s", codes, outs[0], outs[1])
-	}
-	for i, c := range codes {
-		if c == 11 && !strings.Contains(outs[i], "locked") {
-			t.Errorf("the refused apply does not say the lock is held:\n%s", outs[i])
+	lock := filepath.Join(e.backups, "locks", "persistence", "slow.lock")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(lock); err == nil {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first apply never took its lock:\n%s", firstOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if got := zips(t, e.backups, "applications/shop"); len(got) != 1 {
+	r := e.mustPlanb(t, 11, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "persistence.slow")
+	if !strings.Contains(r.stdout+r.stderr, fmt.Sprintf("locked by pid %d", first.Process.Pid)) {
+		t.Errorf("the refused apply does not name the holder:\n%s%s", r.stdout, r.stderr)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first apply: %v\n%s", err, firstOut.String())
+	}
+	if got := zips(t, e.backups, "persistence/slow"); len(got) != 1 {
 		t.Errorf("archives: %v, want one", got)
 	}
 }
