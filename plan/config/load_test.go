@@ -601,3 +601,27 @@ func TestQuoteKey(t *testing.T) {
 		})
 	}
 }
+
+func TestNamedMeasurementAndPersistence(t *testing.T) {
+	cfg := mustLoad(t, map[string]string{
+		"main.hcl": `variable "node" {
+  type    = string
+  default = "node-7"
+}
+measurement "health" {
+  name     = "health-${var.node}"
+  database = database.css
+  schema   = "aip_measure"
+}
+persistence "h2" {
+  name = "h2-${var.node}"
+  path = "/var/lib/aip/h2"
+}
+`}, LoadOptions{})
+	for addr, want := range map[string]string{"measurement.health": "health-node-7", "persistence.h2": "h2-node-7"} {
+		r := cfg.Resource(addr)
+		if r == nil || r.Name != want {
+			t.Errorf("%s: name %v, want %q", addr, r, want)
+		}
+	}
+}

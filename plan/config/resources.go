@@ -36,6 +36,7 @@ var applicationSchema = &hcl.BodySchema{
 
 var measurementSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
+		{Name: "name"},
 		{Name: "database", Required: true},
 		{Name: "schema", Required: true},
 		{Name: "every"},
@@ -48,6 +49,7 @@ var measurementSchema = &hcl.BodySchema{
 
 var persistenceSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
+		{Name: "name"},
 		{Name: "database"},
 		{Name: "path"},
 		{Name: "every"},
