@@ -90,6 +90,13 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 	if p.Restore != nil && p.Restore.NoSafety != "" {
 		bw.printf("No safety backup: %s.\n\n", p.Restore.NoSafety)
 	}
+	if p.Restore != nil && len(p.Restore.Leftovers) > 0 {
+		bw.printf("Schemas left by interrupted restores (they hold earlier contents; planb never drops them):\n")
+		for _, l := range p.Restore.Leftovers {
+			bw.printf("  %s\n", l)
+		}
+		bw.printf("\n")
+	}
 	var upToDate []ResourceState
 	for _, r := range p.Resources {
 		if r.Status == StatusUpToDate {

@@ -37,6 +37,9 @@ type RestorePlan struct {
 	SafetyBackup string          `json:"safety_backup,omitempty"` // archive name, "" when none
 	NoSafety     string          `json:"no_safety_backup_reason,omitempty"`
 	Hooks        []string        `json:"after_restore,omitempty"`
+	// Leftovers are schemas that interrupted restores moved aside and
+	// never dropped; they hold earlier contents and planb never drops them.
+	Leftovers []string `json:"leftovers,omitempty"`
 }
 
 // SchemaRestore is one schema that is dropped and restored.
@@ -169,6 +172,8 @@ type LiveState struct {
 	Schemas  map[string]SchemaState // by target schema name
 	Delivery TreeState
 	Files    TreeState
+	// Leftovers describe schemas interrupted restores left behind.
+	Leftovers []string
 }
 
 // MakeRestore builds the restore plan for a chosen archive.
@@ -182,6 +187,7 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 		Adopted:       contents.Manifest == nil,
 		ArchiveDigest: contents.Digest,
 		ToDatabase:    req.ToDatabase,
+		Leftovers:     live.Leftovers,
 	}
 	if r.Database != nil {
 		rp.Database = r.Database.DBName

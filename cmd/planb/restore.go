@@ -87,7 +87,15 @@ func archiveContents(ctx context.Context, st store.Store, a store.Archive) (plan
 func liveState(ctx context.Context, r *config.Resource, schemas []plan.SchemaRestore, toDatabase string) (plan.LiveState, error) {
 	live := plan.LiveState{Schemas: map[string]plan.SchemaState{}}
 	if r.Database != nil && len(schemas) > 0 {
-		snap, err := postgres.ExportSnapshot(ctx, runner.ConnConfig(r.Database, toDatabase))
+		cc := runner.ConnConfig(r.Database, toDatabase)
+		leftovers, err := postgres.Leftovers(ctx, cc)
+		if err != nil {
+			return live, err
+		}
+		for _, l := range leftovers {
+			live.Leftovers = append(live.Leftovers, l.Name+": "+l.Comment)
+		}
+		snap, err := postgres.ExportSnapshot(ctx, cc)
 		if err != nil {
 			return live, err
 		}

@@ -236,9 +236,36 @@ func TestRestoreKilledCanBeAppliedAgain(t *testing.T) {
 		kill.Process.Signal(syscall.SIGKILL)
 		kill.Wait()
 	}
+	// Kill one more while a schema is moved aside: the schema outlives the
+	// restore, and the next restore plan names it.
+	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", filepath.Join(e.dir, "r.plan"))
+	kill := exec.Command(planbBin, "--chdir", e.dir, "apply", filepath.Join(e.dir, "r.plan"))
+	kill.Env = append(os.Environ(), e.env...)
+	if err := kill.Start(); err != nil {
+		t.Fatal(err)
+	}
+	conn := e.srv.Conn(t, e.db)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var aside int
+		conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'planb_old_%'").Scan(&aside)
+		if aside > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no schema was ever moved aside")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	kill.Process.Signal(syscall.SIGKILL)
+	kill.Wait()
+
 	// The lock of the killed process is stale; a new plan and apply succeed.
 	planFile := filepath.Join(t.TempDir(), "restore.plan")
-	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", planFile)
+	r := e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", planFile)
+	if !strings.Contains(r.stdout, "Schemas left by interrupted restores") || !strings.Contains(r.stdout, "planb: previous contents of schema shop_") {
+		t.Errorf("the restore plan does not name the schema left behind:\n%s", r.stdout)
+	}
 	e.mustPlanb(t, 0, "apply", planFile)
 	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
 	assertSameTree(t, tree, treeSnapshot(t, e.delivery))

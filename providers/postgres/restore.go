@@ -149,8 +149,13 @@ func restoreSchema(ctx context.Context, c ConnConfig, schema string, opts Restor
 		if !opts.Clean {
 			return fmt.Errorf("schema %q already exists (restore with clean to replace it)", schema)
 		}
-		aside = "planb_old_" + randomHex(8)
-		if _, err := conn.Exec(ctx, "ALTER SCHEMA "+ident+" RENAME TO "+pgx.Identifier{aside}.Sanitize()); err != nil {
+		aside = AsidePrefix + randomHex(8)
+		// The comment tells whoever finds the schema after a crash what it
+		// holds (Leftovers reads it back).
+		comment := fmt.Sprintf("%s%s, moved aside at %s", asideComment, schema, time.Now().UTC().Format(time.RFC3339))
+		move := "ALTER SCHEMA " + ident + " RENAME TO " + pgx.Identifier{aside}.Sanitize() +
+			"; COMMENT ON SCHEMA " + pgx.Identifier{aside}.Sanitize() + " IS " + quoteLiteral(comment)
+		if _, err := conn.Exec(ctx, move); err != nil {
 			return fmt.Errorf("move the existing schema aside: %w", err)
 		}
 	}
@@ -219,6 +224,45 @@ func restoreRenamed(ctx context.Context, c ConnConfig, opts RestoreOptions, r io
 		return fmt.Errorf("re-dump from scratch database %q: %w", scratch, err)
 	}
 	return restoreErr
+}
+
+// AsidePrefix starts the names of schemas a restore moved aside. Such a
+// schema outlives its restore only when planb was killed in the middle: it
+// then holds the previous contents of the schema it replaced.
+const AsidePrefix = "planb_old_"
+
+// asideComment starts the comment on a schema moved aside; the original
+// schema's name follows.
+const asideComment = "planb: previous contents of schema "
+
+// Leftover is a schema an interrupted restore moved aside and never dropped.
+type Leftover struct {
+	Name    string // e.g. planb_old_1f2e3d4c5b6a7988
+	Comment string // what it holds and since when
+}
+
+// Leftovers lists the schemas of database c.DBName that interrupted
+// restores moved aside.
+func Leftovers(ctx context.Context, c ConnConfig) ([]Leftover, error) {
+	conn, err := Connect(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT nspname, coalesce(obj_description(oid, 'pg_namespace'), '')
+		FROM pg_namespace WHERE starts_with(nspname, $1) ORDER BY 1`, AsidePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("look for schemas left by interrupted restores: %w", c.scrub(err))
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Leftover, error) {
+		var l Leftover
+		err := r.Scan(&l.Name, &l.Comment)
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look for schemas left by interrupted restores: %w", c.scrub(err))
+	}
+	return out, nil
 }
 
 func schemaExists(ctx context.Context, conn *pgx.Conn, schema string) (bool, error) {
