@@ -177,23 +177,26 @@ func (b *builder) backup(a *plan.Action, r *config.Resource, st store.Store) err
 		}); err != nil {
 			return err
 		}
+		contentIDs = append(contentIDs, copyID)
 		// after runs even when the copy failed, but only when before ran:
 		// prepare runs the before hooks and is its dependency.
-		if err := add(Step{
-			ID:     afterID,
-			Label:  fmt.Sprintf("run after hooks of %s", r.Address),
-			Deps:   []string{copyID},
-			Always: true,
-			Run: func(ctx context.Context, _ *Progress) error {
-				if !run.beforeRan() {
-					return nil
-				}
-				return runCommands(context.WithoutCancel(ctx), r.After, env)
-			},
-		}); err != nil {
-			return err
+		if len(r.Before) > 0 || len(r.After) > 0 {
+			if err := add(Step{
+				ID:     afterID,
+				Label:  fmt.Sprintf("run after hooks of %s", r.Address),
+				Deps:   []string{copyID},
+				Always: true,
+				Run: func(ctx context.Context, _ *Progress) error {
+					if !run.beforeRan() {
+						return nil
+					}
+					return runCommands(context.WithoutCancel(ctx), r.After, env)
+				},
+			}); err != nil {
+				return err
+			}
+			contentIDs = append(contentIDs, afterID)
 		}
-		contentIDs = append(contentIDs, copyID, afterID)
 	}
 	if err := add(Step{
 		ID:    archiveID,

@@ -29,7 +29,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	planbBin = filepath.Join(dir, "planb")
-	out, err := exec.Command("go", "build", "-o", planbBin, ".").CombinedOutput()
+	args := []string{"build", "-o", planbBin}
+	if os.Getenv("PLANB_TEST_RACE") != "" {
+		// The end-to-end tests run the binary: build it with the race
+		// detector when asked to.
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build planb: %v\n%s", err, out)
 		os.Exit(1)
