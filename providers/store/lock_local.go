@@ -75,19 +75,30 @@ func (l *Local) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, er
 			locked.Detail = fmt.Sprintf("lock file %s is unreadable (%v); remove it if no planb process holds it", path, rerr)
 		}
 
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, locked
+		if err := waitToRetry(ctx, deadline, &delay, locked, fmt.Sprintf("store %q: wait for lock %s", l.name, ref)); err != nil {
+			return nil, err
 		}
-		t := time.NewTimer(min(delay, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("store %q: wait for lock %s: %w (%w)", l.name, ref, ctx.Err(), locked)
-		case <-t.C:
-		}
-		delay = min(2*delay, lockPollMax)
 	}
+}
+
+// waitToRetry waits before the next try to take a held lock: until
+// deadline at most, then *delay doubles up to lockPollMax. Past the
+// deadline it returns locked; when ctx ends first, an error that starts
+// with what and wraps both ctx's error and locked.
+func waitToRetry(ctx context.Context, deadline time.Time, delay *time.Duration, locked *LockedError, what string) error {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return locked
+	}
+	t := time.NewTimer(min(*delay, left))
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return fmt.Errorf("%s: %w (%w)", what, ctx.Err(), locked)
+	case <-t.C:
+	}
+	*delay = min(2**delay, lockPollMax)
+	return nil
 }
 
 // tryLock creates the lock file at path with info, failing with an error

@@ -959,18 +959,9 @@ func (s *S3) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error
 			locked.Detail = fmt.Sprintf("lock object %s is unreadable (%v); remove it if no planb process holds it", key, rerr)
 		}
 
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, locked
+		if err := waitToRetry(ctx, deadline, &delay, locked, fmt.Sprintf("store %q: wait for %s", s.name, op)); err != nil {
+			return nil, err
 		}
-		t := time.NewTimer(min(delay, left))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("store %q: wait for %s: %w (%w)", s.name, op, ctx.Err(), locked)
-		case <-t.C:
-		}
-		delay = min(2*delay, lockPollMax)
 	}
 }
 
