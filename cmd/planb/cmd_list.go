@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -133,11 +134,12 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 				row.Status = statusPartial
 			case row.Resource == "":
 				row.Status = statusOrphaned
-			case manifests:
-				row.Status, row.Detail = manifestStatus(ctx, st, a)
 			}
 			rows = append(rows, row)
 		}
+	}
+	if manifests {
+		readManifests(ctx, rows)
 	}
 	if filter != "" && len(rows) == 0 {
 		return nil, fmt.Errorf("no archive matches %q", filter)
@@ -152,6 +154,31 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 		return rows[i].Time.Before(rows[j].Time)
 	})
 	return rows, nil
+}
+
+// manifestReaders bounds the archives whose manifests are read at once: a
+// remote store answers each with a ranged request or two.
+const manifestReaders = 16
+
+// readManifests opens every complete archive of rows to tell planb's
+// archives from adopted and damaged ones, several at a time.
+func readManifests(ctx context.Context, rows []listedArchive) {
+	sem := make(chan struct{}, manifestReaders)
+	var wg sync.WaitGroup
+	for i := range rows {
+		if rows[i].Status != statusComplete {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(r *listedArchive) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			a := store.Archive{Ref: r.ref, Name: r.Archive}
+			r.Status, r.Detail = manifestStatus(ctx, r.st, a)
+		}(&rows[i])
+	}
+	wg.Wait()
 }
 
 func matches(r listedArchive, filter string) bool {
