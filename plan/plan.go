@@ -45,6 +45,9 @@ type Plan struct {
 	// Orphans are archives of resources that are no longer configured.
 	// They are reported, never deleted by a plan.
 	Orphans []ArchiveRef `json:"orphans,omitempty"`
+	// Foreign counts, per shared store, the archives of resources that
+	// other configurations back up there.
+	Foreign map[string]int `json:"foreign,omitempty"`
 	// Catalog lists the store folders the plan relied on, with the
 	// archives they held. Apply refuses the plan when any of them changed.
 	Catalog []CatalogFolder `json:"catalog"`

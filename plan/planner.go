@@ -67,7 +67,7 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 			}
 		}
 	}
-	p.Orphans = orphans(cfg, cat)
+	p.Orphans, p.Foreign = orphans(cfg, cat)
 	return p, nil
 }
 
@@ -367,16 +367,26 @@ func targeted(all []*config.Resource, targets []string) ([]*config.Resource, err
 }
 
 // orphans lists archives in configured stores whose folder belongs to no
-// configured resource.
-func orphans(cfg *config.Config, cat Catalog) []ArchiveRef {
+// configured resource. In shared stores such archives belong to other
+// configurations: they are only counted.
+func orphans(cfg *config.Config, cat Catalog) ([]ArchiveRef, map[string]int) {
 	known := map[store.Ref]bool{}
 	for _, r := range cfg.Resources {
 		known[RefOf(r)] = true
 	}
 	var out []ArchiveRef
+	var foreign map[string]int
 	for name, archives := range cat {
+		shared := cfg.Stores[name] != nil && cfg.Stores[name].Shared
 		for _, a := range archives {
 			if known[a.Ref] {
+				continue
+			}
+			if shared {
+				if foreign == nil {
+					foreign = map[string]int{}
+				}
+				foreign[name]++
 				continue
 			}
 			out = append(out, ArchiveRef{Store: name, Folder: a.Ref.Kind + "/" + a.Ref.Name, Archive: a.Name, Time: a.Time, Size: a.Size})
@@ -391,7 +401,7 @@ func orphans(cfg *config.Config, cat Catalog) []ArchiveRef {
 		}
 		return out[i].Time.Before(out[j].Time)
 	})
-	return out
+	return out, foreign
 }
 
 // FormatDuration prints d the way configurations write it: "26h", "7d",

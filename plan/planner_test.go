@@ -278,3 +278,27 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestSharedStoresHaveNoOrphans(t *testing.T) {
+	cfg := fixture()
+	cfg.Stores["node"].Shared = true
+	cat := Catalog{
+		"node":    {arch("node", "applications", "OTHER", time.Hour, false), arch("node", "applications", "OTHER", 2*time.Hour, false)},
+		"offsite": {arch("offsite", "applications", "GONE", time.Hour, false)},
+	}
+	p, err := Make(cfg, cat, Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Orphans) != 1 || p.Orphans[0].Store != "offsite" {
+		t.Errorf("orphans: %+v, want only the one in the unshared store", p.Orphans)
+	}
+	if p.Foreign["node"] != 2 {
+		t.Errorf("foreign: %v, want 2 in store.node", p.Foreign)
+	}
+	var buf bytes.Buffer
+	p.WriteHuman(&buf, Style{})
+	if !strings.Contains(buf.String(), "store.node is shared: 2 archive(s) of resources that other configurations back up are not shown.") {
+		t.Errorf("plan output:\n%s", buf.String())
+	}
+}

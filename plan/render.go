@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 )
@@ -117,6 +118,9 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		}
 		bw.printf("\n")
 	}
+	for _, name := range sortedKeys(p.Foreign) {
+		bw.printf("store.%s is shared: %d archive(s) of resources that other configurations back up are not shown.\n\n", name, p.Foreign[name])
+	}
 	bw.printf("%s\n", st.paint(p.Summary(), "1"))
 	return bw.err
 }
@@ -197,6 +201,15 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 	for _, h := range rp.Hooks {
 		bw.printf("      then:   after_restore %s\n", h)
 	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // FormatBytes prints n in binary units: "512 B", "1.5 KiB", "2.0 GiB".

@@ -25,6 +25,7 @@ const (
 	statusPartial  = "partial"
 	statusAdopted  = "adopted"
 	statusOrphaned = "orphaned"
+	statusForeign  = "foreign"
 	statusDamaged  = "damaged"
 )
 
@@ -52,7 +53,8 @@ func newListCmd(g *globals) *cobra.Command {
 		Long: `List prints the catalog: every archive of every resource in every configured
 store, with its time, size and status: complete, partial (a leftover of an
 interrupted run), adopted (made by the original system, without manifest),
-orphaned (its resource is no longer configured) or damaged (unreadable).`,
+orphaned (its resource is no longer configured), foreign (in a shared store,
+a resource another configuration backs up) or damaged (unreadable).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			filter := ""
@@ -132,6 +134,8 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 			switch {
 			case a.Partial:
 				row.Status = statusPartial
+			case row.Resource == "" && cfg.Stores[name].Shared:
+				row.Status = statusForeign
 			case row.Resource == "":
 				row.Status = statusOrphaned
 			}

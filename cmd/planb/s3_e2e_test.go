@@ -57,6 +57,7 @@ database "css" {
 }
 
 store "fleet" {
+  shared = true
   s3 {
     endpoint   = %q
     bucket     = "fleet"
@@ -175,10 +176,10 @@ func TestS3FleetEndToEnd(t *testing.T) {
 		"fleet applications/shop shop_2026-11-25-08-00-00.zip complete",
 	}
 	// Each node sees both archives; the other node's resource is not in its
-	// configuration, so it lists as orphaned.
+	// configuration, and the store is shared, so it lists as foreign.
 	for name, c := range map[string]struct {
-		node     *fleetNode
-		orphaned string
+		node    *fleetNode
+		foreign string
 	}{
 		"node A": {nodeA, "legacy"},
 		"node B": {nodeB, "shop"},
@@ -189,8 +190,8 @@ func TestS3FleetEndToEnd(t *testing.T) {
 		}
 		for i, row := range got {
 			w := want[i]
-			if strings.Contains(w, c.orphaned) {
-				w = strings.Replace(w, "complete", "orphaned", 1)
+			if strings.Contains(w, c.foreign) {
+				w = strings.Replace(w, "complete", "foreign", 1)
 			}
 			if row != w {
 				t.Errorf("%s lists %q, want %q", name, row, w)

@@ -51,6 +51,9 @@ database "css" {
 }
 
 store "fleet" {
+  # Every node writes here: the archives of other nodes' applications are
+  # theirs, not orphans.
+  shared = true
   s3 {
     endpoint = var.s3_endpoint
     region   = "eu-central-1"

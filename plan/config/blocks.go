@@ -24,7 +24,8 @@ var databaseSchema = &hcl.BodySchema{
 }
 
 var storeSchema = &hcl.BodySchema{
-	Blocks: []hcl.BlockHeaderSchema{{Type: "local"}, {Type: "s3"}},
+	Attributes: []hcl.AttributeSchema{{Name: "shared"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "local"}, {Type: "s3"}},
 }
 
 var localStoreSchema = &hcl.BodySchema{
@@ -146,8 +147,9 @@ func (l *loader) storeNode(name string, b *hcl.Block) *node {
 		}
 		l.diags = append(l.diags, diags...)
 	}
-	return &node{kind: kindStore, name: name, exprs: attrExprs(local, s3), eval: func(ctx *hcl.EvalContext) cty.Value {
+	return &node{kind: kindStore, name: name, exprs: attrExprs(content, local, s3), eval: func(ctx *hcl.EvalContext) cty.Value {
 		st := &Store{Name: name, DeclRange: b.DefRange}
+		st.Shared = l.body(content, ctx, scopeGlobal).boolean("shared", false)
 		switch {
 		case len(content.Blocks) != 1:
 		case local != nil:

@@ -625,3 +625,22 @@ persistence "h2" {
 		}
 	}
 }
+
+func TestSharedStore(t *testing.T) {
+	cfg := mustLoad(t, map[string]string{
+		"main.hcl": `store "fleet" {
+  shared = true
+  local {
+    path = "/srv/fleet"
+  }
+}
+`}, LoadOptions{})
+	if !cfg.Stores["fleet"].Shared {
+		t.Errorf("store.fleet is not shared: %+v", cfg.Stores["fleet"])
+	}
+	for name, st := range cfg.Stores {
+		if name != "fleet" && st.Shared {
+			t.Errorf("store.%s is shared without saying so", name)
+		}
+	}
+}

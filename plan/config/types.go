@@ -93,9 +93,13 @@ type Database struct {
 
 // Store is a place where archives are kept (store "name" { local{} | s3{} }).
 type Store struct {
-	Name      string
-	Local     *LocalStore
-	S3        *S3Store
+	Name  string
+	Local *LocalStore
+	S3    *S3Store
+	// Shared marks a store other configurations write to as well (the
+	// nodes of a fleet): archives of resources this configuration does not
+	// declare are theirs, not orphans.
+	Shared    bool
 	DeclRange hcl.Range
 }
 
