@@ -77,19 +77,41 @@ func (p *Plan) CheckFresh(configDigest string, cat Catalog) error {
 	now := indexCatalog(cat)
 	for _, f := range p.Catalog {
 		kind, name, _ := strings.Cut(f.Folder, "/")
-		var have []CatalogEntry
-		for _, a := range now[folderKey{f.Store, store.Ref{Kind: kind, Name: name}}] {
-			have = append(have, CatalogEntry{Name: a.Name, Size: a.Size})
-		}
-		if p.Operation == "restore" {
-			// A restore relies on its archive only; other archives may come and go.
-			have = kept(have, f.Archives)
-		}
-		if d := diffEntries(f.Archives, have); d != "" {
+		if d := p.folderChanges(f, now[folderKey{f.Store, store.Ref{Kind: kind, Name: name}}]); d != "" {
 			return fmt.Errorf("%w: store.%s %s changed since the plan was made (%s); run planb plan again", ErrStale, f.Store, f.Folder, d)
 		}
 	}
 	return nil
+}
+
+// CheckFolder compares one folder of one store, as listed now, with what the
+// plan relied on. apply calls it once it holds the folder's lock: another
+// apply may have changed the folder while this one waited.
+func (p *Plan) CheckFolder(storeName string, ref store.Ref, archives []store.Archive) error {
+	folder := ref.Kind + "/" + ref.Name
+	for _, f := range p.Catalog {
+		if f.Store != storeName || f.Folder != folder {
+			continue
+		}
+		if d := p.folderChanges(f, archives); d != "" {
+			return fmt.Errorf("%w: store.%s %s changed while this apply waited for its lock (%s); run planb plan again", ErrStale, storeName, folder, d)
+		}
+	}
+	return nil
+}
+
+// folderChanges says how archives differ from what the plan saw in f, or
+// returns "". A restore relies on its archive only: other archives may come
+// and go.
+func (p *Plan) folderChanges(f CatalogFolder, archives []store.Archive) string {
+	have := make([]CatalogEntry, 0, len(archives))
+	for _, a := range archives {
+		have = append(have, CatalogEntry{Name: a.Name, Size: a.Size})
+	}
+	if p.Operation == "restore" {
+		have = kept(have, f.Archives)
+	}
+	return diffEntries(f.Archives, have)
 }
 
 // kept returns the entries of have whose names are in want.

@@ -146,7 +146,13 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 				pr.mu.Lock()
 				pr.lock = l
 				pr.mu.Unlock()
-				return nil
+				// The plan was made before the lock was taken: make sure no
+				// other apply changed the folder in between.
+				archives, err := st.ListResource(ctx, ref)
+				if err != nil {
+					return err
+				}
+				return b.p.CheckFolder(st.Name(), ref, archives)
 			},
 		})
 	}

@@ -126,4 +126,30 @@ persistence "slow" {
 	if got := zips(t, e.backups, "persistence/slow"); len(got) != 1 {
 		t.Errorf("archives: %v, want one", got)
 	}
+
+	// With --lock-timeout the second apply waits for the lock instead; the
+	// folder changed meanwhile, so it does nothing and says why.
+	first = exec.Command(planbBin, "--chdir", e.dir, "apply", "--auto-approve", "--now", "2026-11-27T08:00:00Z", "--target", "persistence.slow")
+	first.Env = append(os.Environ(), e.env...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(lock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first apply never took its lock")
+		}
+	}
+	r = e.mustPlanb(t, 1, "apply", "--auto-approve", "--now", "2026-11-27T08:00:00Z", "--target", "persistence.slow", "--lock-timeout", "60s")
+	if !strings.Contains(r.stdout+r.stderr, "changed while this apply waited for its lock (slow_2026-11-27-08-00-00.zip is new)") {
+		t.Errorf("the waiting apply does not say why it stopped:\n%s%s", r.stdout, r.stderr)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first apply: %v", err)
+	}
+	if got := zips(t, e.backups, "persistence/slow"); len(got) != 2 {
+		t.Errorf("archives: %v, want two", got)
+	}
 }

@@ -114,6 +114,22 @@ func (l *Local) List(ctx context.Context) ([]Archive, error) {
 	return out, nil
 }
 
+// ListResource implements Store.
+func (l *Local) ListResource(ctx context.Context, ref Ref) ([]Archive, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+	}
+	out, err := l.listResource(ref)
+	if err != nil {
+		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+	}
+	slices.SortFunc(out, compareArchives)
+	return out, nil
+}
+
 // compareArchives orders by Ref, Time, complete before partial, then Name.
 func compareArchives(a, b Archive) int {
 	kindIndex := func(k string) int { return slices.Index(Kinds, k) }

@@ -261,6 +261,17 @@ func TestLocalList(t *testing.T) {
 		t.Errorf("archive = %+v", a)
 	}
 
+	one, err := s.ListResource(context.Background(), Ref{KindApplications, "MAINFRAME"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(one); !slices.Equal(got, want[:4]) {
+		t.Errorf("ListResource:\ngot\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want[:4], "\n\t"))
+	}
+	if none, err := s.ListResource(context.Background(), Ref{KindApplications, "NOPE"}); err != nil || len(none) != 0 {
+		t.Errorf("ListResource of a missing folder: %v, %v", none, err)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.List(ctx); !errors.Is(err, context.Canceled) {

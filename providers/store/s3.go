@@ -315,8 +315,22 @@ func (s *S3) parseKey(key string) (ref Ref, file string, partial bool, ok bool) 
 // was started). A missing bucket is an error; a prefix without objects
 // lists as empty.
 func (s *S3) List(ctx context.Context) ([]Archive, error) {
+	return s.list(ctx, s.prefix)
+}
+
+// ListResource implements Store.
+func (s *S3) ListResource(ctx context.Context, ref Ref) ([]Archive, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, fmt.Errorf("store %q: list: %w", s.name, err)
+	}
+	return s.list(ctx, s.key(ref, ""))
+}
+
+// list lists the archives under prefix, which is s.prefix or the folder of
+// one resource.
+func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 	var out []Archive
-	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
 			return nil, s.fail("list", obj.Err)
 		}
@@ -330,7 +344,7 @@ func (s *S3) List(ctx context.Context) ([]Archive, error) {
 			Size: obj.Size, ModTime: obj.LastModified, Partial: partial,
 		})
 	}
-	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, s.prefix, true) {
+	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, prefix, true) {
 		if up.Err != nil {
 			return nil, s.fail("list incomplete uploads", up.Err)
 		}

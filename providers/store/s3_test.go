@@ -306,6 +306,15 @@ func TestS3IncompleteUploadIsPartial(t *testing.T) {
 	if a := as[1]; !a.Partial || a.Name != name+".partial" || a.Time.IsZero() || a.ModTime.IsZero() {
 		t.Errorf("partial archive %+v", a)
 	}
+	put(t, s, Ref{KindApplications, "shopping"}, "shopping_2026-11-24-20-30-00.zip", "another folder")
+	one, err := s.ListResource(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(one); !slices.Equal(got, want) {
+		t.Fatalf("ListResource %v, want %v", got, want)
+	}
+	s.Delete(ctx, Ref{KindApplications, "shopping"}, "shopping_2026-11-24-20-30-00.zip")
 	if _, err := s.Create(ctx, ref, name); !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "delete "+name+".partial first") {
 		t.Errorf("Create over a leftover: %v, want fs.ErrExist naming the leftover", err)
 	}

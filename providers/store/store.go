@@ -186,6 +186,8 @@ type Store interface {
 	// is ignored. It reads no archive contents. A store that does not exist
 	// yet lists as empty.
 	List(ctx context.Context) ([]Archive, error)
+	// ListResource is List for the folder of one resource.
+	ListResource(ctx context.Context, ref Ref) ([]Archive, error)
 	// Create starts writing archive name of ref. Nothing is visible as
 	// complete until Commit. Creating an archive whose partial leftover
 	// still exists fails (fs.ErrExist): the leftover must be deleted first.
