@@ -1,0 +1,22 @@
+// Package planb is the root of planb, declarative backups of PostgreSQL-based
+// application estates. It holds no code; this comment says what lives where,
+// in the order one backup travels from HCL file to ZIP:
+//
+//   - plan/config reads every *.hcl file of a configuration directory into a
+//     Config: variables, databases, stores, retention policies and the
+//     resources (applications, measurement schemas, persistence databases).
+//   - plan compares a Config with the catalog of the stores and makes a Plan:
+//     per resource and store, backup, copy, prune, clean or restore, and why.
+//     It opens no connection and starts no process; plan/retention decides
+//     which archives a policy keeps.
+//   - runner turns a Plan into a graph of steps (lock, prepare, dump, archive,
+//     copy, prune, restore, unlock) and runs it with bounded parallelism.
+//   - providers are the only code that touches the outside world:
+//     providers/postgres (pgx, pg_dump, pg_restore), providers/archive (the
+//     ZIP format, manifests, safe extraction), providers/store (local
+//     directories and S3-compatible buckets, locks) and providers/files
+//     (hook commands, options.xml, folder swaps).
+//   - cmd/planb wires the command line; bench measures planb against the
+//     scripts it replaces; examples holds configurations that double as test
+//     inputs.
+package planb
