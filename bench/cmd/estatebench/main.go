@@ -254,17 +254,10 @@ func (e *env) seed(ctx context.Context, out io.Writer) error {
 	return e.writeConfigs()
 }
 
-// writeConfigs writes the planb configuration and the borgmatic one.
-func (e *env) writeConfigs() error {
-	cfgDir := filepath.Join(e.work, "planb-config")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		return err
-	}
-	apps := make([]string, len(e.apps))
-	for i, a := range e.apps {
-		apps[i] = fmt.Sprintf("%q", a)
-	}
-	cfg := fmt.Sprintf(`variable "css_password" {
+// configHead is the start of every planb configuration the benchmark writes:
+// the password variable, the throwaway server and a local store at root.
+func (e *env) configHead(root string) string {
+	return fmt.Sprintf(`variable "css_password" {
   type      = string
   sensitive = true
 }
@@ -282,7 +275,20 @@ database "css" {
 store "node" {
   local { path = %q }
 }
+`, e.srv.port, e.o.pgBinDir, root)
+}
 
+// writeConfigs writes the planb configuration and the borgmatic one.
+func (e *env) writeConfigs() error {
+	cfgDir := filepath.Join(e.work, "planb-config")
+	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
+		return err
+	}
+	apps := make([]string, len(e.apps))
+	for i, a := range e.apps {
+		apps[i] = fmt.Sprintf("%q", a)
+	}
+	cfg := e.configHead(e.out("planb")) + fmt.Sprintf(`
 application "estate" {
   for_each = toset([%s])
 
@@ -299,7 +305,7 @@ measurement "health" {
   every    = "24h"
   stores   = [store.node]
 }
-`, e.srv.port, e.o.pgBinDir, e.out("planb"), strings.Join(apps, ", "), filepath.Join(e.root, "delivery"), bench.MeasurementSchema)
+`, strings.Join(apps, ", "), filepath.Join(e.root, "delivery"), bench.MeasurementSchema)
 	if err := os.WriteFile(filepath.Join(cfgDir, "estate.hcl"), []byte(cfg), 0o644); err != nil {
 		return err
 	}

@@ -47,24 +47,7 @@ func (e *env) planning(ctx context.Context, out io.Writer) error {
 	for i, n := range names {
 		quoted[i] = fmt.Sprintf("%q", n)
 	}
-	cfg := fmt.Sprintf(`variable "css_password" {
-  type      = string
-  sensitive = true
-}
-
-database "css" {
-  host     = "127.0.0.1"
-  port     = %d
-  user     = "postgres"
-  password = var.css_password
-  dbname   = "aip"
-  sslmode  = "disable"
-}
-
-store "node" {
-  local { path = %q }
-}
-
+	cfg := e.configHead(store) + fmt.Sprintf(`
 application "estate" {
   for_each = toset([%s])
 
@@ -76,7 +59,7 @@ application "estate" {
   }
   stores    = [store.node]
 }
-`, e.srv.port, store, strings.Join(quoted, ",\n    "), e.o.planArchive)
+`, strings.Join(quoted, ",\n    "), e.o.planArchive)
 	if err := os.WriteFile(filepath.Join(cfgDir, "estate.hcl"), []byte(cfg), 0o644); err != nil {
 		return err
 	}
