@@ -195,6 +195,9 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 	if rp.Options != nil {
 		bw.printf("      options: write %s\n", rp.Options.Target)
 	}
+	if rp.OptionsSkipped != "" {
+		bw.printf("      options: %s\n", rp.OptionsSkipped)
+	}
 	if rp.SafetyBackup != "" {
 		bw.printf("      first:  safety backup %s of the current state\n", rp.SafetyBackup)
 	}

@@ -37,6 +37,8 @@ type RestorePlan struct {
 	SafetyBackup string          `json:"safety_backup,omitempty"` // archive name, "" when none
 	NoSafety     string          `json:"no_safety_backup_reason,omitempty"`
 	Hooks        []string        `json:"after_restore,omitempty"`
+	// OptionsSkipped says why the archive's options are not written.
+	OptionsSkipped string `json:"options_skipped,omitempty"`
 	// Leftovers are schemas that interrupted restores moved aside and
 	// never dropped; they hold earlier contents and planb never drops them.
 	Leftovers []string `json:"leftovers,omitempty"`
@@ -210,8 +212,12 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 	if r.Path != "" && !roleFilter && hasPrefix(contents.Entries, "files/") {
 		rp.Files = &TreeRestore{Target: r.Path, Prefix: "files/", Now: live.Files, Archive: treeOf(contents, "files/")}
 	}
-	if r.Options != nil && !roleFilter && has(contents.Entries, "options.xml") && r.Options.File != "" {
-		rp.Options = &OptionsRestore{Entry: "options.xml", Target: r.Options.File}
+	if !roleFilter && has(contents.Entries, "options.xml") {
+		if r.Options != nil && r.Options.File != "" {
+			rp.Options = &OptionsRestore{Entry: "options.xml", Target: r.Options.File}
+		} else {
+			rp.OptionsSkipped = "the archive's options.xml is not written: the configuration sets no options { file = … }"
+		}
 	}
 	if req.ToDatabase == "" {
 		for _, h := range r.AfterRestore {

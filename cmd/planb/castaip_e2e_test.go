@@ -79,7 +79,8 @@ daily_apps    = { MAINFRAME = "mainframe" }
 	os.Remove(filepath.Join(deliveryRoot, "MAINFRAME", "v1/src/PAYROLL.cbl"))
 	planFile := filepath.Join(t.TempDir(), "restore.plan")
 	r = e.mustPlanb(t, 0, "plan", "--var-file", vars, "--restore", app, "--store", "offsite", "--out", planFile, "--now", "2026-11-25T09:00:00Z")
-	if !strings.Contains(r.stdout, "restore "+app+" from store.offsite") || !strings.Contains(r.stdout, "sync_measurement") {
+	if !strings.Contains(r.stdout, "restore "+app+" from store.offsite") || !strings.Contains(r.stdout, "sync_measurement") ||
+		!strings.Contains(r.stdout, "options: the archive's options.xml is not written") {
 		t.Errorf("restore plan:\n%s", r.stdout)
 	}
 	e.mustPlanb(t, 0, "apply", "--var-file", vars, planFile)
