@@ -51,6 +51,11 @@ func (p *Plan) Summary() string {
 	return "Plan: " + strings.Join(parts, ", ") + "."
 }
 
+// maxKeptShown bounds the archives a prune shows as kept: what it deletes
+// is what a reviewer must see; with monthly and yearly rules the survivors
+// of every resource would otherwise fill screens.
+const maxKeptShown = 5
+
 // WriteHuman prints the plan for a person to review.
 func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 	bw := &errWriter{w: w}
@@ -72,7 +77,11 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			for _, d := range a.Delete {
 				bw.printf("      %s %s (%s)\n", st.paint("delete", "31"), d.Archive, d.Why)
 			}
-			for _, k := range a.Keep {
+			for i, k := range a.Keep {
+				if i == maxKeptShown && len(a.Keep) > maxKeptShown+1 {
+					bw.printf("      keep   %d more (plan --json lists them all)\n", len(a.Keep)-i)
+					break
+				}
 				bw.printf("      keep   %s (%s)\n", k.Archive, strings.Join(k.Reasons, ", "))
 			}
 		case Clean:

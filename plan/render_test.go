@@ -1,6 +1,11 @@
 package plan
 
-import "testing"
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestFormatBytes(t *testing.T) {
 	tests := map[string]struct {
@@ -18,5 +23,23 @@ func TestFormatBytes(t *testing.T) {
 				t.Errorf("FormatBytes(%d) = %q, want %q", tc.n, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestPruneShowsFewKeptArchives(t *testing.T) {
+	a := &Action{ID: "prune application.A store.node", Type: Prune, Resource: "application.A", Store: "node", Reason: "1 archive(s) no longer kept by retention.r"}
+	a.Delete = []Deletion{{Archive: "A_2026-01-01-00-00-00.zip", Why: "not kept by any rule"}}
+	for i := range 8 {
+		a.Keep = append(a.Keep, Kept{Archive: fmt.Sprintf("A_2026-11-%02d-00-00-00.zip", 20-i), Reasons: []string{fmt.Sprintf("daily %d/8", i+1)}})
+	}
+	p := &Plan{Operation: "backup", Actions: []*Action{a}}
+	var buf bytes.Buffer
+	if err := p.WriteHuman(&buf, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Count(out, "      keep   A_") != maxKeptShown || !strings.Contains(out, "keep   3 more (plan --json lists them all)") ||
+		!strings.Contains(out, "delete A_2026-01-01-00-00-00.zip") {
+		t.Errorf("prune output:\n%s", out)
 	}
 }
