@@ -56,6 +56,10 @@ func (p *Plan) Summary() string {
 // of every resource would otherwise fill screens.
 const maxKeptShown = 5
 
+// maxUpToDateShown bounds the up-to-date resources listed one per line; an
+// estate of hundreds of applications gets a count instead.
+const maxUpToDateShown = 20
+
 // WriteHuman prints the plan for a person to review.
 func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 	bw := &errWriter{w: w}
@@ -113,7 +117,10 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			upToDate = append(upToDate, r)
 		}
 	}
-	if len(upToDate) > 0 {
+	switch {
+	case len(upToDate) > maxUpToDateShown:
+		bw.printf("Up to date: %d resource/store pairs (plan --json lists them).\n\n", len(upToDate))
+	case len(upToDate) > 0:
 		bw.printf("Up to date:\n")
 		for _, r := range upToDate {
 			bw.printf("  %s in store.%s: newest %s, %s old\n", r.Resource, r.Store, r.Newest, FormatDuration(p.Now.Sub(r.NewestAt)))

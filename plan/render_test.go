@@ -43,3 +43,21 @@ func TestPruneShowsFewKeptArchives(t *testing.T) {
 		t.Errorf("prune output:\n%s", out)
 	}
 }
+
+func TestManyUpToDateAreCounted(t *testing.T) {
+	p := &Plan{Operation: "backup", Actions: []*Action{}}
+	for i := range maxUpToDateShown + 1 {
+		p.Resources = append(p.Resources, ResourceState{Resource: fmt.Sprintf("application.all[\"A%d\"]", i), Store: "node", Status: StatusUpToDate})
+	}
+	var buf bytes.Buffer
+	p.WriteHuman(&buf, Style{})
+	if !strings.Contains(buf.String(), "Up to date: 21 resource/store pairs (plan --json lists them).") || strings.Contains(buf.String(), "A20") {
+		t.Errorf("plan output:\n%s", buf.String())
+	}
+	p.Resources = p.Resources[:2]
+	buf.Reset()
+	p.WriteHuman(&buf, Style{})
+	if !strings.Contains(buf.String(), `application.all["A1"] in store.node`) {
+		t.Errorf("plan output:\n%s", buf.String())
+	}
+}
