@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,21 +116,69 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		fmt.Fprintln(g.stdout, "Nothing to do.")
 		return nil
 	}
-	return g.execute(ctx, p, cfg, stores, o)
-}
-
-// confirm asks for 'yes' on standard input.
-func (g *globals) confirm() (bool, error) {
-	fmt.Fprint(g.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
-	line, err := bufio.NewReader(g.stdin).ReadString('\n')
-	if err != nil && line == "" {
-		fmt.Fprintln(g.stdout)
-		return false, withCode(exitError, errors.New("no answer on standard input; use --auto-approve to apply without asking"))
+	res, err := g.execute(ctx, p, cfg, stores, o)
+	if err != nil {
+		return err
 	}
-	return strings.TrimSpace(line) == "yes", nil
+	failed := res.Failed()
+	metrics := runner.BackupMetrics(p, res)
+	// An apply that planned for itself and waited for a lock plans again
+	// what another apply changed meanwhile; a saved plan is run exactly or
+	// not at all.
+	if again := staleResources(failed); len(args) == 0 && o.autoApprove && len(again) > 0 && ctx.Err() == nil {
+		fmt.Fprintf(g.stdout, "\n%s changed while this apply waited for its lock: planning again.\n\n", strings.Join(again, ", "))
+		p, cfg, stores, err = g.makePlan(ctx, again)
+		if err != nil {
+			return err
+		}
+		if !o.asJSON {
+			if err := p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()}); err != nil {
+				return err
+			}
+		}
+		failed = slices.DeleteFunc(failed, func(f runner.StepResult) bool { return errors.Is(f.Err, plan.ErrStale) })
+		if p.HasChanges() {
+			res, err := g.execute(ctx, p, cfg, stores, o)
+			if err != nil {
+				return err
+			}
+			failed = append(failed, res.Failed()...)
+			metrics = append(metrics, runner.BackupMetrics(p, res)...)
+		}
+	}
+	if o.metricsFile != "" {
+		if err := runner.WriteMetrics(o.metricsFile, metrics); err != nil {
+			g.logger.Error("write metrics", "path", o.metricsFile, "err", err)
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		return nil
+	case ctx.Err() != nil:
+		return withCode(exitInterrupted, nil)
+	}
+	for _, f := range failed {
+		if errors.Is(f.Err, store.ErrLocked) {
+			return withCode(exitLocked, nil)
+		}
+	}
+	return withCode(exitError, nil)
 }
 
-func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store, o applyOptions) error {
+// staleResources lists the resources whose store folder changed while the
+// apply waited for its lock.
+func staleResources(failed []runner.StepResult) []string {
+	var out []string
+	for _, f := range failed {
+		if errors.Is(f.Err, plan.ErrStale) && f.Step.Resource != "" && !slices.Contains(out, f.Step.Resource) {
+			out = append(out, f.Step.Resource)
+		}
+	}
+	return out
+}
+
+// execute runs a plan's step graph and prints its summary.
+func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store, o applyOptions) (*runner.Result, error) {
 	env := &runner.Env{
 		Config:       cfg,
 		Stores:       stores,
@@ -139,7 +188,7 @@ func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config,
 	}
 	graph, err := runner.Build(p, env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	parallelism := o.parallelism
 	if parallelism <= 0 {
@@ -156,24 +205,19 @@ func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config,
 	}
 	res := runner.Run(ctx, graph, runner.Options{Parallelism: parallelism, Events: events, Logger: g.logger})
 	events.Close()
-	if o.metricsFile != "" {
-		if err := runner.WriteMetrics(o.metricsFile, runner.BackupMetrics(p, res)); err != nil {
-			g.logger.Error("write metrics", "path", o.metricsFile, "err", err)
-		}
-	}
 	if !o.asJSON {
 		res.WriteSummary(g.stdout)
 	}
-	if res.OK() {
-		return nil
+	return res, nil
+}
+
+// confirm asks for 'yes' on standard input.
+func (g *globals) confirm() (bool, error) {
+	fmt.Fprint(g.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+	line, err := bufio.NewReader(g.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(g.stdout)
+		return false, withCode(exitError, errors.New("no answer on standard input; use --auto-approve to apply without asking"))
 	}
-	for _, f := range res.Failed() {
-		if errors.Is(f.Err, store.ErrLocked) {
-			return withCode(exitLocked, nil)
-		}
-	}
-	if ctx.Err() != nil {
-		return withCode(exitInterrupted, nil)
-	}
-	return withCode(exitError, nil)
+	return strings.TrimSpace(line) == "yes", nil
 }

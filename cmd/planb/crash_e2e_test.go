@@ -128,7 +128,7 @@ persistence "slow" {
 	}
 
 	// With --lock-timeout the second apply waits for the lock instead; the
-	// folder changed meanwhile, so it does nothing and says why.
+	// folder changed meanwhile, so it plans again and finds nothing to do.
 	first = exec.Command(planbBin, "--chdir", e.dir, "apply", "--auto-approve", "--now", "2026-11-27T08:00:00Z", "--target", "persistence.slow")
 	first.Env = append(os.Environ(), e.env...)
 	if err := first.Start(); err != nil {
@@ -142,14 +142,38 @@ persistence "slow" {
 			t.Fatal("the first apply never took its lock")
 		}
 	}
-	r = e.mustPlanb(t, 1, "apply", "--auto-approve", "--now", "2026-11-27T08:00:00Z", "--target", "persistence.slow", "--lock-timeout", "60s")
-	if !strings.Contains(r.stdout+r.stderr, "changed while this apply waited for its lock (slow_2026-11-27-08-00-00.zip is new)") {
-		t.Errorf("the waiting apply does not say why it stopped:\n%s%s", r.stdout, r.stderr)
+	r = e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-27T08:00:00Z", "--target", "persistence.slow", "--lock-timeout", "60s")
+	if !strings.Contains(r.stdout, "persistence.slow changed while this apply waited for its lock: planning again.") ||
+		!strings.Contains(r.stdout, "No changes: every resource is up to date") {
+		t.Errorf("the waiting apply did not plan again:\n%s%s", r.stdout, r.stderr)
+	}
+	// A saved plan is run exactly or not at all: it stops as stale.
+	planFile := filepath.Join(t.TempDir(), "slow.plan")
+	e.mustPlanb(t, 0, "plan", "--now", "2026-11-28T08:00:00Z", "--target", "persistence.slow", "--out", planFile)
+	second := exec.Command(planbBin, "--chdir", e.dir, "apply", "--auto-approve", "--now", "2026-11-28T08:00:00Z", "--target", "persistence.slow")
+	second.Env = append(os.Environ(), e.env...)
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(lock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the apply never took its lock")
+		}
+	}
+	r = e.mustPlanb(t, 1, "apply", "--lock-timeout", "60s", planFile)
+	if !strings.Contains(r.stdout+r.stderr, "changed while this apply waited for its lock (slow_2026-11-28-08-00-00.zip is new)") {
+		t.Errorf("the saved plan does not stop as stale:\n%s%s", r.stdout, r.stderr)
+	}
+	if err := second.Wait(); err != nil {
+		t.Fatalf("the apply holding the lock: %v", err)
 	}
 	if err := first.Wait(); err != nil {
 		t.Fatalf("the first apply: %v", err)
 	}
-	if got := zips(t, e.backups, "persistence/slow"); len(got) != 2 {
-		t.Errorf("archives: %v, want two", got)
+	if got := zips(t, e.backups, "persistence/slow"); len(got) != 3 {
+		t.Errorf("archives: %v, want three", got)
 	}
 }
