@@ -61,7 +61,7 @@ type backupRun struct {
 func (b *builder) backup(a *plan.Action, r *config.Resource, st store.Store) error {
 	pre := a.ID + "/"
 	prepareID := pre + "prepare"
-	archiveID := pre + "archive"
+	archiveID := finalStep(a)
 	releaseID := pre + "release"
 	lockID := b.lockFor(r, st, releaseID)
 	run := &backupRun{r: r, st: st, name: a.Archive}
@@ -208,7 +208,6 @@ func (b *builder) backup(a *plan.Action, r *config.Resource, st store.Store) err
 	}); err != nil {
 		return err
 	}
-	b.final[a.ID] = archiveID
 	return add(Step{
 		ID:     releaseID,
 		Label:  fmt.Sprintf("release %s", a.Archive),

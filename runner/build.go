@@ -42,7 +42,7 @@ type Env struct {
 // on a resource in a store runs under that pair's lock, taken once by a lock
 // step and released by an unlock step that runs whatever happened.
 func Build(p *plan.Plan, env *Env) (*Graph, error) {
-	b := &builder{p: p, env: env, g: NewGraph(), final: map[string]string{}, pairs: map[pairKey]*pair{}}
+	b := &builder{p: p, env: env, g: NewGraph(), pairs: map[pairKey]*pair{}}
 	for _, a := range p.Actions {
 		if err := b.action(a); err != nil {
 			return nil, err
@@ -96,9 +96,6 @@ type builder struct {
 	p   *plan.Plan
 	env *Env
 	g   *Graph
-	// final maps an action ID to the step whose success means the action
-	// succeeded; actions that depend on it wait for that step.
-	final map[string]string
 	pairs map[pairKey]*pair
 	order []pairKey
 }
@@ -161,15 +158,30 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 }
 
 // after returns the steps an action's first steps wait for: its lock and
-// the final steps of the actions it depends on.
+// the final steps of the actions it depends on, whichever order the plan
+// lists them in.
 func (b *builder) after(a *plan.Action, lockID string) []string {
 	deps := []string{lockID}
 	for _, d := range a.DependsOn {
-		if f, ok := b.final[d]; ok {
-			deps = append(deps, f)
+		if dep := b.p.Action(d); dep != nil {
+			deps = append(deps, finalStep(dep))
 		}
 	}
 	return deps
+}
+
+// finalStep is the step whose success means an action succeeded: the
+// archive of a backup is committed, a restore finished; other actions are
+// one step.
+func finalStep(a *plan.Action) string {
+	switch a.Type {
+	case plan.Backup:
+		return a.ID + "/archive"
+	case plan.Restore:
+		return a.ID + "/finish"
+	default:
+		return a.ID
+	}
 }
 
 func (b *builder) action(a *plan.Action) error {
@@ -203,7 +215,6 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 	id := a.ID
 	lockID := b.lockFor(r, dst, id)
 	ref := plan.RefOf(r)
-	b.final[a.ID] = id
 	return b.g.Add(Step{
 		ID:       id,
 		Label:    fmt.Sprintf("copy %s from store.%s to store.%s", a.Archive, src.Name(), dst.Name()),
@@ -366,7 +377,6 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 	id := a.ID
 	lockID := b.lockFor(r, st, id)
 	ref := plan.RefOf(r)
-	b.final[a.ID] = id
 	names := make([]string, 0, len(a.Delete))
 	for _, d := range a.Delete {
 		names = append(names, d.Archive)

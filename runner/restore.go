@@ -70,7 +70,7 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 	env := b.env
 	pre := a.ID + "/"
 	verifyID := restoreVerifyID(b.p)
-	finishID := pre + "finish"
+	finishID := finalStep(a)
 	cleanupID := pre + "cleanup"
 	lockID := b.lockFor(r, st, cleanupID, verifyID)
 	add := func(s Step) error {
@@ -166,7 +166,6 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 	}); err != nil {
 		return err
 	}
-	b.final[a.ID] = finishID
 	return add(Step{
 		ID:     cleanupID,
 		Label:  fmt.Sprintf("clean up restore of %s", r.Address),
