@@ -93,9 +93,9 @@ func (pr *pair) unlock() error {
 }
 
 type builder struct {
-	p   *plan.Plan
-	env *Env
-	g   *Graph
+	p     *plan.Plan
+	env   *Env
+	g     *Graph
 	pairs map[pairKey]*pair
 	order []pairKey
 }
