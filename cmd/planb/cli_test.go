@@ -178,3 +178,37 @@ persistence "files" {
 		t.Fatalf("apply answered yes wrote %v", m)
 	}
 }
+
+func TestApplyJSONStartsWithThePlan(t *testing.T) {
+	root := t.TempDir()
+	dir := writeConfig(t, map[string]string{"main.hcl": `store "s" {
+  local { path = "` + root + `" }
+}
+
+persistence "files" {
+  path = "` + t.TempDir() + `"
+}
+`})
+	code, out, errs := planbRun(t, "", "--chdir", dir, "apply", "--auto-approve", "--json")
+	if code != 0 {
+		t.Fatalf("apply --json: exit %d\n%s%s", code, out, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var first struct {
+		Type string
+		Plan struct {
+			FormatVersion string `json:"format_version"`
+			Actions       []struct{ Type, Resource string }
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatalf("first line is not JSON: %v\n%s", err, lines[0])
+	}
+	if first.Type != "plan" || first.Plan.FormatVersion != "1.0" || len(first.Plan.Actions) != 1 || first.Plan.Actions[0].Resource != "persistence.files" {
+		t.Errorf("first line: %+v", first)
+	}
+	var last struct{ Type, Status string }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Type != "summary" || last.Status != "ok" {
+		t.Errorf("last line: %q (%v)", lines[len(lines)-1], err)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -94,10 +95,8 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		if err != nil {
 			return err
 		}
-		if !o.asJSON {
-			if err := p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()}); err != nil {
-				return err
-			}
+		if err := g.showPlan(p, o.asJSON); err != nil {
+			return err
 		}
 		if !p.HasChanges() {
 			return nil
@@ -131,10 +130,8 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		if err != nil {
 			return err
 		}
-		if !o.asJSON {
-			if err := p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()}); err != nil {
-				return err
-			}
+		if err := g.showPlan(p, o.asJSON); err != nil {
+			return err
 		}
 		failed = slices.DeleteFunc(failed, func(f runner.StepResult) bool { return errors.Is(f.Err, plan.ErrStale) })
 		if p.HasChanges() {
@@ -163,6 +160,19 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		}
 	}
 	return withCode(exitError, nil)
+}
+
+// showPlan prints the plan apply made for itself: for a person, or as the
+// first JSON event line ({"type":"plan","time":…,"plan":{…}}).
+func (g *globals) showPlan(p *plan.Plan, asJSON bool) error {
+	if !asJSON {
+		return p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()})
+	}
+	return json.NewEncoder(g.stdout).Encode(struct {
+		Type string     `json:"type"`
+		Time string     `json:"time"`
+		Plan *plan.Plan `json:"plan"`
+	}{"plan", time.Now().UTC().Format(time.RFC3339Nano), p})
 }
 
 // staleResources lists the resources whose store folder changed while the
