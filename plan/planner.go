@@ -251,10 +251,7 @@ func due(newest *store.Archive, every time.Duration, now time.Time) (bool, strin
 		return true, "no backup yet"
 	}
 	age := now.Sub(newest.Time)
-	if age >= every {
-		return true, fmt.Sprintf("newest is %s old, every %s", FormatDuration(age), FormatDuration(every))
-	}
-	return false, fmt.Sprintf("newest is %s old, every %s", FormatDuration(age), FormatDuration(every))
+	return age >= every, fmt.Sprintf("newest is %s old, every %s", FormatDuration(age), FormatDuration(every))
 }
 
 // pruneAction applies the resource's retention to one store's archives,
