@@ -120,6 +120,7 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		return err
 	}
 	failed := res.Failed()
+	canceled := res.Canceled()
 	metrics := runner.BackupMetrics(p, res)
 	// An apply that planned for itself and waited for a lock plans again
 	// what another apply changed meanwhile; a saved plan is run exactly or
@@ -140,6 +141,7 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 				return err
 			}
 			failed = append(failed, res.Failed()...)
+			canceled = canceled || res.Canceled()
 			metrics = append(metrics, runner.BackupMetrics(p, res)...)
 		}
 	}
@@ -149,10 +151,10 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		}
 	}
 	switch {
+	case canceled || ctx.Err() != nil:
+		return withCode(exitInterrupted, nil)
 	case len(failed) == 0:
 		return nil
-	case ctx.Err() != nil:
-		return withCode(exitInterrupted, nil)
 	}
 	for _, f := range failed {
 		if errors.Is(f.Err, store.ErrLocked) {
