@@ -153,9 +153,13 @@ func TestCLIBasics(t *testing.T) {
 	}
 }
 
-func TestApplyAsksForConfirmation(t *testing.T) {
-	root := t.TempDir()
-	dir := writeConfig(t, map[string]string{"main.hcl": `store "s" {
+// filesConfig writes the smallest configuration apply can run without a
+// database: one folder backed up into one local store. It returns the
+// configuration directory and the store's root.
+func filesConfig(t *testing.T) (dir, root string) {
+	t.Helper()
+	root = t.TempDir()
+	dir = writeConfig(t, map[string]string{"main.hcl": `store "s" {
   local { path = "` + root + `" }
 }
 
@@ -163,6 +167,11 @@ persistence "files" {
   path = "` + t.TempDir() + `"
 }
 `})
+	return dir, root
+}
+
+func TestApplyAsksForConfirmation(t *testing.T) {
+	dir, root := filesConfig(t)
 	code, out, errs := planbRun(t, "no\n", "--chdir", dir, "apply")
 	if code != exitError || !strings.Contains(out, "Only 'yes' will be accepted") || !strings.Contains(errs, "apply cancelled") {
 		t.Fatalf("apply answered no: exit %d\n%s%s", code, out, errs)
@@ -180,15 +189,7 @@ persistence "files" {
 }
 
 func TestApplyJSONStartsWithThePlan(t *testing.T) {
-	root := t.TempDir()
-	dir := writeConfig(t, map[string]string{"main.hcl": `store "s" {
-  local { path = "` + root + `" }
-}
-
-persistence "files" {
-  path = "` + t.TempDir() + `"
-}
-`})
+	dir, _ := filesConfig(t)
 	code, out, errs := planbRun(t, "", "--chdir", dir, "apply", "--auto-approve", "--json")
 	if code != 0 {
 		t.Fatalf("apply --json: exit %d\n%s%s", code, out, errs)

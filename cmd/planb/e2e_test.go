@@ -132,22 +132,7 @@ INSERT INTO aip_measure.app_snapshots VALUES ('shop', '2026-11-01', 3.2);
 		"v2/docs/readme with space.txt": strings.Repeat("delivery text ", 1000),
 	})
 	e.env = []string{"PLANB_VAR_css_password=" + srv.Password}
-	cfg := fmt.Sprintf(`
-variable "css_password" {
-  type      = string
-  sensitive = true
-}
-
-database "css" {
-  host     = %q
-  port     = %d
-  user     = %q
-  password = var.css_password
-  dbname   = %q
-  sslmode  = "disable"
-  bin_dir  = %q
-}
-
+	cfg := e.databaseHCL() + fmt.Sprintf(`
 store "node" {
   local { path = %q }
 }
@@ -187,11 +172,32 @@ measurement "health" {
   every    = "168h"
   stores   = [store.node]
 }
-%s`, srv.Host, srv.Port, srv.User, e.db, srv.BinDir, e.backups, delivery, e.optionsFile, extra)
+%s`, e.backups, delivery, e.optionsFile, extra)
 	if err := os.WriteFile(filepath.Join(e.dir, "estate.hcl"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// databaseHCL declares the sensitive css_password variable and database
+// "css": the estate's database on the test server.
+func (e *estate) databaseHCL() string {
+	return fmt.Sprintf(`
+variable "css_password" {
+  type      = string
+  sensitive = true
+}
+
+database "css" {
+  host     = %q
+  port     = %d
+  user     = %q
+  password = var.css_password
+  dbname   = %q
+  sslmode  = "disable"
+  bin_dir  = %q
+}
+`, e.srv.Host, e.srv.Port, e.srv.User, e.db, e.srv.BinDir)
 }
 
 func writeTree(t *testing.T, root string, files map[string]string) {

@@ -35,25 +35,10 @@ func newFleetNode(t *testing.T, e *estate, s3 *s3test.Server, applications strin
 	t.Helper()
 	n := &fleetNode{dir: t.TempDir()}
 	n.env = append(append([]string{}, e.env...), "PLANB_VAR_s3_secret="+s3.SecretKey)
-	cfg := fmt.Sprintf(`
-variable "css_password" {
-  type      = string
-  sensitive = true
-}
-
+	cfg := e.databaseHCL() + fmt.Sprintf(`
 variable "s3_secret" {
   type      = string
   sensitive = true
-}
-
-database "css" {
-  host     = %q
-  port     = %d
-  user     = %q
-  password = var.css_password
-  dbname   = %q
-  sslmode  = "disable"
-  bin_dir  = %q
 }
 
 store "fleet" {
@@ -66,7 +51,7 @@ store "fleet" {
     secret_key = var.s3_secret
   }
 }
-%s`, e.srv.Host, e.srv.Port, e.srv.User, e.db, e.srv.BinDir, s3.URL, s3.AccessKey, applications)
+%s`, s3.URL, s3.AccessKey, applications)
 	if err := os.WriteFile(filepath.Join(n.dir, "node.hcl"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
