@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -212,7 +213,7 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 	if r.Path != "" && !roleFilter && hasPrefix(contents.Entries, "files/") {
 		rp.Files = &TreeRestore{Target: r.Path, Prefix: "files/", Now: live.Files, Archive: treeOf(contents, "files/")}
 	}
-	if !roleFilter && has(contents.Entries, "options.xml") {
+	if !roleFilter && slices.Contains(contents.Entries, "options.xml") {
 		if r.Options != nil && r.Options.File != "" {
 			rp.Options = &OptionsRestore{Entry: "options.xml", Target: r.Options.File}
 		} else {
@@ -317,7 +318,7 @@ func RestoreSchemas(r *config.Resource, contents ArchiveContents, roles []string
 				sr.Archive = SchemaState{Exists: true, Tables: info.Tables, RowEstimate: info.RowEstimate, Bytes: info.Bytes}
 			}
 		}
-		if !has(contents.Entries, sr.Entry) {
+		if !slices.Contains(contents.Entries, sr.Entry) {
 			return nil, fmt.Errorf("the archive holds no %s for the %s schema %s", sr.Entry, s.Role, s.Name)
 		}
 		sr.Archive.Exists = true
@@ -325,7 +326,7 @@ func RestoreSchemas(r *config.Resource, contents ArchiveContents, roles []string
 	}
 	if r.Kind == config.Persistence && r.Database != nil && len(roles) == 0 {
 		entry := "databases/" + r.Database.DBName + ".cssbackup"
-		if has(contents.Entries, entry) {
+		if slices.Contains(contents.Entries, entry) {
 			out = append(out, SchemaRestore{Role: "database", Entry: entry, Archive: SchemaState{Exists: true}})
 		}
 	}
@@ -405,15 +406,6 @@ func treeOf(c ArchiveContents, prefix string) TreeState {
 		}
 	}
 	return ts
-}
-
-func has(entries []string, name string) bool {
-	for _, e := range entries {
-		if e == name {
-			return true
-		}
-	}
-	return false
 }
 
 func hasPrefix(entries []string, prefix string) bool {
