@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/planb-backup/planb/providers/postgres/pgtest"
 )
 
 // planbRun runs planb in-process and returns its exit code and output.
@@ -33,7 +35,7 @@ func TestValidateExamples(t *testing.T) {
 		t.Run(ex, func(t *testing.T) {
 			dir := filepath.Join("..", "..", "examples", ex)
 			if _, err := os.Stat(dir); err != nil {
-				t.Skipf("example %s absent", ex)
+				pgtest.Missing(t, "example %s absent", ex)
 			}
 			code, out, errs := planbRun(t, "", "--chdir", dir, "validate")
 			if code != 0 || !strings.Contains(out, "The configuration is valid.") {

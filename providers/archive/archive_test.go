@@ -18,12 +18,14 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zip"
+
+	"github.com/planb-backup/planb/providers/postgres/pgtest"
 )
 
 func requireTool(t testing.TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s is not installed", name)
+		pgtest.Missing(t, "%s is not installed", name)
 	}
 }
 
@@ -483,7 +485,7 @@ func TestWriterErrors(t *testing.T) {
 		must(t, os.WriteFile(filepath.Join(dir, "a.txt"), []byte("a"), 0o644))
 		fifo := filepath.Join(dir, "pipe")
 		if err := mkfifo(fifo); err != nil {
-			t.Skipf("mkfifo: %v", err)
+			pgtest.Missing(t, "mkfifo: %v", err)
 		}
 		w := NewWriter(io.Discard, WriterOptions{})
 		_, err := w.AddTree(ctx, "delivery", dir, TreeOptions{})

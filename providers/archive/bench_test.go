@@ -140,9 +140,7 @@ func BenchmarkWriterStream(b *testing.B) {
 
 // BenchmarkZipBaseline runs Info-ZIP's zip (default level 6, one core) on the same inputs.
 func BenchmarkZipBaseline(b *testing.B) {
-	if _, err := exec.LookPath("zip"); err != nil {
-		b.Skip("zip is not installed")
-	}
+	requireTool(b, "zip")
 	tree, dump, n := benchFixture(b)
 	cases := map[string]struct {
 		dir, arg string

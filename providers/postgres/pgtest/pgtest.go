@@ -56,25 +56,27 @@ type Server struct {
 }
 
 var (
-	shared    *Server
-	sharedErr error
-	skipMsg   string
-	startOnce sync.Once
-	stopOnce  sync.Once
-	dbCounter struct {
+	shared     *Server
+	sharedErr  error
+	missingMsg string
+	startOnce  sync.Once
+	stopOnce   sync.Once
+	dbCounter  struct {
 		sync.Mutex
 		n int
 	}
 )
 
 // Start returns the cluster shared by all tests of the process, starting it
-// on first use. It skips t when the PostgreSQL binaries are not installed and
-// fails t when the cluster cannot be started.
+// on first use. When the PostgreSQL binaries (or, running as root, the
+// "postgres" OS user or runuser) are absent it reports them Missing: a skip,
+// or a failure when RequireEnv is set. It fails t when the cluster cannot be
+// started.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	startOnce.Do(func() { shared, skipMsg, sharedErr = start() })
-	if skipMsg != "" {
-		t.Skip(skipMsg)
+	startOnce.Do(func() { shared, missingMsg, sharedErr = start() })
+	if missingMsg != "" {
+		Missing(t, "%s", missingMsg)
 	}
 	if sharedErr != nil {
 		t.Fatalf("pgtest: %v", sharedErr)

@@ -5,7 +5,8 @@
 // Every Start runs its own server on a free port of 127.0.0.1 with a data
 // folder in the test's temporary directory; it is killed when the test ends.
 // When the versitygw binary is absent the test is skipped with a message
-// naming InstallCommand.
+// naming InstallCommand, or failed when PLANB_TEST_REQUIRE is set (see
+// pgtest.Missing).
 package s3test
 
 import (
@@ -26,6 +27,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/planb-backup/planb/providers/postgres/pgtest"
 )
 
 // InstallCommand installs the server binary the tests need.
@@ -72,12 +75,13 @@ func Binary() (string, error) {
 }
 
 // Start starts a server with fresh root credentials and no bucket, and stops
-// it when the test ends. It skips the test when versitygw is not installed.
+// it when the test ends. Without versitygw it calls pgtest.Missing: the
+// test is skipped, or failed when PLANB_TEST_REQUIRE is set.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := Binary()
 	if err != nil {
-		t.Skipf("S3 tests need versitygw (%v); install it with: %s", err, InstallCommand)
+		pgtest.Missing(t, "S3 tests need versitygw (%v); install it with: %s", err, InstallCommand)
 	}
 	s := &Server{
 		AccessKey: "planb" + strings.ToLower(rand.Text()[:8]),
