@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Local is a store in a directory of this machine:
@@ -30,6 +31,9 @@ type Local struct {
 	logger *slog.Logger
 	host   string
 	owner  string
+	// now is the clock of the time recorded in lock files: time.Now,
+	// fixed by tests. Waiting for a lock runs on real time.
+	now func() time.Time
 }
 
 var _ Store = (*Local)(nil)
@@ -56,7 +60,7 @@ func NewLocal(name, root string, logger *slog.Logger) (*Local, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Local{name: name, root: abs, logger: logger, host: host, owner: currentUser()}, nil
+	return &Local{name: name, root: abs, logger: logger, host: host, owner: currentUser(), now: time.Now}, nil
 }
 
 // currentUser returns the user name recorded in locks.

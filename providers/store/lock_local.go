@@ -51,7 +51,7 @@ func (l *Local) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, er
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("store %q: lock %s: %w", l.name, ref, err)
 		}
-		info := LockInfo{Owner: l.owner, Host: l.host, PID: os.Getpid(), Time: time.Now().UTC(), Token: rand.Text()}
+		info := LockInfo{Owner: l.owner, Host: l.host, PID: os.Getpid(), Time: l.now().UTC(), Token: rand.Text()}
 		err := l.tryLock(path, info)
 		if err == nil {
 			return &localLock{store: l, path: path, info: info}, nil

@@ -42,6 +42,8 @@ func plantLock(t *testing.T, s *Local, info LockInfo) {
 
 func TestLockHeld(t *testing.T) {
 	s := newLocal(t)
+	clock := newTestClock()
+	s.now = clock.Now
 	ctx := context.Background()
 	lk, err := s.Lock(ctx, lockRef, 0)
 	if err != nil {
@@ -49,8 +51,8 @@ func TestLockHeld(t *testing.T) {
 	}
 	info := lk.Info()
 	host, _ := os.Hostname()
-	if info.PID != os.Getpid() || info.Host != host || info.Owner == "" || info.Token == "" || time.Since(info.Time) > time.Minute {
-		t.Errorf("Info = %+v", info)
+	if info.PID != os.Getpid() || info.Host != host || info.Owner == "" || info.Token == "" || !info.Time.Equal(clock.Now()) {
+		t.Errorf("Info = %+v, want the time %s", info, clock.Now())
 	}
 	fi, err := os.Stat(lockPath(s))
 	if err != nil || fi.Mode().Perm() != 0o600 {
@@ -69,7 +71,7 @@ func TestLockHeld(t *testing.T) {
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Lock: %v", err)
 	}
-	want := `lock applications/X in store "node": locked by pid ` + strconv.Itoa(os.Getpid()) + " on host " + host + " since "
+	want := `lock applications/X in store "node": locked by pid ` + strconv.Itoa(os.Getpid()) + " on host " + host + " since 2026-11-25T20:30:00Z"
 	if !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("error %q, want prefix %q", err, want)
 	}
@@ -216,6 +218,28 @@ func TestUnlockAfterTakeOver(t *testing.T) {
 	if _, err := readLock(lockPath(s)); err != nil {
 		t.Errorf("Unlock removed the other holder's lock: %v", err)
 	}
+}
+
+// testClock is a clock for lock records that moves only when told to.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 11, 25, 20, 30, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.

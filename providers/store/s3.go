@@ -131,6 +131,11 @@ type S3 struct {
 	owner    string
 	lockTTL  time.Duration
 	partSize int64
+	// now is the clock of lock records: their time and deadline, and
+	// whether a holder's deadline has passed. It is time.Now; tests move
+	// it instead of waiting for a deadline. Waiting for a lock and the
+	// renewal ticker run on real time.
+	now func() time.Time
 }
 
 var (
@@ -197,6 +202,7 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 		client: client, core: minio.Core{Client: client}, creds: creds,
 		logger: logger, host: hostname, owner: currentUser(),
 		lockTTL: cmpOr(opts.LockTTL, DefaultS3LockTTL), partSize: partSize,
+		now: time.Now,
 	}, nil
 }
 
@@ -930,7 +936,7 @@ func (s *S3) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
 		}
-		info := LockInfo{Owner: s.owner, Host: s.host, PID: os.Getpid(), Time: time.Now().UTC(), Token: rand.Text()}
+		info := LockInfo{Owner: s.owner, Host: s.host, PID: os.Getpid(), Time: s.now().UTC(), Token: rand.Text()}
 		etag, err := s.putLock(ctx, key, info, "")
 		if err == nil {
 			return s.held(ref, key, info, etag), nil
@@ -946,7 +952,7 @@ func (s *S3) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error
 		if rerr == nil {
 			why := ""
 			switch {
-			case time.Now().After(holder.Expires):
+			case s.now().After(holder.Expires):
 				why = "its holder stopped renewing it"
 			case holder.Host == s.host && holder.PID != os.Getpid() && processGone(holder.PID):
 				why = "its process no longer exists"
@@ -983,7 +989,7 @@ func (s *S3) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error
 // (ifMatch "") or replacing exactly the object with ETag ifMatch. It returns
 // the new ETag.
 func (s *S3) putLock(ctx context.Context, key string, info LockInfo, ifMatch string) (string, error) {
-	data, err := json.Marshal(s3LockRecord{LockInfo: info, Expires: time.Now().Add(s.lockTTL).UTC()})
+	data, err := json.Marshal(s3LockRecord{LockInfo: info, Expires: s.now().Add(s.lockTTL).UTC()})
 	if err != nil {
 		return "", err
 	}

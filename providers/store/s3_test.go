@@ -646,26 +646,53 @@ func TestS3LockRenewedAndExpired(t *testing.T) {
 	srv.CreateBucket(t, "backups")
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	// Deadlines are read on a clock that moves only when the test moves
+	// it, so a slow machine cannot make a lock lapse.
+	clock := newTestClock()
 	newStore := func(ttl time.Duration) *S3 {
 		s, err := NewS3("offsite", S3Options{Endpoint: srv.URL, Bucket: "backups", AccessKey: srv.AccessKey,
 			SecretKey: srv.SecretKey, LockTTL: ttl, Logger: logger})
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.now = clock.Now
 		return s
 	}
 	ctx := context.Background()
 	ref := Ref{KindApplications, "X"}
-	// Renewals come every TTL/4: a TTL of 2 s tolerates a 1.5 s stall of
-	// a loaded test machine.
+	const key = "locks/applications/X.lock"
+	// Renewals come every TTL/4 of real time.
 	a, b := newStore(2*time.Second), newStore(2*time.Second)
 
-	// The holder renews: after several TTLs the lock is still held.
+	// The holder renews: after the clock has passed its first deadline by
+	// far, a renewal sets a new one and the lock is still held.
 	lk, err := a.Lock(ctx, ref, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second)
+	first, _, err := a.readLock(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clock.Now().Add(2 * time.Second); !first.Expires.Equal(want) {
+		t.Errorf("deadline %s, want %s", first.Expires, want)
+	}
+	clock.Advance(time.Hour)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		rec, _, err := a.readLock(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Expires.After(clock.Now()) {
+			if rec.Token != first.Token {
+				t.Fatalf("renewed under another token: %+v", rec)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no renewal within 30 s: deadline %s, clock %s", rec.Expires, clock.Now())
+		}
+	}
 	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Lock of a renewed lock: %v, want ErrLocked", err)
 	}
@@ -673,16 +700,24 @@ func TestS3LockRenewedAndExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A lock of another host whose deadline has passed is taken over.
 	plant := func(rec s3LockRecord) {
 		t.Helper()
 		data, _ := json.Marshal(rec)
-		if _, err := srv.Client(t).PutObject(ctx, "backups", "locks/applications/X.lock", bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+		if _, err := srv.Client(t).PutObject(ctx, "backups", key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	dead := LockInfo{Owner: "aip", Host: "node-7", PID: 4242, Time: time.Now().Add(-time.Hour), Token: "dead"}
-	plant(s3LockRecord{LockInfo: dead, Expires: time.Now().Add(-time.Minute)})
+	// A lock of another host is respected until its deadline, then, its
+	// holder not having renewed it, taken over.
+	dead := LockInfo{Owner: "aip", Host: "node-7", PID: 4242, Time: clock.Now().Add(-time.Hour), Token: "dead"}
+	plant(s3LockRecord{LockInfo: dead, Expires: clock.Now().Add(time.Minute)})
+	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid 4242 on host node-7") {
+		t.Fatalf("Lock over a live foreign lock: %v", err)
+	}
+	if strings.Contains(logs.String(), "taking over") {
+		t.Errorf("a live lock was taken over:\n%s", logs.String())
+	}
+	clock.Advance(time.Minute + time.Second)
 	lk, err = b.Lock(ctx, ref, 0)
 	if err != nil {
 		t.Fatalf("Lock over an expired lock: %v", err)
@@ -692,15 +727,9 @@ func TestS3LockRenewedAndExpired(t *testing.T) {
 	}
 	lk.Unlock()
 
-	// A live lock of another host is respected.
-	plant(s3LockRecord{LockInfo: dead, Expires: time.Now().Add(time.Hour)})
-	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid 4242 on host node-7") {
-		t.Fatalf("Lock over a live foreign lock: %v", err)
-	}
-
 	// A lock of this host whose process is gone is taken over at once.
 	host, _ := os.Hostname()
-	plant(s3LockRecord{LockInfo: LockInfo{Host: host, PID: exitedPID(t), Time: time.Now(), Token: "gone"}, Expires: time.Now().Add(time.Hour)})
+	plant(s3LockRecord{LockInfo: LockInfo{Host: host, PID: exitedPID(t), Time: clock.Now(), Token: "gone"}, Expires: clock.Now().Add(time.Hour)})
 	lk, err = b.Lock(ctx, ref, 0)
 	if err != nil {
 		t.Fatalf("Lock over a lock of a dead process: %v", err)
@@ -711,7 +740,7 @@ func TestS3LockRenewedAndExpired(t *testing.T) {
 	lk.Unlock()
 
 	// An unreadable lock object is never taken over.
-	if _, err := srv.Client(t).PutObject(ctx, "backups", "locks/applications/X.lock", strings.NewReader("{"), 1, minio.PutObjectOptions{}); err != nil {
+	if _, err := srv.Client(t).PutObject(ctx, "backups", key, strings.NewReader("{"), 1, minio.PutObjectOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "unreadable") {
