@@ -100,13 +100,26 @@ func TestLoadSharedTestdata(t *testing.T) {
 }
 
 func TestTestdataDir(t *testing.T) {
+	orig := os.Getenv(TestdataEnv)
+	t.Setenv(TestdataEnv, filepath.Join(t.TempDir(), "absent"))
+	if _, err := TestdataDir(); err == nil || !strings.Contains(err.Error(), TestdataEnv) {
+		t.Fatalf("with %s naming no folder: err = %v", TestdataEnv, err)
+	}
+	elsewhere := t.TempDir()
+	t.Setenv(TestdataEnv, elsewhere)
+	if dir, err := TestdataDir(); err != nil || dir != elsewhere {
+		t.Fatalf("with %s=%s: %q, %v", TestdataEnv, elsewhere, dir, err)
+	}
+	t.Setenv(TestdataEnv, orig)
+
 	dir, err := TestdataDir()
 	if err != nil {
-		t.Skip(err.Error())
+		Missing(t, "%v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "chinook.sql")); err != nil {
 		t.Fatalf("TestdataDir() = %s without chinook.sql: %v", dir, err)
 	}
+	t.Setenv(TestdataEnv, "")
 	t.Chdir(t.TempDir())
 	if _, err := TestdataDir(); err == nil || !strings.Contains(err.Error(), "go.mod") {
 		t.Fatalf("outside the module: err = %v, want a go.mod error", err)

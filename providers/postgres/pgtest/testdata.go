@@ -12,10 +12,25 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// TestdataDir returns the shared test data folder: ../shared/testdata
-// relative to the repository root, the first directory at or above the
-// working directory that holds go.mod.
+// TestdataEnv names the environment variable that, when set, replaces the
+// shared test data folder: TestdataDir returns its value instead of
+// ../shared/testdata. Pointing it at a folder that does not exist runs the
+// tests as on a machine without the shared data.
+const TestdataEnv = "PLANB_TEST_SHARED_TESTDATA"
+
+// TestdataDir returns the shared test data folder holding the Pagila and
+// Chinook samples: $PLANB_TEST_SHARED_TESTDATA when set, otherwise
+// ../shared/testdata relative to the repository root (the first directory
+// at or above the working directory that holds go.mod). The folder is
+// optional: the tests of the project's own fixture (LoadEstate) do not need
+// it.
 func TestdataDir() (string, error) {
+	if td := os.Getenv(TestdataEnv); td != "" {
+		if fi, err := os.Stat(td); err != nil || !fi.IsDir() {
+			return "", fmt.Errorf("shared testdata folder absent at %s (%s)", td, TestdataEnv)
+		}
+		return td, nil
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -37,15 +52,18 @@ func TestdataDir() (string, error) {
 	return td, nil
 }
 
+// readTestdata returns a file of the shared test data folder; when the
+// folder or the file is absent, it reports them Missing (a skip, or a
+// failure under PLANB_TEST_REQUIRE).
 func readTestdata(t testing.TB, name string) string {
 	t.Helper()
 	dir, err := TestdataDir()
 	if err != nil {
-		t.Skip(err.Error())
+		Missing(t, "%v", err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
-		t.Skipf("shared testdata file absent: %v", err)
+		Missing(t, "shared testdata file absent: %v", err)
 	}
 	return string(b)
 }
