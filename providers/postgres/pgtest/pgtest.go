@@ -1,5 +1,8 @@
 // Package pgtest starts a throwaway PostgreSQL cluster for integration tests
-// and loads the shared sample schemas into it.
+// and loads test estates into it: the project's own fixture (LoadEstate: an
+// application's three schemas, generated from SQL embedded in the package)
+// and, when the shared test data folder is present (TestdataDir), the Pagila
+// and Chinook samples.
 //
 // One cluster serves every test of a test binary: Start initdb's and starts
 // it on first use, and Main (called from a package's TestMain) stops it and
@@ -11,7 +14,9 @@
 // When PLANB_TEST_DATABASE_URL is set (a postgres:// URL of a superuser), that
 // server is used instead and nothing is started. PLANB_TEST_PG_BINDIR
 // overrides the directory of the PostgreSQL server binaries
-// (default /usr/lib/postgresql/15/bin).
+// (default /usr/lib/postgresql/15/bin). PLANB_TEST_SHARED_TESTDATA overrides
+// the shared test data folder (see TestdataDir), and PLANB_TEST_REQUIRE
+// turns a missing test requirement from a skip into a failure (see Missing).
 package pgtest
 
 import (
