@@ -52,25 +52,31 @@ CREATE TABLE "WebXShop".decoy_table (id int);
 INSERT INTO "WebXShop".decoy_table VALUES (42);
 `
 
-// pagilaRows gives the (DDL-only) Pagila schema some rows, through its
-// sequences, defaults and triggers.
-const pagilaRows = `
-INSERT INTO app_local.actor (first_name, last_name) SELECT 'First' || i, 'Last' || i FROM generate_series(1, 50) i;
-INSERT INTO app_local.category (name) VALUES ('Action'), ('Drama');
-`
+// The application loaded from the project's fixture: schema names that
+// need quoting (a space, a double quote, a dash, a dot).
+var app = pgtest.Estate{Management: "app_mngt", Dashboard: `App "Central"`, Analysis: "app-local.v2"}
 
-var estateSchemas = []string{"app_local", "app_central", "Legacy-Mngt", "Legacy Central", "Web.Shop"}
+var estateSchemas = []string{app.Management, app.Dashboard, app.Analysis, "Legacy-Mngt", "Legacy Central", "Web.Shop"}
 
-// estate creates a database holding Pagila in app_local, Chinook in
-// app_central and the quoted schemas.
+// estate creates a database holding the fixture's application and the
+// quoted schemas.
 func estate(t *testing.T) (*pgtest.Server, postgres.ConnConfig) {
 	t.Helper()
 	srv := pgtest.Start(t)
 	db := srv.CreateDatabase(t, "estate")
-	srv.LoadPagila(t, db, "app_local")
-	srv.LoadChinook(t, db, "app_central")
-	srv.Exec(t, db, quotedSchemas+pagilaRows)
+	srv.LoadEstate(t, db, app)
+	srv.Exec(t, db, quotedSchemas)
 	return srv, connConfig(srv, db)
+}
+
+// assertSameExtras compares what Describe leaves out (comments, owners,
+// privileges, row-level security) of schema in two databases; target names
+// the schema in dst when it was restored under another name.
+func assertSameExtras(t *testing.T, srv *pgtest.Server, src, dst, schema, target string) {
+	t.Helper()
+	if d := pgtest.DiffExtras(srv.Extras(t, src, schema), srv.Extras(t, dst, target)); len(d) > 0 {
+		t.Errorf("comments, owners, privileges or policies of %q differ after the restore:\n%s", target, strings.Join(d, "\n"))
+	}
 }
 
 func connConfig(srv *pgtest.Server, db string) postgres.ConnConfig {
@@ -162,12 +168,14 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 	if num, text := snap.ServerVersion(); num < 150000 || !strings.HasPrefix(text, "15") {
 		t.Errorf("ServerVersion() = %d, %q", num, text)
 	}
-	stats, err := snap.SchemaStats(ctx, "app_central")
+	stats, err := snap.SchemaStats(ctx, app.Dashboard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// snapshots, cache_entries, metric_results and its 6 partitions, 2
+	// materialized views.
 	if !stats.Exists || stats.Tables != 11 || stats.Bytes <= 0 || len(stats.Detail) != 11 {
-		t.Errorf("SchemaStats(app_central) = %+v, want 11 tables with a size", stats)
+		t.Errorf("SchemaStats(%q) = %+v, want 11 tables with a size", app.Dashboard, stats)
 	}
 	if _, err := snap.SchemaStats(ctx, "no_such_schema"); !errors.Is(err, postgres.ErrSchemaNotFound) ||
 		err.Error() != `schema "no_such_schema" does not exist in database "`+c.DBName+`"` {
@@ -178,22 +186,23 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 		t.Fatal(err)
 	}
 	if dbStats.Tables <= stats.Tables || dbStats.Bytes <= stats.Bytes {
-		t.Errorf("DatabaseStats = %d tables, %d bytes; want more than app_central's %d, %d", dbStats.Tables, dbStats.Bytes, stats.Tables, stats.Bytes)
+		t.Errorf("DatabaseStats = %d tables, %d bytes; want more than the dashboard's %d, %d", dbStats.Tables, dbStats.Bytes, stats.Tables, stats.Bytes)
 	}
 
 	// Written after the snapshot, before the dumps start: must not be dumped.
 	srv.Exec(t, c.DBName, `
-		INSERT INTO app_central.artist (artist_id, name) VALUES (100000, '`+marker+`');
+		INSERT INTO "App ""Central""".snapshots (id, taken, label) VALUES (100000, '2030-01-01', '`+marker+`');
 		INSERT INTO "Web.Shop".orders (item, qty) VALUES ('`+marker+`', 1);
 		UPDATE "Legacy Central".snapshots SET score = -1 WHERE id = 1;
-		INSERT INTO app_local.actor (first_name, last_name) VALUES ('`+marker+`', 'x');`)
+		UPDATE app_mngt.versions SET note = '`+marker+`', status = 'archived' WHERE id = 100;
+		INSERT INTO "app-local.v2".objects (fullname, kind, "ObjectName") VALUES ('/marker', 'program', '`+marker+`');`)
 
 	dir := t.TempDir()
 	files := map[string]string{}
 	var wg sync.WaitGroup
 	errs := make([]error, len(estateSchemas))
 	for i, s := range estateSchemas {
-		files[s] = filepath.Join(dir, strings.NewReplacer(" ", "_", ".", "_").Replace(s)+".dump")
+		files[s] = filepath.Join(dir, strconv.Itoa(i)+".dump")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -232,7 +241,7 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 
 	// Control: without the snapshot, the same check finds the marker.
 	var fresh bytes.Buffer
-	if err := postgres.Dump(ctx, c, postgres.DumpOptions{Schema: "app_central"}, &fresh); err != nil {
+	if err := postgres.Dump(ctx, c, postgres.DumpOptions{Schema: app.Dashboard}, &fresh); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Contains(fresh.Bytes(), []byte(marker)) {
@@ -247,9 +256,10 @@ func TestSnapshotDumpsAreConsistentAndRestorable(t *testing.T) {
 		if diff := withoutSequenceAdvance(before[s].Diff(describe(t, restored, s))); len(diff) > 0 {
 			t.Errorf("restored %q differs from the snapshot:\n%s", s, strings.Join(diff, "\n"))
 		}
+		assertSameExtras(t, srv, c.DBName, restored.DBName, s, s)
 	}
-	if got := before["app_central"].Diff(describe(t, c, "app_central")); len(got) != 1 || !strings.HasPrefix(got[0], "~ rows of artist:") {
-		t.Errorf("Diff after a write = %q, want one changed row checksum of artist", got)
+	if got := before[app.Dashboard].Diff(describe(t, c, app.Dashboard)); len(got) != 1 || !strings.HasPrefix(got[0], "~ rows of snapshots:") {
+		t.Errorf("Diff after a write = %q, want one changed row checksum of snapshots", got)
 	}
 	var decoys int
 	if err := srv.Conn(t, restored.DBName).QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = 'WebXShop'`).Scan(&decoys); err != nil || decoys != 0 {
@@ -392,7 +402,9 @@ func TestRestoreSchema(t *testing.T) {
 	srv := pgtest.Start(t)
 	ctx := ctxT(t)
 	src := connConfig(srv, srv.CreateDatabase(t, "src"))
-	srv.LoadChinook(t, src.DBName, "app_central")
+	// The analysis schema: TOAST, forced row-level security, a table owned
+	// by another role, a function with an SQL-standard body.
+	srv.LoadEstate(t, src.DBName, pgtest.Estate{Management: "src_mngt", Dashboard: "src_central", Analysis: "app_central"})
 	want := describe(t, src, "app_central")
 	var dump bytes.Buffer
 	if err := postgres.Dump(ctx, src, postgres.DumpOptions{Schema: "app_central"}, &dump); err != nil {
@@ -425,6 +437,7 @@ func TestRestoreSchema(t *testing.T) {
 	if diff := want.Diff(describe(t, dst, "app_central")); len(diff) > 0 {
 		t.Fatalf("restored schema differs:\n%s", strings.Join(diff, "\n"))
 	}
+	assertSameExtras(t, srv, src.DBName, dst.DBName, "app_central", "app_central")
 	var leftovers int
 	if err := srv.Conn(t, dst.DBName).QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'planb_old_%'`).Scan(&leftovers); err != nil || leftovers != 0 {
 		t.Fatalf("schemas moved aside left behind: %d, %v", leftovers, err)
@@ -437,12 +450,48 @@ func TestRestoreSchema(t *testing.T) {
 	if diff := want.Diff(describe(t, dst, "App Central Copy")); len(diff) > 0 {
 		t.Fatalf("schema restored under another name differs:\n%s", strings.Join(diff, "\n"))
 	}
+	assertSameExtras(t, srv, src.DBName, dst.DBName, "app_central", "App Central Copy")
 	if diff := want.Diff(describe(t, dst, "app_central")); len(diff) > 0 {
 		t.Fatalf("restoring a copy changed the original:\n%s", strings.Join(diff, "\n"))
 	}
 	var scratch int
 	if err := srv.Conn(t, "postgres").QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname LIKE 'planb_rename%'`).Scan(&scratch); err != nil || scratch != 0 {
 		t.Fatalf("scratch databases left: %d, %v", scratch, err)
+	}
+}
+
+// pagilaRows gives the (DDL-only) Pagila schema some rows, through its
+// sequences, defaults and triggers.
+const pagilaRows = `
+INSERT INTO app_local.actor (first_name, last_name) SELECT 'First' || i, 'Last' || i FROM generate_series(1, 50) i;
+INSERT INTO app_local.category (name) VALUES ('Action'), ('Drama');
+`
+
+// TestSharedSamplesRoundTrip dumps the Pagila and Chinook samples of the
+// shared test data folder and restores them into another database. The
+// folder is optional: without it the test is reported Missing.
+func TestSharedSamplesRoundTrip(t *testing.T) {
+	if _, err := pgtest.TestdataDir(); err != nil {
+		pgtest.Missing(t, "%v", err)
+	}
+	srv := pgtest.Start(t)
+	ctx := ctxT(t)
+	src := connConfig(srv, srv.CreateDatabase(t, "samples"))
+	srv.LoadPagila(t, src.DBName, "app_local")
+	srv.LoadChinook(t, src.DBName, "app_central")
+	srv.Exec(t, src.DBName, pagilaRows)
+	dst := connConfig(srv, srv.CreateDatabase(t, "samples_restored"))
+	for _, s := range []string{"app_local", "app_central"} {
+		var dump bytes.Buffer
+		if err := postgres.Dump(ctx, src, postgres.DumpOptions{Schema: s}, &dump); err != nil {
+			t.Fatal(err)
+		}
+		if err := postgres.Restore(ctx, dst, postgres.RestoreOptions{Schema: s}, &dump); err != nil {
+			t.Fatal(err)
+		}
+		if diff := describe(t, src, s).Diff(describe(t, dst, s)); len(diff) > 0 {
+			t.Errorf("restored %s differs:\n%s", s, strings.Join(diff, "\n"))
+		}
 	}
 }
 
@@ -469,6 +518,7 @@ func TestDumpRestoreWholeDatabase(t *testing.T) {
 		if diff := describe(t, c, s).Diff(describe(t, dst, s)); len(diff) > 0 {
 			t.Errorf("schema %q differs after a whole-database restore:\n%s", s, strings.Join(diff, "\n"))
 		}
+		assertSameExtras(t, srv, c.DBName, dst.DBName, s, s)
 	}
 	if err := drop(ctx); err != nil {
 		t.Fatal(err)

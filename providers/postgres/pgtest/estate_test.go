@@ -237,3 +237,14 @@ func (f *fatalRecorder) Fatalf(format string, args ...any) {
 	f.failed = true
 	panic("fatal")
 }
+
+func TestDiffExtras(t *testing.T) {
+	want := []string{"a", "b", "b", "c"}
+	if d := DiffExtras(want, []string{"a", "b", "b", "c"}); d != nil {
+		t.Errorf("equal lists: %q", d)
+	}
+	d := DiffExtras(want, []string{"a", "b", "d"})
+	if strings.Join(d, "|") != "- b|- c|+ d" {
+		t.Errorf("DiffExtras = %q", d)
+	}
+}
