@@ -196,6 +196,15 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 			bw.printf("        archive: %d tables, ~%d rows, %s\n", s.Archive.Tables, s.Archive.RowEstimate, FormatBytes(s.Archive.Bytes))
 		}
 	}
+	if n := countSchemas(rp); n > 1 {
+		bw.printf("      the %d schemas are replaced together, in one transaction: all of them or none\n", n)
+	}
+	if rp.Cascade && len(rp.Dependents) > 0 {
+		bw.printf("      %s (--cascade): objects outside these schemas that depend on them\n", st.paint("also drops", "31"))
+		for _, d := range rp.Dependents {
+			bw.printf("        - %s\n", d.Object)
+		}
+	}
 	for _, t := range []*TreeRestore{rp.Delivery, rp.Files} {
 		if t == nil {
 			continue
@@ -220,6 +229,16 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 	for _, h := range rp.Hooks {
 		bw.printf("      then:   after_restore %s\n", h)
 	}
+}
+
+func countSchemas(rp *RestorePlan) int {
+	n := 0
+	for _, s := range rp.Schemas {
+		if s.Role != "database" {
+			n++
+		}
+	}
+	return n
 }
 
 func sortedKeys(m map[string]int) []string {

@@ -43,6 +43,23 @@ type RestorePlan struct {
 	// Leftovers are schemas that interrupted restores moved aside and
 	// never dropped; they hold earlier contents and planb never drops them.
 	Leftovers []string `json:"leftovers,omitempty"`
+	// Dependents are the objects outside the restored schemas that
+	// replacing them drops or alters; a plan lists them only with Cascade,
+	// and apply drops those and no others.
+	Dependents []Dependent `json:"dependents,omitempty"`
+	Cascade    bool        `json:"cascade,omitempty"`
+	// Context are the archive's other schemas, restored beside schemas
+	// restored under another name in the scratch database that renames
+	// them, so that their references resolve.
+	Context []SchemaRestore `json:"context,omitempty"`
+}
+
+// Dependent is an object outside the restored schemas that depends on one
+// of them: a view over one of their tables, a column of one of their types,
+// a foreign key to one of their tables.
+type Dependent struct {
+	Schema string `json:"schema,omitempty"`
+	Object string `json:"object"`
 }
 
 // SchemaRestore is one schema that is dropped and restored.
@@ -99,6 +116,9 @@ type RestoreRequest struct {
 	Roles          []string
 	ToDatabase     string
 	NoSafetyBackup bool
+	// Cascade accepts dropping the objects outside the restored schemas
+	// that depend on them; the plan lists each.
+	Cascade bool
 }
 
 // ChooseArchive finds the archive a restore request names in the catalog.
@@ -177,6 +197,9 @@ type LiveState struct {
 	Files    TreeState
 	// Leftovers describe schemas interrupted restores left behind.
 	Leftovers []string
+	// Dependents are the objects outside the restored schemas that depend
+	// on them.
+	Dependents []Dependent
 }
 
 // MakeRestore builds the restore plan for a chosen archive.
@@ -205,6 +228,23 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 	for _, s := range schemas {
 		s.Now = live.Schemas[s.Target]
 		rp.Schemas = append(rp.Schemas, s)
+	}
+	if len(live.Dependents) > 0 {
+		if !req.Cascade {
+			return nil, &DependentsError{Resource: r.Address, Schemas: existingSchemas(rp), Dependents: live.Dependents}
+		}
+		rp.Cascade, rp.Dependents = true, live.Dependents
+	}
+	if slices.ContainsFunc(rp.Schemas, func(s SchemaRestore) bool { return s.Role != "database" && s.Target != s.Source }) {
+		all, err := RestoreSchemas(r, contents, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range all {
+			if s.Role != "database" && !slices.ContainsFunc(rp.Schemas, func(x SchemaRestore) bool { return x.Source == s.Source }) {
+				rp.Context = append(rp.Context, s)
+			}
+		}
 	}
 	roleFilter := len(req.Roles) > 0
 	if r.DeliveryFolder != "" && !roleFilter && hasPrefix(contents.Entries, "delivery/") {
@@ -286,6 +326,26 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 	}
 	p.Actions = append(p.Actions, restore)
 	return p, nil
+}
+
+// DependentsError refuses a restore that would drop or alter objects
+// outside the schemas it replaces.
+type DependentsError struct {
+	Resource   string
+	Schemas    []string
+	Dependents []Dependent
+}
+
+func (e *DependentsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "restoring %s would drop or alter %d object(s) outside the schemas it replaces (%s):",
+		e.Resource, len(e.Dependents), strings.Join(e.Schemas, ", "))
+	for _, d := range e.Dependents {
+		fmt.Fprintf(&b, "\n  - %s", d.Object)
+	}
+	b.WriteString("\nRestore the schemas they belong to together (without --schema, or with a --schema for each), " +
+		"drop or recreate them yourself, or plan again with --cascade: the plan then lists each object it drops, and apply drops no other.")
+	return b.String()
 }
 
 // RestoreSchemas lists the schemas an archive restores for a resource,

@@ -36,6 +36,9 @@ type Env struct {
 	LockWait time.Duration
 	// Workers is the number of parallel compressors per archive.
 	Workers int
+	// DBLockTimeout bounds each wait of a restore for a table lock
+	// (0 = postgres.DefaultLockTimeout).
+	DBLockTimeout time.Duration
 }
 
 // Build turns a plan into the graph of steps that executes it. Every action

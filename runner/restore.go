@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -90,22 +92,40 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 	start := b.after(a, verifyID)
 	var contentIDs []string
 	db := r.Database
+	var set []plan.SchemaRestore
 	for _, s := range rp.Schemas {
-		id := pre + "schema/" + s.Target
-		if s.Role == "database" {
-			id = pre + "database/" + rp.Database
+		if s.Role != "database" {
+			set = append(set, s)
+			continue
 		}
+		id := pre + "database/" + rp.Database
 		contentIDs = append(contentIDs, id)
-		label := fmt.Sprintf("restore schema %s", s.Target)
-		if s.Role == "database" {
-			label = fmt.Sprintf("restore database %s", rp.Database)
+		if err := add(Step{
+			ID:    id,
+			Label: fmt.Sprintf("restore database %s", rp.Database),
+			Deps:  start,
+			Run: func(ctx context.Context, p *Progress) error {
+				return run.database(ctx, p, ConnConfig(db, rp.Database), s)
+			},
+		}); err != nil {
+			return err
+		}
+	}
+	if len(set) > 0 {
+		// The schemas of one restore are replaced together, in one
+		// transaction: they may reference each other.
+		id := pre + "schemas"
+		contentIDs = append(contentIDs, id)
+		names := make([]string, len(set))
+		for i, s := range set {
+			names[i] = s.Target
 		}
 		if err := add(Step{
 			ID:    id,
-			Label: label,
+			Label: fmt.Sprintf("restore schema %s", strings.Join(names, ", ")),
 			Deps:  start,
 			Run: func(ctx context.Context, p *Progress) error {
-				return run.schema(ctx, p, ConnConfig(db, rp.Database), s)
+				return run.schemas(ctx, p, ConnConfig(db, rp.Database), set, env.DBLockTimeout)
 			},
 		}); err != nil {
 			return err
@@ -210,17 +230,65 @@ func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
 	return nil
 }
 
-func (run *restoreRun) schema(ctx context.Context, p *Progress, cc postgres.ConnConfig, s plan.SchemaRestore) error {
+// database restores a whole-database dump.
+func (run *restoreRun) database(ctx context.Context, p *Progress, cc postgres.ConnConfig, s plan.SchemaRestore) error {
 	rc, err := run.rd.OpenEntry(s.Entry)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.Entry, err)
 	}
 	defer rc.Close()
-	opts := postgres.RestoreOptions{Schema: s.Source, TargetSchema: s.Target, Clean: true}
-	if s.Role == "database" {
-		opts = postgres.RestoreOptions{Clean: true}
+	return postgres.Restore(ctx, cc, postgres.RestoreOptions{Clean: true}, p.Reader(rc))
+}
+
+// schemas replaces the restored schemas together, in one transaction. The
+// archive's other schemas come along as context when a schema is restored
+// under another name: they are restored beside it in the scratch database,
+// so that its references to them resolve.
+func (run *restoreRun) schemas(ctx context.Context, p *Progress, cc postgres.ConnConfig, set []plan.SchemaRestore, lockTimeout time.Duration) error {
+	var dumps []postgres.SchemaDump
+	opts := postgres.SetOptions{Replace: true, LockTimeout: lockTimeout}
+	for _, s := range set {
+		dumps = append(dumps, run.dump(s.Source, s.Entry, p))
+		if s.Target != s.Source {
+			if opts.Rename == nil {
+				opts.Rename = map[string]string{}
+			}
+			opts.Rename[s.Source] = s.Target
+		}
 	}
-	return postgres.Restore(ctx, cc, opts, p.Reader(rc))
+	if opts.Rename != nil {
+		for _, e := range run.rp.Context {
+			if !slices.ContainsFunc(dumps, func(d postgres.SchemaDump) bool { return d.Schema == e.Source }) {
+				opts.Context = append(opts.Context, run.dump(e.Source, e.Entry, nil))
+			}
+		}
+	}
+	if run.rp.Cascade {
+		for _, d := range run.rp.Dependents {
+			opts.Cascade = append(opts.Cascade, postgres.Dependent{Schema: d.Schema, Object: d.Object})
+		}
+	}
+	return postgres.RestoreSet(ctx, cc, dumps, opts)
+}
+
+// dump opens an archive entry as a schema dump; p, when set, counts what is
+// read.
+func (run *restoreRun) dump(schema, entry string, p *Progress) postgres.SchemaDump {
+	return postgres.SchemaDump{Schema: schema, Open: func() (io.ReadCloser, error) {
+		rc, err := run.rd.OpenEntry(entry)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", entry, err)
+		}
+		if p == nil {
+			return rc, nil
+		}
+		return readCloser{p.Reader(rc), rc}, nil
+	}}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // folder extracts a tree beside its target and swaps it in. File-based

@@ -49,15 +49,7 @@ func VerifyDeep(ctx context.Context, ra io.ReaderAt, size int64, db *config.Data
 		return nil, errors.New("the archive holds database dumps, but its resource has no database to restore them on")
 	}
 	cc := ConnConfig(db, "")
-	var checks []DeepCheck
-	for _, d := range dumps {
-		c, err := deepCheck(ctx, rd, cc, d)
-		if err != nil {
-			return checks, fmt.Errorf("test-restore %s: %w", d.Entry, err)
-		}
-		checks = append(checks, c)
-	}
-	return checks, nil
+	return deepCheck(ctx, rd, cc, dumps)
 }
 
 // dumpsOf lists the schema dumps of an archive: from its manifest, or by
@@ -81,40 +73,44 @@ func dumpsOf(rd *archive.Reader, m *archive.Manifest) []archive.SchemaInfo {
 	return out
 }
 
-func deepCheck(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig, s archive.SchemaInfo) (c DeepCheck, err error) {
-	c = DeepCheck{Entry: s.Entry, Schema: s.Name}
+// deepCheck restores every schema dump of an archive together — in one
+// transaction, so references between them resolve — into a scratch database
+// created for the check and dropped afterwards, and counts what came back.
+func deepCheck(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig, dumps []archive.SchemaInfo) (checks []DeepCheck, err error) {
 	scratch, drop, err := postgres.CreateScratchDatabase(ctx, cc, "planb_verify")
 	if err != nil {
-		return c, err
+		return nil, err
 	}
 	defer func() { err = errors.Join(err, drop(context.WithoutCancel(ctx))) }()
-	sc := cc
-	sc.DBName = scratch
-	rc, err := rd.OpenEntry(s.Entry)
-	if err != nil {
-		return c, err
+	sc := cc.WithDB(scratch)
+	set := make([]postgres.SchemaDump, len(dumps))
+	for i, d := range dumps {
+		set[i] = postgres.SchemaDump{Schema: d.Name, Open: func() (io.ReadCloser, error) { return rd.OpenEntry(d.Entry) }}
 	}
-	defer rc.Close()
-	if err := postgres.Restore(ctx, sc, postgres.RestoreOptions{Schema: s.Name, NoOwner: true}, rc); err != nil {
-		return c, err
+	if err := postgres.RestoreSet(ctx, sc, set, postgres.SetOptions{NoOwner: true}); err != nil {
+		return nil, fmt.Errorf("test-restore: %w", err)
 	}
 	conn, err := postgres.Connect(ctx, sc)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	counts, err := countRows(ctx, conn, s.Name)
-	if err != nil {
-		return c, err
+	for _, s := range dumps {
+		c := DeepCheck{Entry: s.Entry, Schema: s.Name}
+		counts, err := countRows(ctx, conn, s.Name)
+		if err != nil {
+			return checks, fmt.Errorf("test-restore %s: %w", s.Entry, err)
+		}
+		c.Tables = len(counts)
+		for _, n := range counts {
+			c.Rows += n
+		}
+		if len(s.TableList) > 0 || s.Tables > 0 {
+			c.Problems = compareTables(s, counts)
+		}
+		checks = append(checks, c)
 	}
-	c.Tables = len(counts)
-	for _, n := range counts {
-		c.Rows += n
-	}
-	if len(s.TableList) > 0 || s.Tables > 0 {
-		c.Problems = compareTables(s, counts)
-	}
-	return c, nil
+	return checks, nil
 }
 
 // countRows counts the rows of every table of a schema exactly.

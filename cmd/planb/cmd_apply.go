@@ -86,7 +86,7 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 			return err
 		}
 		if p.Restore != nil {
-			if err := checkRestoreFresh(ctx, p, cfg, stores); err != nil {
+			if err := g.checkRestoreFresh(ctx, p, cfg, stores); err != nil {
 				return err
 			}
 		}
@@ -192,11 +192,12 @@ func staleResources(failed []runner.StepResult) []string {
 // execute runs a plan's step graph and prints its summary.
 func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store, o applyOptions) (*runner.Result, error) {
 	env := &runner.Env{
-		Config:       cfg,
-		Stores:       stores,
-		Logger:       g.logger,
-		PlanbVersion: version,
-		LockWait:     o.lockTimeout,
+		Config:        cfg,
+		Stores:        stores,
+		Logger:        g.logger,
+		PlanbVersion:  version,
+		LockWait:      o.lockTimeout,
+		DBLockTimeout: g.dbLockTimeout,
 	}
 	graph, err := runner.Build(p, env)
 	if err != nil {

@@ -47,8 +47,8 @@ plan has changes and 1 on errors.`,
 				}
 				p, _, _, err = g.makeRestorePlan(cmd.Context(), o.restore)
 			} else {
-				if o.restore.From != "" || o.restore.Store != "" || len(o.restore.Roles) > 0 || o.restore.ToDatabase != "" || o.restore.NoSafetyBackup {
-					return errors.New("--from, --store, --schema, --to-database and --no-safety-backup go with --restore ADDR")
+				if o.restore.From != "" || o.restore.Store != "" || len(o.restore.Roles) > 0 || o.restore.ToDatabase != "" || o.restore.NoSafetyBackup || o.restore.Cascade {
+					return errors.New("--from, --store, --schema, --to-database, --no-safety-backup and --cascade go with --restore ADDR")
 				}
 				p, _, _, err = g.makePlan(cmd.Context(), o.targets)
 			}
@@ -89,6 +89,7 @@ plan has changes and 1 on errors.`,
 	f.StringArrayVar(&o.restore.Roles, "schema", nil, "restore only the schema with this role: management, dashboard, analysis (repeatable); ROLE=NAME restores it as schema NAME")
 	f.StringVar(&o.restore.ToDatabase, "to-database", "", "restore a copy into this database instead of the original")
 	f.BoolVar(&o.restore.NoSafetyBackup, "no-safety-backup", false, "do not back up the current state before restoring")
+	f.BoolVar(&o.restore.Cascade, "cascade", false, "drop the objects outside the restored schemas that depend on them (the plan lists each)")
 	return cmd
 }
 

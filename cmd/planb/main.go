@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/planb-backup/planb/providers/postgres"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -61,6 +63,9 @@ type globals struct {
 	now      string
 	vars     []string
 	varFiles []string
+	// dbLockTimeout bounds the waits of restore planning and restores for
+	// table locks.
+	dbLockTimeout time.Duration
 
 	logger *slog.Logger
 }
@@ -87,6 +92,7 @@ Describe what must be backed up in HCL files, review what is due with
 	pf.StringVar(&g.now, "now", "", "evaluate schedules and retention as of this RFC 3339 time (also PLANB_NOW)")
 	pf.StringArrayVar(&g.vars, "var", nil, "set a variable: --var name=value (repeatable)")
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
+	pf.DurationVar(&g.dbLockTimeout, "db-lock-timeout", postgres.DefaultLockTimeout, "restores and restore plans wait this long for a table lock, then name the sessions holding it")
 
 	root.AddCommand(
 		newValidateCmd(g),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/plan/config"
@@ -42,7 +43,7 @@ func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	live, err := liveState(ctx, r, schemas, req.ToDatabase)
+	live, err := liveState(ctx, r, schemas, req.ToDatabase, g.dbLockTimeout)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -84,35 +85,19 @@ func archiveContents(ctx context.Context, st store.Store, a store.Archive) (plan
 
 // liveState reads what a restore would replace: the schemas' figures and
 // the folders' sizes.
-func liveState(ctx context.Context, r *config.Resource, schemas []plan.SchemaRestore, toDatabase string) (plan.LiveState, error) {
+func liveState(ctx context.Context, r *config.Resource, schemas []plan.SchemaRestore, toDatabase string, lockTimeout time.Duration) (plan.LiveState, error) {
 	live := plan.LiveState{Schemas: map[string]plan.SchemaState{}}
 	if r.Database != nil && len(schemas) > 0 {
 		cc := runner.ConnConfig(r.Database, toDatabase)
-		leftovers, err := postgres.Leftovers(ctx, cc)
-		if err != nil {
-			return live, err
-		}
-		for _, l := range leftovers {
-			live.Leftovers = append(live.Leftovers, l.Name+": "+l.Comment)
-		}
-		snap, err := postgres.ExportSnapshot(ctx, cc)
-		if err != nil {
-			return live, err
-		}
-		defer snap.Close()
+		cc.LockTimeout = lockTimeout
+		var targets []string
 		for _, s := range schemas {
-			if s.Role == "database" {
-				continue
+			if s.Role != "database" {
+				targets = append(targets, s.Target)
 			}
-			st, err := snap.SchemaStats(ctx, s.Target)
-			switch {
-			case errors.Is(err, postgres.ErrSchemaNotFound):
-				live.Schemas[s.Target] = plan.SchemaState{}
-			case err != nil:
-				return live, err
-			default:
-				live.Schemas[s.Target] = plan.SchemaState{Exists: true, Tables: st.Tables, RowEstimate: st.RowEstimate, Bytes: st.Bytes}
-			}
+		}
+		if err := schemaFacts(ctx, cc, targets, &live); err != nil {
+			return live, postgres.ExplainLockTimeout(context.WithoutCancel(ctx), cc, targets, err)
 		}
 	}
 	var err error
@@ -129,6 +114,45 @@ func liveState(ctx context.Context, r *config.Resource, schemas []plan.SchemaRes
 	return live, nil
 }
 
+// schemaFacts reads the figures of the schemas a restore replaces, the
+// objects outside them that depend on them, and the schemas interrupted
+// restores left.
+func schemaFacts(ctx context.Context, cc postgres.ConnConfig, targets []string, live *plan.LiveState) error {
+	{
+		leftovers, err := postgres.Leftovers(ctx, cc)
+		if err != nil {
+			return err
+		}
+		for _, l := range leftovers {
+			live.Leftovers = append(live.Leftovers, l.Name+": "+l.Comment)
+		}
+		snap, err := postgres.ExportSnapshot(ctx, cc)
+		if err != nil {
+			return err
+		}
+		defer snap.Close()
+		for _, t := range targets {
+			st, err := snap.SchemaStats(ctx, t)
+			switch {
+			case errors.Is(err, postgres.ErrSchemaNotFound):
+				live.Schemas[t] = plan.SchemaState{}
+			case err != nil:
+				return err
+			default:
+				live.Schemas[t] = plan.SchemaState{Exists: true, Tables: st.Tables, RowEstimate: st.RowEstimate, Bytes: st.Bytes}
+			}
+		}
+		deps, err := snap.Dependents(ctx, targets)
+		if err != nil {
+			return err
+		}
+		for _, d := range deps {
+			live.Dependents = append(live.Dependents, plan.Dependent{Schema: d.Schema, Object: d.Object})
+		}
+	}
+	return nil
+}
+
 func treeState(dir string) (plan.TreeState, error) {
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return plan.TreeState{}, nil
@@ -142,7 +166,7 @@ func treeState(dir string) (plan.TreeState, error) {
 
 // checkRestoreFresh refuses a saved restore plan whose archive or live
 // state changed since it was made.
-func checkRestoreFresh(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store) error {
+func (g *globals) checkRestoreFresh(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store) error {
 	rp := p.Restore
 	r := cfg.Resource(rp.Resource)
 	if r == nil {
@@ -166,7 +190,7 @@ func checkRestoreFresh(ctx context.Context, p *plan.Plan, cfg *config.Config, st
 	if err != nil {
 		return err
 	}
-	live, err := liveState(ctx, r, rp.Schemas, rp.ToDatabase)
+	live, err := liveState(ctx, r, rp.Schemas, rp.ToDatabase, g.dbLockTimeout)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +33,9 @@ type ConnConfig struct {
 	// BinDir is the directory holding pg_dump and pg_restore; empty means
 	// PATH.
 	BinDir string
+	// LockTimeout, when set, bounds every wait of the connection's
+	// statements for a lock (the session's lock_timeout).
+	LockTimeout time.Duration
 }
 
 // String describes the connection without the password.
@@ -87,6 +91,9 @@ func (c ConnConfig) pgxConfig() (*pgx.ConnConfig, error) {
 	}
 	if c.Password != "" {
 		cfg.Password = c.Password
+	}
+	if c.LockTimeout > 0 {
+		cfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(c.LockTimeout.Milliseconds(), 10)
 	}
 	return cfg, nil
 }

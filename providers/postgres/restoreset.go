@@ -41,6 +41,18 @@ type SetOptions struct {
 	// LockTimeout bounds every wait for a lock (default 30s). On expiry the
 	// error names the sessions holding locks on the schemas.
 	LockTimeout time.Duration
+	// Rename restores schemas under other names (dump schema → target).
+	// Renaming goes through a scratch database: the set and Context are
+	// restored there under their own names (so nothing collides with live
+	// schemas and references between them resolve), the renamed schemas
+	// are renamed with ALTER SCHEMA, dumped again and restored from there.
+	// It needs the CREATEDB privilege. ALTER SCHEMA … RENAME updates every
+	// reference PostgreSQL tracks, but not names written inside function
+	// bodies or SET search_path clauses.
+	Rename map[string]string
+	// Context are dumps restored beside the set in the scratch database of
+	// a renaming restore only: the schemas the set references.
+	Context []SchemaDump
 }
 
 // DefaultLockTimeout is how long a restore waits for a lock by default.
@@ -77,6 +89,9 @@ func schemaList(dumps []SchemaDump) string {
 func restoreSet(ctx context.Context, c ConnConfig, dumps []SchemaDump, opts SetOptions) (err error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
+	}
+	if len(opts.Rename) > 0 {
+		return restoreSetRenamed(ctx, c, dumps, opts)
 	}
 	// The definitions and the indexes are small: read them before the
 	// transaction starts, so that it holds its locks only while it works.
@@ -133,6 +148,49 @@ func restoreSet(ctx context.Context, c ConnConfig, dumps []SchemaDump, opts SetO
 		return fail(err)
 	}
 	return nil
+}
+
+func restoreSetRenamed(ctx context.Context, c ConnConfig, dumps []SchemaDump, opts SetOptions) (err error) {
+	scratch, drop, err := CreateScratchDatabase(ctx, c, "planb_rename")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, drop(context.WithoutCancel(ctx))) }()
+	sc := c.WithDB(scratch)
+	all := append(append([]SchemaDump{}, dumps...), opts.Context...)
+	if err := restoreSet(ctx, sc, all, SetOptions{NoOwner: opts.NoOwner, LockTimeout: opts.LockTimeout}); err != nil {
+		return fmt.Errorf("in scratch database %q: %w", scratch, err)
+	}
+	conn, err := Connect(ctx, sc)
+	if err != nil {
+		return err
+	}
+	for from, to := range opts.Rename {
+		if _, err = conn.Exec(ctx, "ALTER SCHEMA "+pgx.Identifier{from}.Sanitize()+" RENAME TO "+pgx.Identifier{to}.Sanitize()); err != nil {
+			err = fmt.Errorf("rename schema %s to %s in scratch database %q: %w", quoteName(from), quoteName(to), scratch, err)
+			break
+		}
+	}
+	err = errors.Join(err, conn.Close(ctx))
+	if err != nil {
+		return err
+	}
+	redumps := make([]SchemaDump, len(dumps))
+	for i, d := range dumps {
+		name := d.Schema
+		if to, ok := opts.Rename[name]; ok {
+			name = to
+		}
+		redumps[i] = SchemaDump{Schema: name, Open: func() (io.ReadCloser, error) {
+			pr, pw := io.Pipe()
+			go func() {
+				pw.CloseWithError(Dump(ctx, sc, DumpOptions{Schema: name}, pw))
+			}()
+			return pr, nil
+		}}
+	}
+	opts.Rename, opts.Context = nil, nil
+	return restoreSet(ctx, c, redumps, opts)
 }
 
 // dropExisting drops the schemas of the set that exist, after checking that
@@ -552,6 +610,17 @@ func (r *copyReader) Read(p []byte) (int, error) {
 	n := copy(p, r.rest)
 	r.rest = r.rest[n:]
 	return n, nil
+}
+
+// ExplainLockTimeout turns err, when it is a lock timeout, into an error
+// naming the sessions holding locks on the relations of schemas; other
+// errors are returned as they are.
+func ExplainLockTimeout(ctx context.Context, c ConnConfig, schemas []string, err error) error {
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+		return err
+	}
+	return lockError(ctx, c, schemas, c.LockTimeout, err)
 }
 
 // lockError explains a lock timeout: which sessions hold locks on the

@@ -217,3 +217,18 @@ func (s *Snapshot) Close() error {
 	}
 	return nil
 }
+
+// Dependents lists, as of the snapshot, the objects outside schemas that
+// replacing them would drop or alter (see the package function Dependents).
+func (s *Snapshot) Dependents(ctx context.Context, schemas []string) ([]Dependent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("snapshot is closed")
+	}
+	deps, err := Dependents(ctx, s.tx, schemas)
+	if err != nil {
+		return nil, fmt.Errorf("objects depending on the schemas of %q: %w", s.db, err)
+	}
+	return deps, nil
+}
