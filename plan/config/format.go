@@ -2,7 +2,6 @@ package config
 
 import (
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
@@ -11,7 +10,7 @@ import (
 // formatted: the result is nil and the diagnostics say why. filename is
 // used in diagnostics only.
 func Format(src []byte, filename string) ([]byte, hcl.Diagnostics) {
-	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
+	if _, diags := parseConfig(src, filename); diags.HasErrors() {
 		return nil, diags
 	}
 	return hclwrite.Format(src), nil

@@ -168,7 +168,7 @@ func (l *loader) parse() ([]sourceFile, bool) {
 			failed = true
 			continue
 		}
-		f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+		f, diags := parseConfig(src, path)
 		l.diags = append(l.diags, diags...)
 		if diags.HasErrors() {
 			failed = true

@@ -188,6 +188,11 @@ func (l *loader) setFromString(v *variable, raw, source string) {
 	var val cty.Value
 	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
 		val = cty.StringVal(raw)
+	} else if checkNesting([]byte(raw), source, true).HasErrors() {
+		l.errorf(nil, "Invalid value for variable",
+			"The value of %s for variable %q is nested deeper than %d levels.", source, v.decl.Name, MaxNesting)
+		v.invalid = true
+		return
 	} else {
 		expr, diags := hclsyntax.ParseExpression([]byte(raw), source, hcl.InitialPos)
 		if !diags.HasErrors() {
@@ -224,7 +229,7 @@ func (l *loader) readVarFile(path string) {
 		l.errorf(nil, "Cannot read variables file", "%s.", err)
 		return
 	}
-	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	f, diags := parseConfig(src, path)
 	l.diags = append(l.diags, diags...)
 	if diags.HasErrors() {
 		return
