@@ -109,6 +109,11 @@ type ResourceState struct {
 	NewestAt time.Time `json:"newest_at,omitzero"`
 	Backups  int       `json:"backups"`
 	Partials int       `json:"partials"`
+	// Safety counts safety backups (not counted in Backups).
+	Safety int `json:"safety_backups,omitempty"`
+	// Future names archives dated more than FutureSkew after the plan's
+	// time: never the newest, never counted or pruned by retention.
+	Future []string `json:"future,omitempty"`
 }
 
 // ArchiveRef names an archive in a store.

@@ -101,6 +101,8 @@ type storeView struct {
 	store    *config.Store
 	complete []store.Archive // oldest first
 	partial  []store.Archive
+	safety   []store.Archive // safety backups: never newest, not counted by retention
+	future   []store.Archive // dated after now + FutureSkew: likewise
 	newest   *store.Archive
 	due      bool
 	reason   string
@@ -119,9 +121,14 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		entries := make([]CatalogEntry, 0, len(archives))
 		for _, a := range archives {
 			entries = append(entries, CatalogEntry{Name: a.Name, Size: a.Size})
-			if a.Partial {
+			switch {
+			case a.Partial:
 				v.partial = append(v.partial, a)
-			} else {
+			case a.Safety:
+				v.safety = append(v.safety, a)
+			case Future(a, p.Now):
+				v.future = append(v.future, a)
+			default:
 				v.complete = append(v.complete, a)
 			}
 		}
@@ -224,6 +231,10 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 			Status:   StatusUpToDate,
 			Backups:  len(v.complete),
 			Partials: len(v.partial),
+			Safety:   len(v.safety),
+		}
+		for _, f := range v.future {
+			st.Future = append(st.Future, f.Name)
 		}
 		if v.newest != nil {
 			st.Newest, st.NewestAt = v.newest.Name, v.newest.Time
@@ -236,12 +247,59 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		}
 		p.Resources = append(p.Resources, st)
 
+		var prune *Action
 		if r.Retention != nil {
-			if a := pruneAction(r, v, p.Now); a != nil {
-				p.Actions = append(p.Actions, a)
+			prune = pruneAction(r, v, p.Now)
+		}
+		if s := safetyPrune(r, v, p.Now); s != nil {
+			if prune == nil {
+				prune = s
+			} else {
+				prune.Delete = append(prune.Delete, s.Delete...)
+				prune.Reason += "; " + s.Reason
 			}
 		}
+		if prune != nil {
+			p.Actions = append(p.Actions, prune)
+		}
 	}
+}
+
+// FutureSkew is how far after now an archive may be dated before it counts
+// as dated in the future: a copied file, or made on a host whose clock was
+// wrong. Such an archive is never the newest, and retention neither counts
+// nor prunes it.
+const FutureSkew = 5 * time.Minute
+
+// Future reports whether a is dated more than FutureSkew after now.
+func Future(a store.Archive, now time.Time) bool {
+	return a.Time.After(now.Add(FutureSkew))
+}
+
+// safetyPrune removes the safety backups of one store that outlived their
+// lifetime.
+func safetyPrune(r *config.Resource, v *storeView, now time.Time) *Action {
+	lifetime := config.DefaultSafetyLifetime
+	if r.Retention != nil && r.Retention.SafetyBackups > 0 {
+		lifetime = r.Retention.SafetyBackups
+	}
+	a := &Action{
+		ID:       actionID(Prune, r.Address, v.store.Name),
+		Type:     Prune,
+		Resource: r.Address,
+		Store:    v.store.Name,
+	}
+	for _, s := range v.safety {
+		if age := now.Sub(s.Time); age > lifetime {
+			a.Delete = append(a.Delete, Deletion{Archive: s.Name, Time: s.Time, Size: s.Size,
+				Why: fmt.Sprintf("safety backup older than %s", FormatDuration(lifetime))})
+		}
+	}
+	if len(a.Delete) == 0 {
+		return nil
+	}
+	a.Reason = fmt.Sprintf("%d safety backup(s) past their lifetime (%s)", len(a.Delete), FormatDuration(lifetime))
+	return a
 }
 
 // due reports whether a resource whose newest complete backup is newest

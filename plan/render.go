@@ -127,6 +127,20 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		}
 		bw.printf("\n")
 	}
+	var future []string
+	for _, r := range p.Resources {
+		for _, f := range r.Future {
+			future = append(future, fmt.Sprintf("store.%s %s", r.Store, f))
+		}
+	}
+	if len(future) > 0 {
+		bw.printf("%s more than %s after %s (a copied file, or a wrong clock): never the newest, never counted or pruned by retention:\n",
+			st.paint("Archives dated in the future", "33"), FormatDuration(FutureSkew), p.Now.Format(time.RFC3339))
+		for _, f := range future {
+			bw.printf("  %s\n", f)
+		}
+		bw.printf("\n")
+	}
 	if len(p.Orphans) > 0 {
 		bw.printf("Orphaned archives (their resources are no longer configured; a plan never deletes them):\n")
 		for _, o := range p.Orphans {

@@ -122,7 +122,7 @@ type RestoreRequest struct {
 }
 
 // ChooseArchive finds the archive a restore request names in the catalog.
-func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest) (*config.Resource, store.Archive, error) {
+func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest, now time.Time) (*config.Resource, store.Archive, error) {
 	r := cfg.Resource(req.Resource)
 	if r == nil {
 		return nil, store.Archive{}, fmt.Errorf("--restore %s: no such resource in the configuration", req.Resource)
@@ -147,7 +147,14 @@ func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest) (*config
 	}
 	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].Time.After(candidates[j].Time) })
 	if req.From == "" {
-		return r, candidates[0], nil
+		// The newest backup: never a safety backup (the state a restore
+		// replaced) nor an archive dated in the future.
+		for _, a := range candidates {
+			if !a.Safety && !Future(a, now) {
+				return r, a, nil
+			}
+		}
+		return nil, store.Archive{}, fmt.Errorf("no complete archive of %s in %s but safety backups or archives dated in the future; name one with --from", r.Address, storesText(r, req.Store))
 	}
 	want := strings.TrimSuffix(req.From, ".zip")
 	wantTime, timeErr := time.Parse(time.RFC3339, req.From)
@@ -155,7 +162,7 @@ func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest) (*config
 		wantTime, timeErr = time.Parse("2006-01-02-15-04-05", req.From)
 	}
 	for _, a := range candidates {
-		if strings.TrimSuffix(a.Name, ".zip") == want || (timeErr == nil && a.Time.Equal(wantTime)) {
+		if strings.TrimSuffix(strings.TrimSuffix(a.Name, store.SafetySuffix), ".zip") == want || strings.TrimSuffix(a.Name, ".zip") == want || (timeErr == nil && a.Time.Equal(wantTime)) {
 			return r, a, nil
 		}
 	}
@@ -307,9 +314,9 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 		rp.NoSafety = "the resource has no store"
 	default:
 		safetyStore := r.Stores[0].Name
-		name := store.ArchiveName(r.Name, p.Now)
+		name := store.SafetyArchiveName(r.Name, p.Now)
 		if name == a.Name {
-			name = store.ArchiveName(r.Name, p.Now.Add(time.Second))
+			name = store.SafetyArchiveName(r.Name, p.Now.Add(time.Second))
 		}
 		rp.SafetyBackup = name
 		safety := &Action{
@@ -416,7 +423,7 @@ func manifestSchema(m *archive.Manifest, role, name string) (archive.SchemaInfo,
 
 func restoreReason(req RestoreRequest, a store.Archive) string {
 	if req.From == "" {
-		return "the newest complete archive"
+		return "the newest complete archive (safety backups and archives dated in the future are never chosen by default)"
 	}
 	return "the archive asked for with --from " + req.From
 }

@@ -234,6 +234,7 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 		Kind:          string(r.Kind),
 		Name:          r.Name,
 		PlanbVersion:  env.PlanbVersion,
+		Safety:        store.IsSafety(run.name),
 	}
 	if r.Database != nil {
 		cc := ConnConfig(r.Database, "")

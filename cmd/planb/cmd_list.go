@@ -39,6 +39,10 @@ type listedArchive struct {
 	Size     int64     `json:"size"`
 	Status   string    `json:"status"`
 	Detail   string    `json:"detail,omitempty"`
+	// Safety marks a safety backup: the state a restore replaced.
+	Safety bool `json:"safety,omitempty"`
+	// Future marks an archive dated more than a few minutes after now.
+	Future bool `json:"future,omitempty"`
 
 	ref store.Ref
 	st  store.Store
@@ -85,6 +89,12 @@ a resource another configuration backs up) or damaged (unreadable).`,
 					res = r.Folder
 				}
 				status := r.Status
+				if r.Safety {
+					status += " (safety backup)"
+				}
+				if r.Future {
+					status += " (dated in the future)"
+				}
 				if r.Detail != "" {
 					status += ": " + r.Detail
 				}
@@ -109,6 +119,10 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 	if err != nil {
 		return nil, err
 	}
+	now, err := g.clock()
+	if err != nil {
+		return nil, err
+	}
 	byRef := map[store.Ref]*config.Resource{}
 	for _, r := range cfg.Resources {
 		byRef[plan.RefOf(r)] = r
@@ -124,6 +138,7 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 			row := listedArchive{
 				Store: name, Folder: a.Ref.Kind + "/" + a.Ref.Name, Archive: a.Name,
 				Time: a.Time, Size: a.Size, Status: statusComplete, ref: a.Ref, st: st,
+				Safety: a.Safety, Future: !a.Partial && plan.Future(a, now),
 			}
 			if r := byRef[a.Ref]; r != nil {
 				row.Resource, row.res = r.Address, r

@@ -31,7 +31,7 @@ func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r, a, err := plan.ChooseArchive(cfg, cat, req)
+	r, a, err := plan.ChooseArchive(cfg, cat, req, now)
 	if err != nil {
 		return nil, nil, nil, err
 	}

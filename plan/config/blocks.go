@@ -54,6 +54,7 @@ var retentionSchema = &hcl.BodySchema{
 		{Name: "keep_yearly"},
 		{Name: "keep_within"},
 		{Name: "max_age"},
+		{Name: "safety_backups"},
 	},
 }
 
@@ -186,16 +187,17 @@ func (l *loader) retentionNode(name string, b *hcl.Block) *node {
 func (l *loader) decodeRetention(name string, content *hcl.BodyContent, ctx *hcl.EvalContext, sc scope, rng hcl.Range) *Retention {
 	bd := l.body(content, ctx, sc)
 	r := &Retention{
-		Name:        name,
-		KeepLast:    bd.integer("keep_last", 0, 0, maxKeep),
-		KeepHourly:  bd.integer("keep_hourly", 0, 0, maxKeep),
-		KeepDaily:   bd.integer("keep_daily", 0, 0, maxKeep),
-		KeepWeekly:  bd.integer("keep_weekly", 0, 0, maxKeep),
-		KeepMonthly: bd.integer("keep_monthly", 0, 0, maxKeep),
-		KeepYearly:  bd.integer("keep_yearly", 0, 0, maxKeep),
-		KeepWithin:  bd.duration("keep_within", 0),
-		MaxAge:      bd.duration("max_age", 0),
-		DeclRange:   rng,
+		Name:          name,
+		KeepLast:      bd.integer("keep_last", 0, 0, maxKeep),
+		KeepHourly:    bd.integer("keep_hourly", 0, 0, maxKeep),
+		KeepDaily:     bd.integer("keep_daily", 0, 0, maxKeep),
+		KeepWeekly:    bd.integer("keep_weekly", 0, 0, maxKeep),
+		KeepMonthly:   bd.integer("keep_monthly", 0, 0, maxKeep),
+		KeepYearly:    bd.integer("keep_yearly", 0, 0, maxKeep),
+		KeepWithin:    bd.duration("keep_within", 0),
+		MaxAge:        bd.duration("max_age", 0),
+		SafetyBackups: bd.duration("safety_backups", 0),
+		DeclRange:     rng,
 	}
 	// max_age alone is the original system's "delete backups older than N
 	// days": everything younger is kept.

@@ -133,9 +133,17 @@ type Retention struct {
 	KeepWithin time.Duration
 	// MaxAge removes backups older than this, whatever the other rules say
 	// (the newest complete backup excepted).
-	MaxAge    time.Duration
-	DeclRange hcl.Range
+	MaxAge time.Duration
+	// SafetyBackups is how long safety backups (the state a restore
+	// replaced) are kept; 0 means DefaultSafetyLifetime. They do not count
+	// towards the keep_* rules.
+	SafetyBackups time.Duration
+	DeclRange     hcl.Range
 }
+
+// DefaultSafetyLifetime is how long safety backups are kept when no
+// retention says otherwise.
+const DefaultSafetyLifetime = 7 * 24 * time.Hour
 
 // ResourceKind is the kind of thing that is backed up.
 type ResourceKind string

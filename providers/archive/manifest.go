@@ -29,6 +29,9 @@ type Manifest struct {
 	Delivery        *TreeInfo     `json:"delivery,omitempty"`
 	Files           *TreeInfo     `json:"files,omitempty"` // file-based persistence
 	Options         string        `json:"options_entry,omitempty"`
+	// Safety marks a safety backup: the state a restore replaced, taken
+	// just before it (its name ends in .safety.zip).
+	Safety bool `json:"safety,omitempty"`
 	// Entries is filled in by Writer.Close: every entry of the archive except the manifest
 	// itself, sorted by name.
 	Entries []Entry `json:"entries"`

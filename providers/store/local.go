@@ -212,7 +212,7 @@ func (l *Local) listResource(ref Ref) ([]Archive, error) {
 		}
 		out = append(out, Archive{
 			Store: l.name, Ref: ref, Name: e.Name(), Time: t,
-			Size: fi.Size(), ModTime: fi.ModTime(), Partial: partial,
+			Size: fi.Size(), ModTime: fi.ModTime(), Partial: partial, Safety: IsSafety(e.Name()),
 		})
 	}
 	return out, nil

@@ -347,7 +347,7 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 		_, t, _, _ := ParseArchiveName(file)
 		out = append(out, Archive{
 			Store: s.name, Ref: ref, Name: file, Time: t,
-			Size: obj.Size, ModTime: obj.LastModified, Partial: partial,
+			Size: obj.Size, ModTime: obj.LastModified, Partial: partial, Safety: IsSafety(file),
 		})
 	}
 	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, prefix, true) {

@@ -91,6 +91,8 @@ type Archive struct {
 	Time    time.Time
 	Size    int64
 	ModTime time.Time
+	// Safety marks a safety backup: the state a restore replaced.
+	Safety bool
 	// Partial marks a leftover of an interrupted write: a <name>.partial
 	// file of a local store (or an incomplete multipart upload of an object
 	// store). It is never a usable backup; Delete removes it.
@@ -116,7 +118,26 @@ const timeLayout = "2006-01-02-15-04-05"
 
 // extensions are the archive formats whose names ParseArchiveName accepts:
 // ZIP (the default and the original system's) and planb's opt-in tar.zst.
-var extensions = []string{".zip", ".tar.zst"}
+// A safety backup (see SafetyArchiveName) ends in ".safety.zip".
+var extensions = []string{SafetySuffix, ".zip", ".tar.zst"}
+
+// SafetySuffix ends the names of safety backups: the state a restore
+// replaced, taken just before it.
+const SafetySuffix = ".safety.zip"
+
+// SafetyArchiveName returns "<resource>_YYYY-MM-DD-HH-mm-SS.safety.zip",
+// the name of the safety backup a restore takes at t. Safety backups are
+// never the default archive to restore, and retention does not count them:
+// they have their own lifetime.
+func SafetyArchiveName(resource string, t time.Time) string {
+	return resource + "_" + t.UTC().Format(timeLayout) + SafetySuffix
+}
+
+// IsSafety reports whether an archive name (with or without ".partial") is
+// a safety backup's.
+func IsSafety(name string) bool {
+	return strings.HasSuffix(strings.TrimSuffix(name, PartialSuffix), SafetySuffix)
+}
 
 // ArchiveName returns "<resource>_YYYY-MM-DD-HH-mm-SS.zip" for t in UTC, the
 // original CAST system's pattern. Sub-second precision is dropped.
