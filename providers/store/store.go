@@ -227,6 +227,8 @@ type Store interface {
 	// holder is on this host and whose process no longer exists is stale: it
 	// is taken over, with a warning logged.
 	Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error)
+	// Records keeps small documents beside the archives (see Records).
+	Records
 }
 
 // Upload is an archive being written. Writes after the context passed to

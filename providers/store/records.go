@@ -1,0 +1,163 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// Records are small JSON documents a store keeps per resource beside its
+// archives, under records/<kind>/<name>/<record>.json: what a restore that
+// has begun and not finished is doing (RestoreRecord). They are not
+// archives: List never returns them.
+type Records interface {
+	// WriteRecord stores data as record name of ref, replacing it,
+	// durably (local: written aside, fsynced and renamed).
+	WriteRecord(ctx context.Context, ref Ref, name string, data []byte) error
+	// ReadRecord reads record name of ref; fs.ErrNotExist when there is
+	// none.
+	ReadRecord(ctx context.Context, ref Ref, name string) ([]byte, error)
+	// DeleteRecord removes record name of ref; a missing record is no
+	// error.
+	DeleteRecord(ctx context.Context, ref Ref, name string) error
+}
+
+// RestoreRecord is the name of the record a restore writes before it
+// changes anything and removes once it finished.
+const RestoreRecord = "restore.json"
+
+// maxRecord bounds what ReadRecord reads.
+const maxRecord = 1 << 20
+
+func checkRecord(ref Ref, name string) error {
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	if !strings.HasSuffix(name, ".json") || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("record name %q: want a plain name ending in .json", name)
+	}
+	return nil
+}
+
+func (l *Local) recordPath(ref Ref, name string) string {
+	return filepath.Join(l.root, "records", ref.Kind, ref.Name, name)
+}
+
+// WriteRecord implements Records.
+func (l *Local) WriteRecord(ctx context.Context, ref Ref, name string, data []byte) error {
+	if err := checkRecord(ref, name); err != nil {
+		return fmt.Errorf("store %q: %w", l.name, err)
+	}
+	p := l.recordPath(ref, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("store %q: write record: %w", l.name, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+name+".*")
+	if err != nil {
+		return fmt.Errorf("store %q: write record: %w", l.name, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	err = errors.Join(err, f.Close())
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(p))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("store %q: write record %s: %w", l.name, p, err)
+	}
+	return nil
+}
+
+// ReadRecord implements Records.
+func (l *Local) ReadRecord(ctx context.Context, ref Ref, name string) ([]byte, error) {
+	if err := checkRecord(ref, name); err != nil {
+		return nil, fmt.Errorf("store %q: %w", l.name, err)
+	}
+	f, err := os.Open(l.recordPath(ref, name))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("store %q: record %s: %w", l.name, ref.Key(name), fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("store %q: read record: %w", l.name, err)
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxRecord))
+}
+
+// DeleteRecord implements Records.
+func (l *Local) DeleteRecord(ctx context.Context, ref Ref, name string) error {
+	if err := checkRecord(ref, name); err != nil {
+		return fmt.Errorf("store %q: %w", l.name, err)
+	}
+	p := l.recordPath(ref, name)
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store %q: delete record: %w", l.name, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store %q: delete record: %w", l.name, err)
+	}
+	return nil
+}
+
+func (s *S3) recordKey(ref Ref, name string) string {
+	return s.prefix + "records/" + ref.Kind + "/" + ref.Name + "/" + name
+}
+
+// WriteRecord implements Records.
+func (s *S3) WriteRecord(ctx context.Context, ref Ref, name string, data []byte) error {
+	if err := checkRecord(ref, name); err != nil {
+		return fmt.Errorf("store %q: %w", s.name, err)
+	}
+	key := s.recordKey(ref, name)
+	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)),
+		minio.PutObjectOptions{ContentType: "application/json"})
+	if err != nil {
+		return s.fail("write record "+key, err)
+	}
+	return nil
+}
+
+// ReadRecord implements Records.
+func (s *S3) ReadRecord(ctx context.Context, ref Ref, name string) ([]byte, error) {
+	if err := checkRecord(ref, name); err != nil {
+		return nil, fmt.Errorf("store %q: %w", s.name, err)
+	}
+	key := s.recordKey(ref, name)
+	body, _, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.fail("read record "+key, err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, maxRecord))
+	if err != nil {
+		return nil, s.fail("read record "+key, err)
+	}
+	return data, nil
+}
+
+// DeleteRecord implements Records.
+func (s *S3) DeleteRecord(ctx context.Context, ref Ref, name string) error {
+	if err := checkRecord(ref, name); err != nil {
+		return fmt.Errorf("store %q: %w", s.name, err)
+	}
+	key := s.recordKey(ref, name)
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+		return s.fail("delete record "+key, err)
+	}
+	return nil
+}
