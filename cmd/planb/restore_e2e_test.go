@@ -7,9 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/planb-backup/planb/providers/postgres"
 )
@@ -220,45 +218,27 @@ func TestRestoreKilledCanBeAppliedAgain(t *testing.T) {
 	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.shop")
 	e.srv.Exec(t, e.db, `DROP TABLE shop_central.playlist_track; UPDATE shop_mngt.versions SET name = 'x'`)
 
-	for _, delay := range []time.Duration{300 * time.Millisecond, 900 * time.Millisecond} {
-		cmd := exec.Command(planbBin, "--chdir", e.dir, "apply", "--auto-approve", "--now", "2026-11-25T10:00:00Z")
-		cmd.Args = []string{planbBin, "--chdir", e.dir, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", filepath.Join(e.dir, "r.plan")}
-		cmd.Env = append(os.Environ(), e.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("plan: %v\n%s", err, out)
-		}
-		kill := exec.Command(planbBin, "--chdir", e.dir, "apply", filepath.Join(e.dir, "r.plan"))
-		kill.Env = append(os.Environ(), e.env...)
-		if err := kill.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(delay)
-		kill.Process.Signal(syscall.SIGKILL)
-		kill.Wait()
+	damaged := describeAll(t, e, shopSchemas...)
+
+	// Kill restores as the schemas start to be restored, and once the
+	// delivery folder is swapped in while they still are. The schemas are
+	// replaced in one transaction: a kill leaves them as they were.
+	killPlan := filepath.Join(t.TempDir(), "r.plan")
+	replan := func() []string {
+		e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", killPlan)
+		return []string{"apply", "--json", killPlan}
 	}
-	// Kill one more while a schema is moved aside: the schema outlives the
-	// restore, and the next restore plan names it.
-	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", filepath.Join(e.dir, "r.plan"))
-	kill := exec.Command(planbBin, "--chdir", e.dir, "apply", filepath.Join(e.dir, "r.plan"))
-	kill.Env = append(os.Environ(), e.env...)
-	if err := kill.Start(); err != nil {
-		t.Fatal(err)
+	for _, aim := range []killAim{
+		{event: "step_started", step: "/schemas"},
+		{event: "step_finished", step: "/folder/" + e.delivery, unfinished: "/schemas"},
+	} {
+		killUntilLanded(t, e, aim, replan, nil)
+		assertSameSchemas(t, damaged, describeAll(t, e, shopSchemas...))
 	}
-	conn := e.srv.Conn(t, e.db)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var aside int
-		conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'planb_old_%'").Scan(&aside)
-		if aside > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no schema was ever moved aside")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	kill.Process.Signal(syscall.SIGKILL)
-	kill.Wait()
+	// A schema that an interrupted restore moved aside (postgres.Restore
+	// replaces a single schema that way) is named by the next restore plan.
+	e.srv.Exec(t, e.db, `CREATE SCHEMA planb_old_0123456789abcdef;
+COMMENT ON SCHEMA planb_old_0123456789abcdef IS 'planb: previous contents of schema shop_mngt, moved aside at 2026-11-25T09:00:00Z'`)
 
 	// The lock of the killed process is stale; a new plan and apply succeed.
 	planFile := filepath.Join(t.TempDir(), "restore.plan")
