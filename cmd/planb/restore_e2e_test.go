@@ -259,9 +259,16 @@ func TestVerifyDeep(t *testing.T) {
 		t.Errorf("verify --deep does not report the test restore:\n%s", r.stdout)
 	}
 	// Scratch databases are dropped again.
-	var n int
-	e.srv.Conn(t, "postgres").QueryRow(context.Background(), "SELECT count(*) FROM pg_database WHERE datname LIKE 'planb_verify%'").Scan(&n)
-	if n != 0 {
+	scratchLeft := func() int {
+		t.Helper()
+		var n int
+		if err := e.srv.Conn(t, "postgres").QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_database WHERE starts_with(datname, 'planb_verify')").Scan(&n); err != nil {
+			t.Fatalf("count scratch databases: %v", err)
+		}
+		return n
+	}
+	if n := scratchLeft(); n != 0 {
 		t.Errorf("%d scratch databases left", n)
 	}
 
@@ -275,5 +282,8 @@ func TestVerifyDeep(t *testing.T) {
 	r = e.mustPlanb(t, 1, "verify", "--deep")
 	if !strings.Contains(r.stdout, "FAILED  store.node applications/legacy/"+filepath.Base(z)) {
 		t.Errorf("a corrupted archive is not named:\n%s", r.stdout)
+	}
+	if n := scratchLeft(); n != 0 {
+		t.Errorf("%d scratch databases left after a failed verify", n)
 	}
 }
