@@ -92,21 +92,25 @@ func (e *estate) mustPlanb(t *testing.T, want int, args ...string) result {
 	return r
 }
 
-// newEstate seeds an application "shop" with Pagila as its analysis schema,
-// Chinook as its dashboard schema and a management schema, an application
-// "legacy" whose schema names need quoting, a measurement schema, and a
-// delivery folder with non-ASCII names.
+// shop names the schemas of application "shop": the project's fixture
+// (pgtest.LoadEstate) is loaded into them.
+var shop = pgtest.Estate{Management: "shop_mngt", Dashboard: "shop_central", Analysis: "shop_local"}
+
+// shopSchemas are shop's schemas in the order management, dashboard,
+// analysis.
+var shopSchemas = []string{shop.Management, shop.Dashboard, shop.Analysis}
+
+// newEstate seeds an application "shop" with the project's estate fixture
+// (partitions, enums, domains, triggers, row-level security, grants, TOAST,
+// non-ASCII names…), an application "legacy" whose schema names need
+// quoting, a measurement schema, and a delivery folder with non-ASCII names.
 func newEstate(t *testing.T, extra string) *estate {
 	t.Helper()
 	srv := pgtest.Start(t)
 	e := &estate{srv: srv, dir: t.TempDir(), backups: t.TempDir(), second: t.TempDir()}
 	e.db = srv.CreateDatabase(t, "estate")
-	srv.LoadPagila(t, e.db, "shop_local")
-	srv.LoadChinook(t, e.db, "shop_central")
+	srv.LoadEstate(t, e.db, shop)
 	srv.Exec(t, e.db, `
-CREATE SCHEMA shop_mngt;
-CREATE TABLE shop_mngt.versions (id int PRIMARY KEY, name text NOT NULL, delivered timestamptz);
-INSERT INTO shop_mngt.versions SELECT g, 'v' || g, timestamptz '2026-01-01' + g * interval '1 day' FROM generate_series(1, 50) g;
 CREATE SCHEMA "Legacy-Mngt";
 CREATE TABLE "Legacy-Mngt"."Versions" (id int PRIMARY KEY, "Name" text);
 INSERT INTO "Legacy-Mngt"."Versions" VALUES (1, 'ü-one'), (2, 'two');
@@ -154,7 +158,7 @@ application "shop" {
     sql = <<-SQL
       DELETE FROM aip_measure.app_snapshots WHERE app = 'shop';
       INSERT INTO aip_measure.app_snapshots (app, taken, grade)
-      SELECT 'shop', current_date, count(*) / 1000.0 FROM shop_central.track;
+      SELECT 'shop', current_date, avg(avg_grade) FROM shop_central.snapshots;
     SQL
   }
 }
@@ -339,6 +343,9 @@ func assertRestoresIdentical(t *testing.T, e *estate, archivePath, schema string
 	}
 	if d := want.Diff(got); len(d) > 0 {
 		t.Fatalf("restored %s differs:\n%s", schema, strings.Join(d, "\n"))
+	}
+	if d := pgtest.DiffExtras(e.srv.Extras(t, e.db, schema), e.srv.Extras(t, target, schema)); len(d) > 0 {
+		t.Fatalf("comments, owners, privileges or policies of the restored %s differ:\n%s", schema, strings.Join(d, "\n"))
 	}
 }
 

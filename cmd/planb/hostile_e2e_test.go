@@ -123,8 +123,8 @@ func TestHostileArchivesAreRefused(t *testing.T) {
 		"implausible compression ratio": "is implausible",
 		"checksum mismatch":             "entry schemas/shop_mngt.cssbackup: sha256",
 	}
-	e.srv.Exec(t, e.db, `UPDATE shop_mngt.versions SET name = 'current'`)
-	before := describeAll(t, e, "shop_mngt", "shop_central", "shop_local")
+	e.srv.Exec(t, e.db, `UPDATE shop_mngt.versions SET note = 'current'`)
+	before := describeAll(t, e, shopSchemas...)
 	tree := treeSnapshot(t, e.delivery)
 	second := 0
 	for name, c := range cases {
@@ -143,7 +143,7 @@ func TestHostileArchivesAreRefused(t *testing.T) {
 			if why := refusals[name]; !strings.Contains(r.stdout+r.stderr, why) {
 				t.Errorf("refused without saying %q:\n%s%s", why, r.stdout, r.stderr)
 			}
-			assertSameSchemas(t, before, describeAll(t, e, "shop_mngt", "shop_central", "shop_local"))
+			assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
 			assertSameTree(t, tree, treeSnapshot(t, e.delivery))
 			for _, evil := range []string{"/tmp/planb-evil-absolute", filepath.Join(filepath.Dir(e.delivery), "planb-evil-dotdot")} {
 				if _, err := os.Stat(evil); err == nil {

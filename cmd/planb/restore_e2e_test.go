@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/planb-backup/planb/providers/postgres"
+	"github.com/planb-backup/planb/providers/postgres/pgtest"
 )
 
 // describeAll captures the definitions and ordered rows of schemas.
@@ -25,6 +26,26 @@ func describeAll(t *testing.T, e *estate, schemas ...string) map[string]*postgre
 		out[s] = d
 	}
 	return out
+}
+
+// extrasAll captures what describeAll leaves out of schemas: comments,
+// owners, privileges, row-level security.
+func extrasAll(t *testing.T, e *estate, schemas ...string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, s := range schemas {
+		out[s] = e.srv.Extras(t, e.db, s)
+	}
+	return out
+}
+
+func assertSameExtras(t *testing.T, want, got map[string][]string) {
+	t.Helper()
+	for s, w := range want {
+		if d := pgtest.DiffExtras(w, got[s]); len(d) > 0 {
+			t.Errorf("comments, owners, privileges or policies of schema %s differ from backup time:\n%s", s, strings.Join(d, "\n"))
+		}
+	}
 }
 
 func assertSameSchemas(t *testing.T, want, got map[string]*postgres.SchemaDescription) {
@@ -78,16 +99,20 @@ func assertSameTree(t *testing.T, want, got map[string]string) {
 
 func TestRestoreRoundTrip(t *testing.T) {
 	e := newEstate(t, "")
-	shopSchemas := []string{"shop_mngt", "shop_central", "shop_local"}
 	before := describeAll(t, e, shopSchemas...)
+	extras := extrasAll(t, e, shopSchemas...)
 	tree := treeSnapshot(t, e.delivery)
 	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.shop")
 
-	// Damage: changed rows, a dropped table, a changed and a new file.
+	// Damage: changed rows (firing triggers), rows deleted from partitions,
+	// a dropped table with TOASTed rows, a dropped policy and grant, a
+	// changed and a new file.
 	e.srv.Exec(t, e.db, `
-UPDATE shop_mngt.versions SET name = 'damaged' WHERE id < 10;
-DELETE FROM shop_central.invoice_line WHERE invoice_line_id % 3 = 0;
-DROP TABLE shop_central.playlist_track;
+UPDATE shop_mngt.versions SET note = 'damaged', status = 'archived' WHERE id < 200;
+DELETE FROM shop_central.metric_results WHERE metric_id % 3 = 0;
+DROP TABLE shop_local.source_blobs;
+DROP POLICY objects_no_jobs ON shop_local.objects;
+REVOKE SELECT ON shop_central.latest_grades FROM planb_fixture_reader;
 `)
 	os.WriteFile(filepath.Join(e.delivery, "v1/src/MAIN.cob"), []byte("overwritten"), 0o644)
 	os.WriteFile(filepath.Join(e.delivery, "v2/src/NEW.cob"), []byte("new"), 0o644)
@@ -111,6 +136,7 @@ DROP TABLE shop_central.playlist_track;
 	e.mustPlanb(t, 0, "apply", planFile)
 
 	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
+	assertSameExtras(t, extras, extrasAll(t, e, shopSchemas...))
 	assertSameTree(t, tree, treeSnapshot(t, e.delivery))
 	opts, err := os.ReadFile(e.optionsFile)
 	if err != nil {
@@ -212,11 +238,10 @@ func TestAdoptedArchiveRestores(t *testing.T) {
 
 func TestRestoreKilledCanBeAppliedAgain(t *testing.T) {
 	e := newEstate(t, "")
-	shopSchemas := []string{"shop_mngt", "shop_central", "shop_local"}
 	before := describeAll(t, e, shopSchemas...)
 	tree := treeSnapshot(t, e.delivery)
 	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.shop")
-	e.srv.Exec(t, e.db, `DROP TABLE shop_central.playlist_track; UPDATE shop_mngt.versions SET name = 'x'`)
+	e.srv.Exec(t, e.db, `DROP TABLE shop_central.cache_entries; UPDATE shop_mngt.versions SET note = 'x'`)
 
 	damaged := describeAll(t, e, shopSchemas...)
 
