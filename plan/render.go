@@ -105,9 +105,13 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		bw.printf("No safety backup: %s.\n\n", p.Restore.NoSafety)
 	}
 	if p.Restore != nil && len(p.Restore.Leftovers) > 0 {
-		bw.printf("Schemas left by interrupted restores (they hold earlier contents; planb never drops them):\n")
+		bw.printf("Left by interrupted restores:\n")
 		for _, l := range p.Restore.Leftovers {
-			bw.printf("  %s\n", l)
+			what := "kept (not part of this restore)"
+			if l.Remove {
+				what = "removed once the restore succeeded"
+			}
+			bw.printf("  %s %s: %s; %s\n", l.Kind, l.Name, l.What, what)
 		}
 		bw.printf("\n")
 	}

@@ -40,9 +40,13 @@ type RestorePlan struct {
 	Hooks        []string        `json:"after_restore,omitempty"`
 	// OptionsSkipped says why the archive's options are not written.
 	OptionsSkipped string `json:"options_skipped,omitempty"`
-	// Leftovers are schemas that interrupted restores moved aside and
-	// never dropped; they hold earlier contents and planb never drops them.
-	Leftovers []string `json:"leftovers,omitempty"`
+	// Leftovers are what interrupted restores left behind: schemas moved
+	// aside, folders being extracted or moved aside. Those of the schemas
+	// and folders this restore replaces are removed once it succeeded.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
+	// Interrupted is the record of an earlier restore of the resource that
+	// began and did not finish; this restore finishes it.
+	Interrupted *RestoreRecord `json:"interrupted,omitempty"`
 	// Dependents are the objects outside the restored schemas that
 	// replacing them drops or alters; a plan lists them only with Cascade,
 	// and apply drops those and no others.
@@ -52,6 +56,35 @@ type RestorePlan struct {
 	// restored under another name in the scratch database that renames
 	// them, so that their references resolve.
 	Context []SchemaRestore `json:"context,omitempty"`
+}
+
+// Leftover is something an interrupted restore left behind.
+type Leftover struct {
+	Kind string `json:"kind"` // "schema" or "folder"
+	Name string `json:"name"` // the schema's name or the folder's path
+	// Of is the schema or folder whose earlier contents (or extracted
+	// replacement) it holds, when known.
+	Of   string `json:"of,omitempty"`
+	What string `json:"what"`
+	// Remove says that this restore removes it once it succeeded.
+	Remove bool `json:"remove"`
+}
+
+// RestoreRecord is what a restore writes into its store before it changes
+// anything, and removes once it finished: while it exists, the restore of
+// the resource has begun and not finished, and the next restore plan
+// finishes it from the same archive.
+type RestoreRecord struct {
+	Resource string    `json:"resource"`
+	Store    string    `json:"store"` // the store holding the archive
+	Archive  string    `json:"archive"`
+	Started  time.Time `json:"started"`
+	Host     string    `json:"host,omitempty"`
+	PID      int       `json:"pid,omitempty"`
+	// SafetyBackup is the safety backup taken before the first of the
+	// interrupted restores, "" when none was.
+	SafetyBackup string `json:"safety_backup,omitempty"`
+	SafetyStore  string `json:"safety_store,omitempty"`
 }
 
 // Dependent is an object outside the restored schemas that depends on one
@@ -202,8 +235,11 @@ type LiveState struct {
 	Schemas  map[string]SchemaState // by target schema name
 	Delivery TreeState
 	Files    TreeState
-	// Leftovers describe schemas interrupted restores left behind.
-	Leftovers []string
+	// Leftovers are what interrupted restores left behind.
+	Leftovers []Leftover
+	// Interrupted is the record of a restore that began and did not
+	// finish, found in one of the resource's stores.
+	Interrupted *RestoreRecord
 	// Dependents are the objects outside the restored schemas that depend
 	// on them.
 	Dependents []Dependent
@@ -220,7 +256,7 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 		Adopted:       contents.Manifest == nil,
 		ArchiveDigest: contents.Digest,
 		ToDatabase:    req.ToDatabase,
-		Leftovers:     live.Leftovers,
+		Interrupted:   live.Interrupted,
 	}
 	if r.Database != nil {
 		rp.Database = r.Database.DBName
@@ -235,6 +271,15 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 	for _, s := range schemas {
 		s.Now = live.Schemas[s.Target]
 		rp.Schemas = append(rp.Schemas, s)
+	}
+	for _, l := range live.Leftovers {
+		switch l.Kind {
+		case "schema":
+			l.Remove = slices.ContainsFunc(rp.Schemas, func(s SchemaRestore) bool { return s.Role != "database" && s.Target == l.Of })
+		case "folder":
+			l.Remove = (rp.Delivery != nil && rp.Delivery.Target == l.Of) || (rp.Files != nil && rp.Files.Target == l.Of)
+		}
+		rp.Leftovers = append(rp.Leftovers, l)
 	}
 	if len(live.Dependents) > 0 {
 		if !req.Cascade {
@@ -265,6 +310,11 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 			rp.Options = &OptionsRestore{Entry: "options.xml", Target: r.Options.File}
 		} else {
 			rp.OptionsSkipped = "the archive's options.xml is not written: the configuration sets no options { file = … }"
+		}
+	}
+	for i, l := range rp.Leftovers {
+		if l.Kind == "folder" {
+			rp.Leftovers[i].Remove = (rp.Delivery != nil && rp.Delivery.Target == l.Of) || (rp.Files != nil && rp.Files.Target == l.Of)
 		}
 	}
 	if req.ToDatabase == "" {
@@ -301,7 +351,16 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 		Archive:   a.Name,
 		Reason:    restoreReason(req, a),
 	}
+	if in := rp.Interrupted; in != nil && in.Archive == a.Name {
+		restore.Reason = fmt.Sprintf("finishing the restore from this archive that began at %s (host %s, pid %d) and did not finish",
+			in.Started.Format(time.RFC3339), in.Host, in.PID)
+	}
 	switch {
+	case rp.Interrupted != nil && rp.Interrupted.Archive == a.Name:
+		rp.NoSafety = "finishing an interrupted restore: what exists now is half restored"
+		if rp.Interrupted.SafetyBackup != "" {
+			rp.NoSafety += fmt.Sprintf("; safety backup %s in store.%s holds the state before it", rp.Interrupted.SafetyBackup, rp.Interrupted.SafetyStore)
+		}
 	case req.NoSafetyBackup:
 		rp.NoSafety = "--no-safety-backup"
 	case req.ToDatabase != "":

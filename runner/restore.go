@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,19 +22,23 @@ import (
 )
 
 // restoreRun is the state the steps of one restore share: the archive,
-// opened once and verified, and the folder swaps to commit or roll back.
+// opened once and verified, the folders extracted beside their targets, the
+// swaps to commit or roll back, and what was replaced so far.
 type restoreRun struct {
 	rp  *plan.RestorePlan
 	r   *config.Resource
 	st  store.Store
 	ref store.Ref
 
-	mu     sync.Mutex
-	obj    store.Object
-	rd     *archive.Reader
-	swaps  []swap
-	done   bool
-	before bool
+	mu       sync.Mutex
+	obj      store.Object
+	rd       *archive.Reader
+	staged   map[string]string // target folder → extracted tree beside it
+	swaps    []swap
+	replaced []string // parts replaced, for the report of a restore that did not finish
+	recorded bool     // the restore record is in the store
+	done     bool
+	before   bool
 }
 
 type swap struct {
@@ -55,43 +60,48 @@ func restoreVerifyID(p *plan.Plan) string {
 
 // restore builds the steps of a restore action:
 //
-//	lock → verify → [safety backup] → restore schema … ─┐
-//	                                 → delivery folder ──┼→ after_restore hooks → finish
-//	                                 → options ──────────┘
+//	lock → verify → [safety backup] → begin → schemas ─────────┐
+//	         └→ extract folder … ──────────────────────────────┼→ swap folders, write options
+//	                                                           └→ after_restore hooks → finish
 //
 // verify checks every checksum of the archive and that it is safe to
-// extract before anything is touched. Folders are extracted beside their
-// target and swapped in; the old copies are removed by finish, and put back
-// by the cleanup step when anything failed.
+// extract before anything is touched. begin writes the restore record into
+// the store: from then on, until finish removes it, the next restore plan
+// finishes this restore from the same archive. The schemas are replaced in
+// one transaction; folders are extracted beside their targets meanwhile and
+// swapped in only once the schemas committed. finish removes the old copies
+// and the leftovers of earlier interrupted restores; the cleanup step puts
+// swapped folders back when anything failed, and reports what was replaced.
 func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) error {
 	rp := b.p.Restore
 	if rp == nil {
 		return fmt.Errorf("action %s: the plan has no restore section", a.ID)
 	}
-	run := &restoreRun{rp: rp, r: r, st: st, ref: plan.RefOf(r)}
+	run := &restoreRun{rp: rp, r: r, st: st, ref: plan.RefOf(r), staged: map[string]string{}}
 	env := b.env
 	pre := a.ID + "/"
 	verifyID := restoreVerifyID(b.p)
+	beginID := pre + "begin"
+	swapID := pre + "swap"
+	hooksID := pre + "after_restore"
 	finishID := finalStep(a)
 	cleanupID := pre + "cleanup"
 	lockID := b.lockFor(r, st, cleanupID, verifyID)
-	add := func(s Step) error {
-		s.Resource, s.Store = r.Address, st.Name()
-		return b.g.Add(s)
-	}
-	if err := add(Step{
+	db := r.Database
+	steps := []Step{{
 		ID:    verifyID,
 		Label: fmt.Sprintf("verify %s", rp.Archive),
 		Deps:  []string{lockID},
-		Run: func(ctx context.Context, p *Progress) error {
-			return run.verify(ctx, p)
+		Run:   run.verify,
+	}, {
+		ID:    beginID,
+		Label: fmt.Sprintf("record the restore of %s in store.%s", r.Address, st.Name()),
+		Deps:  b.after(a, verifyID),
+		Run: func(ctx context.Context, _ *Progress) error {
+			return run.begin(ctx, b.p.Now)
 		},
-	}); err != nil {
-		return err
-	}
-	start := b.after(a, verifyID)
-	var contentIDs []string
-	db := r.Database
+	}}
+	swapDeps := []string{beginID}
 	var set []plan.SchemaRestore
 	for _, s := range rp.Schemas {
 		if s.Role != "database" {
@@ -99,94 +109,78 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 			continue
 		}
 		id := pre + "database/" + rp.Database
-		contentIDs = append(contentIDs, id)
-		if err := add(Step{
+		swapDeps = append(swapDeps, id)
+		steps = append(steps, Step{
 			ID:    id,
 			Label: fmt.Sprintf("restore database %s", rp.Database),
-			Deps:  start,
+			Deps:  []string{beginID},
 			Run: func(ctx context.Context, p *Progress) error {
 				return run.database(ctx, p, ConnConfig(db, rp.Database), s)
 			},
-		}); err != nil {
-			return err
-		}
+		})
 	}
 	if len(set) > 0 {
-		// The schemas of one restore are replaced together, in one
-		// transaction: they may reference each other.
-		id := pre + "schemas"
-		contentIDs = append(contentIDs, id)
 		names := make([]string, len(set))
 		for i, s := range set {
 			names[i] = s.Target
 		}
-		if err := add(Step{
+		id := pre + "schemas"
+		swapDeps = append(swapDeps, id)
+		steps = append(steps, Step{
 			ID:    id,
 			Label: fmt.Sprintf("restore schema %s", strings.Join(names, ", ")),
-			Deps:  start,
+			Deps:  []string{beginID},
 			Run: func(ctx context.Context, p *Progress) error {
 				return run.schemas(ctx, p, ConnConfig(db, rp.Database), set, env.DBLockTimeout)
 			},
-		}); err != nil {
-			return err
-		}
+		})
 	}
 	for _, t := range []*plan.TreeRestore{rp.Delivery, rp.Files} {
 		if t == nil {
 			continue
 		}
-		id := pre + "folder/" + t.Target
-		contentIDs = append(contentIDs, id)
-		if err := add(Step{
+		id := pre + "extract/" + t.Target
+		swapDeps = append(swapDeps, id)
+		steps = append(steps, Step{
 			ID:    id,
-			Label: fmt.Sprintf("replace %s", t.Target),
-			Deps:  start,
+			Label: fmt.Sprintf("extract %s beside %s", t.Prefix, t.Target),
+			Deps:  []string{verifyID},
 			Run: func(ctx context.Context, p *Progress) error {
-				return run.folder(ctx, p, t, env)
+				return run.extract(ctx, p, t)
 			},
-		}); err != nil {
-			return err
-		}
+		})
 	}
-	if rp.Options != nil {
-		id := pre + "options"
-		contentIDs = append(contentIDs, id)
-		if err := add(Step{
-			ID:    id,
-			Label: fmt.Sprintf("write %s", rp.Options.Target),
-			Deps:  start,
-			Run: func(ctx context.Context, _ *Progress) error {
-				return run.options(rp.Options)
-			},
-		}); err != nil {
-			return err
-		}
-	}
-	hooksID := pre + "after_restore"
-	if err := add(Step{
+	steps = append(steps, Step{
+		ID:    swapID,
+		Label: fmt.Sprintf("swap in the folders and options of %s", r.Address),
+		Deps:  swapDeps,
+		Run: func(ctx context.Context, _ *Progress) error {
+			return run.swapIn(ctx, env)
+		},
+	}, Step{
 		ID:    hooksID,
 		Label: fmt.Sprintf("run after_restore hooks of %s", r.Address),
-		Deps:  append(append([]string{}, start...), contentIDs...),
+		Deps:  []string{swapID},
 		Run: func(ctx context.Context, _ *Progress) error {
-			if rp.ToDatabase != "" {
+			if rp.ToDatabase != "" || len(r.AfterRestore) == 0 {
 				return nil
 			}
-			return runHooks(ctx, r.AfterRestore, env)
+			if err := runHooks(ctx, r.AfterRestore, env); err != nil {
+				return err
+			}
+			run.mu.Lock()
+			run.replaced = append(run.replaced, "after_restore hooks")
+			run.mu.Unlock()
+			return nil
 		},
-	}); err != nil {
-		return err
-	}
-	if err := add(Step{
+	}, Step{
 		ID:    finishID,
 		Label: fmt.Sprintf("finish restore of %s", r.Address),
 		Deps:  []string{hooksID},
 		Run: func(ctx context.Context, _ *Progress) error {
-			return run.finish()
+			return run.finish(ctx)
 		},
-	}); err != nil {
-		return err
-	}
-	return add(Step{
+	}, Step{
 		ID:     cleanupID,
 		Label:  fmt.Sprintf("clean up restore of %s", r.Address),
 		Deps:   []string{finishID},
@@ -195,6 +189,66 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 			return run.cleanup(context.WithoutCancel(ctx), env)
 		},
 	})
+	for _, s := range steps {
+		s.Resource, s.Store = r.Address, st.Name()
+		if err := b.g.Add(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// begin writes the restore record into the store, before anything is
+// changed. A restore that finishes an interrupted one keeps the name of the
+// safety backup taken before the first.
+func (run *restoreRun) begin(ctx context.Context, now time.Time) error {
+	rp := run.rp
+	if rp.ToDatabase != "" || renamedOnly(rp) {
+		return nil // a copy: nothing of the original is half replaced if it stops
+	}
+	rec := plan.RestoreRecord{
+		Resource: rp.Resource, Store: rp.Store, Archive: rp.Archive,
+		Started: time.Now().UTC().Truncate(time.Second), PID: os.Getpid(),
+	}
+	rec.Host, _ = os.Hostname()
+	switch {
+	case rp.SafetyBackup != "":
+		rec.SafetyBackup, rec.SafetyStore = rp.SafetyBackup, safetyStore(run.r)
+	case rp.Interrupted != nil:
+		rec.SafetyBackup, rec.SafetyStore = rp.Interrupted.SafetyBackup, rp.Interrupted.SafetyStore
+	}
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := run.st.WriteRecord(ctx, run.ref, store.RestoreRecord, data); err != nil {
+		return err
+	}
+	run.mu.Lock()
+	run.recorded = true
+	run.mu.Unlock()
+	return nil
+}
+
+func safetyStore(r *config.Resource) string {
+	if len(r.Stores) == 0 {
+		return ""
+	}
+	return r.Stores[0].Name
+}
+
+// renamedOnly reports whether a restore writes only copies of schemas under
+// other names.
+func renamedOnly(rp *plan.RestorePlan) bool {
+	if rp.Delivery != nil || rp.Files != nil || rp.Options != nil {
+		return false
+	}
+	for _, s := range rp.Schemas {
+		if s.Role == "database" || s.Target == s.Source {
+			return false
+		}
+	}
+	return true
 }
 
 func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
@@ -237,7 +291,13 @@ func (run *restoreRun) database(ctx context.Context, p *Progress, cc postgres.Co
 		return fmt.Errorf("open %s: %w", s.Entry, err)
 	}
 	defer rc.Close()
-	return postgres.Restore(ctx, cc, postgres.RestoreOptions{Clean: true}, p.Reader(rc))
+	if err := postgres.Restore(ctx, cc, postgres.RestoreOptions{Clean: true}, p.Reader(rc)); err != nil {
+		return err
+	}
+	run.mu.Lock()
+	run.replaced = append(run.replaced, "database "+cc.DBName)
+	run.mu.Unlock()
+	return nil
 }
 
 // schemas replaces the restored schemas together, in one transaction. The
@@ -268,7 +328,18 @@ func (run *restoreRun) schemas(ctx context.Context, p *Progress, cc postgres.Con
 			opts.Cascade = append(opts.Cascade, postgres.Dependent{Schema: d.Schema, Object: d.Object})
 		}
 	}
-	return postgres.RestoreSet(ctx, cc, dumps, opts)
+	for _, l := range run.rp.Leftovers {
+		if l.Kind == "schema" && l.Remove {
+			opts.Drop = append(opts.Drop, l.Name)
+		}
+	}
+	if err := postgres.RestoreSet(ctx, cc, dumps, opts); err != nil {
+		return err
+	}
+	run.mu.Lock()
+	run.replaced = append(run.replaced, "schemas")
+	run.mu.Unlock()
+	return nil
 }
 
 // dump opens an archive entry as a schema dump; p, when set, counts what is
@@ -291,10 +362,30 @@ type readCloser struct {
 	io.Closer
 }
 
-// folder extracts a tree beside its target and swaps it in. File-based
-// persistence runs its before hooks first; the after hooks run in cleanup.
-func (run *restoreRun) folder(ctx context.Context, p *Progress, t *plan.TreeRestore, env *Env) error {
-	if t.Prefix == "files/" && (len(run.r.Before) > 0 || len(run.r.After) > 0) {
+// extract extracts a tree of the archive beside its target folder.
+func (run *restoreRun) extract(ctx context.Context, p *Progress, t *plan.TreeRestore) error {
+	parent := filepath.Dir(filepath.Clean(t.Target))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	staging := files.StagingDir(t.Target)
+	stats, err := run.rd.Extract(ctx, t.Prefix, staging, archive.SafetyOptions{})
+	if err != nil {
+		os.RemoveAll(staging)
+		return err
+	}
+	p.Add(stats.Bytes)
+	run.mu.Lock()
+	run.staged[t.Target] = staging
+	run.mu.Unlock()
+	return nil
+}
+
+// swapIn puts the extracted folders in place of their targets and writes
+// the options, once the schemas committed. File-based persistence runs its
+// before hooks first; the after hooks run in cleanup.
+func (run *restoreRun) swapIn(ctx context.Context, env *Env) error {
+	if run.rp.Files != nil && (len(run.r.Before) > 0 || len(run.r.After) > 0) {
 		run.mu.Lock()
 		run.before = true
 		run.mu.Unlock()
@@ -302,25 +393,31 @@ func (run *restoreRun) folder(ctx context.Context, p *Progress, t *plan.TreeRest
 			return err
 		}
 	}
-	parent := filepath.Dir(filepath.Clean(t.Target))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
+	for _, t := range []*plan.TreeRestore{run.rp.Delivery, run.rp.Files} {
+		if t == nil {
+			continue
+		}
+		run.mu.Lock()
+		staging := run.staged[t.Target]
+		run.mu.Unlock()
+		commit, rollback, err := files.SwapDir(t.Target, staging)
+		if err != nil {
+			return err
+		}
+		run.mu.Lock()
+		delete(run.staged, t.Target)
+		run.swaps = append(run.swaps, swap{dir: t.Target, commit: commit, rollback: rollback})
+		run.replaced = append(run.replaced, "folder "+t.Target)
+		run.mu.Unlock()
 	}
-	staging := fmt.Sprintf("%s.planb-restore-%d", filepath.Clean(t.Target), time.Now().UnixNano())
-	stats, err := run.rd.Extract(ctx, t.Prefix, staging, archive.SafetyOptions{})
-	if err != nil {
-		os.RemoveAll(staging)
-		return err
+	if o := run.rp.Options; o != nil {
+		if err := run.options(o); err != nil {
+			return fmt.Errorf("write %s: %w", o.Target, err)
+		}
+		run.mu.Lock()
+		run.replaced = append(run.replaced, "options "+o.Target)
+		run.mu.Unlock()
 	}
-	p.Add(stats.Bytes)
-	commit, rollback, err := files.SwapDir(t.Target, staging)
-	if err != nil {
-		os.RemoveAll(staging)
-		return err
-	}
-	run.mu.Lock()
-	run.swaps = append(run.swaps, swap{dir: t.Target, commit: commit, rollback: rollback})
-	run.mu.Unlock()
 	return nil
 }
 
@@ -337,8 +434,10 @@ func (run *restoreRun) options(o *plan.OptionsRestore) error {
 	return files.WriteFileAtomic(o.Target, data, 0o644)
 }
 
-// finish removes the old copies of swapped folders: the restore succeeded.
-func (run *restoreRun) finish() error {
+// finish removes the old copies of swapped folders and the leftovers of
+// earlier interrupted restores of what this one replaced, then the restore
+// record: the restore succeeded.
+func (run *restoreRun) finish(ctx context.Context) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	var errs []error
@@ -349,11 +448,29 @@ func (run *restoreRun) finish() error {
 	}
 	run.swaps = nil
 	run.done = true
+	for _, l := range run.rp.Leftovers {
+		if l.Kind == "folder" && l.Remove {
+			if err := os.RemoveAll(l.Name); err != nil {
+				errs = append(errs, fmt.Errorf("remove leftover %s: %w", l.Name, err))
+			}
+		}
+	}
+	if run.recorded {
+		if err := run.st.DeleteRecord(ctx, run.ref, store.RestoreRecord); err != nil {
+			errs = append(errs, err)
+		} else {
+			run.recorded = false
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// cleanup puts swapped folders back when the restore did not finish, runs
-// the after hooks of file-based persistence, and closes the archive.
+// cleanup puts swapped folders back when the restore did not finish,
+// removes extracted trees that were not swapped in, runs the after hooks of
+// file-based persistence, and closes the archive. A restore that did not
+// finish but replaced something reports what it replaced and what not; its
+// record stays in the store, so that the next restore plan finishes it.
+// One that replaced nothing removes its record.
 func (run *restoreRun) cleanup(ctx context.Context, env *Env) error {
 	run.mu.Lock()
 	defer run.mu.Unlock()
@@ -362,10 +479,18 @@ func (run *restoreRun) cleanup(ctx context.Context, env *Env) error {
 		for i := len(run.swaps) - 1; i >= 0; i-- {
 			if err := run.swaps[i].rollback(); err != nil {
 				errs = append(errs, fmt.Errorf("put back %s: %w", run.swaps[i].dir, err))
+				continue
 			}
+			run.replaced = slices.DeleteFunc(run.replaced, func(p string) bool { return p == "folder "+run.swaps[i].dir })
 		}
 		run.swaps = nil
 	}
+	for _, staging := range run.staged {
+		if err := os.RemoveAll(staging); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	run.staged = map[string]string{}
 	if run.before {
 		if err := runCommands(ctx, run.r.After, env); err != nil {
 			errs = append(errs, err)
@@ -375,7 +500,47 @@ func (run *restoreRun) cleanup(ctx context.Context, env *Env) error {
 		run.obj.Close()
 		run.obj = nil
 	}
+	if !run.done && run.recorded {
+		if len(run.replaced) == 0 {
+			if err := run.st.DeleteRecord(ctx, run.ref, store.RestoreRecord); err != nil {
+				errs = append(errs, err)
+			}
+		} else {
+			errs = append(errs, fmt.Errorf("the restore of %s from %s did not finish: replaced %s; not replaced: %s. "+
+				"planb plan --restore %s finishes it from the same archive",
+				run.rp.Resource, run.rp.Archive, strings.Join(run.replaced, ", "), run.notReplaced(), run.rp.Resource))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// notReplaced lists the parts of the restore not in run.replaced.
+func (run *restoreRun) notReplaced() string {
+	var all []string
+	if slices.ContainsFunc(run.rp.Schemas, func(s plan.SchemaRestore) bool { return s.Role != "database" }) {
+		all = append(all, "schemas")
+	}
+	for _, t := range []*plan.TreeRestore{run.rp.Delivery, run.rp.Files} {
+		if t != nil {
+			all = append(all, "folder "+t.Target)
+		}
+	}
+	if run.rp.Options != nil {
+		all = append(all, "options "+run.rp.Options.Target)
+	}
+	if len(run.r.AfterRestore) > 0 && run.rp.ToDatabase == "" {
+		all = append(all, "after_restore hooks")
+	}
+	var out []string
+	for _, p := range all {
+		if !slices.ContainsFunc(run.replaced, func(r string) bool { return strings.HasPrefix(r, p) }) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return "nothing"
+	}
+	return strings.Join(out, ", ")
 }
 
 // runHooks runs after_restore hooks in order: SQL through pgx, commands

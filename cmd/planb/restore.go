@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -31,6 +33,14 @@ func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	interrupted, err := interruptedRestore(ctx, r, stores)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if interrupted != nil && req.From == "" && req.ToDatabase == "" {
+		// Finish what the interrupted restore began, from its archive.
+		req.From, req.Store = interrupted.Archive, interrupted.Store
+	}
 	r, a, err := plan.ChooseArchive(cfg, cat, req, now)
 	if err != nil {
 		return nil, nil, nil, err
@@ -47,6 +57,7 @@ func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	live.Interrupted = interrupted
 	p, err := plan.MakeRestore(cfg, r, a, contents, live, req, plan.Options{Now: now, PlanbVersion: version})
 	if err != nil {
 		return nil, nil, nil, err
@@ -111,7 +122,47 @@ func liveState(ctx context.Context, r *config.Resource, schemas []plan.SchemaRes
 			return live, err
 		}
 	}
+	for _, dir := range []string{r.DeliveryFolder, r.Path} {
+		if dir == "" {
+			continue
+		}
+		found, err := files.Leftovers(dir)
+		if err != nil {
+			return live, err
+		}
+		for _, l := range found {
+			what := "the archive's tree, extracted by a restore that did not finish"
+			if l.Old {
+				what = "earlier contents, moved aside by a restore that did not finish"
+			}
+			live.Leftovers = append(live.Leftovers, plan.Leftover{Kind: "folder", Name: l.Path, Of: dir, What: what})
+		}
+	}
 	return live, nil
+}
+
+// interruptedRestore reads the record of a restore of r that began and
+// did not finish from r's stores; nil when there is none.
+func interruptedRestore(ctx context.Context, r *config.Resource, stores map[string]store.Store) (*plan.RestoreRecord, error) {
+	for _, s := range r.Stores {
+		st := stores[s.Name]
+		if st == nil {
+			continue
+		}
+		data, err := st.ReadRecord(ctx, plan.RefOf(r), store.RestoreRecord)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var rec plan.RestoreRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return nil, fmt.Errorf("store.%s: the record of an interrupted restore of %s is unreadable: %w", s.Name, r.Address, err)
+		}
+		return &rec, nil
+	}
+	return nil, nil
 }
 
 // schemaFacts reads the figures of the schemas a restore replaces, the
@@ -124,7 +175,7 @@ func schemaFacts(ctx context.Context, cc postgres.ConnConfig, targets []string, 
 			return err
 		}
 		for _, l := range leftovers {
-			live.Leftovers = append(live.Leftovers, l.Name+": "+l.Comment)
+			live.Leftovers = append(live.Leftovers, plan.Leftover{Kind: "schema", Name: l.Name, Of: l.Of, What: l.Comment})
 		}
 		snap, err := postgres.ExportSnapshot(ctx, cc)
 		if err != nil {

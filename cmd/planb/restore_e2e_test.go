@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,8 +248,9 @@ func TestRestoreKilledCanBeAppliedAgain(t *testing.T) {
 	damaged := describeAll(t, e, shopSchemas...)
 
 	// Kill restores as the schemas start to be restored, and once the
-	// delivery folder is swapped in while they still are. The schemas are
-	// replaced in one transaction: a kill leaves them as they were.
+	// delivery folder is extracted beside its target while they still are.
+	// The schemas are replaced in one transaction: a kill leaves them as
+	// they were.
 	killPlan := filepath.Join(t.TempDir(), "r.plan")
 	replan := func() []string {
 		e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", killPlan)
@@ -255,25 +258,70 @@ func TestRestoreKilledCanBeAppliedAgain(t *testing.T) {
 	}
 	for _, aim := range []killAim{
 		{event: "step_started", step: "/schemas"},
-		{event: "step_finished", step: "/folder/" + e.delivery, unfinished: "/schemas"},
+		{event: "step_finished", step: "/extract/" + e.delivery, unfinished: "/schemas"},
 	} {
 		killUntilLanded(t, e, aim, replan, nil)
 		assertSameSchemas(t, damaged, describeAll(t, e, shopSchemas...))
+		assertSameTree(t, tree, treeSnapshot(t, e.delivery))
 	}
-	// A schema that an interrupted restore moved aside (postgres.Restore
-	// replaces a single schema that way) is named by the next restore plan.
+	// Killed once the schemas committed and before the folder is swapped
+	// in, the restore is half done: the next default plan says so and
+	// finishes it from the same archive, without a safety backup of the
+	// half-restored state.
+	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--out", killPlan)
+	killUntilLanded(t, e, killAim{event: "step_finished", step: "/schemas", unfinished: "/swap"}, func() []string {
+		return []string{"apply", "--json", killPlan}
+	}, nil)
+	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
+
+	// A schema that an interrupted restore of an earlier version moved
+	// aside is named by the next restore plan, and dropped once it
+	// succeeded.
 	e.srv.Exec(t, e.db, `CREATE SCHEMA planb_old_0123456789abcdef;
 COMMENT ON SCHEMA planb_old_0123456789abcdef IS 'planb: previous contents of schema shop_mngt, moved aside at 2026-11-25T09:00:00Z'`)
 
-	// The lock of the killed process is stale; a new plan and apply succeed.
+	// The lock of the killed process is stale; a new default plan and
+	// apply finish the restore.
 	planFile := filepath.Join(t.TempDir(), "restore.plan")
-	r := e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", planFile)
-	if !strings.Contains(r.stdout, "Schemas left by interrupted restores") || !strings.Contains(r.stdout, "planb: previous contents of schema shop_") {
-		t.Errorf("the restore plan does not name the schema left behind:\n%s", r.stdout)
+	r := e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--out", planFile)
+	for _, want := range []string{
+		"Left by interrupted restores",
+		"schema planb_old_0123456789abcdef: planb: previous contents of schema shop_mngt",
+		"finishing the restore from this archive",
+		"No safety backup: finishing an interrupted restore",
+		e.delivery + ".planb-restore-",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the restore plan after kills lacks %q:\n%s", want, r.stdout)
+		}
 	}
 	e.mustPlanb(t, 0, "apply", planFile)
 	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
 	assertSameTree(t, tree, treeSnapshot(t, e.delivery))
+	assertNoRestoreLeftovers(t, e)
+}
+
+// assertNoRestoreLeftovers checks that no restore left anything behind: no
+// schema moved aside, no folder beside the delivery folder, no restore
+// record, and that the next restore plan names nothing interrupted.
+func assertNoRestoreLeftovers(t *testing.T, e *estate) {
+	t.Helper()
+	var n int
+	if err := e.srv.Conn(t, e.db).QueryRow(context.Background(),
+		"SELECT count(*) FROM pg_namespace WHERE starts_with(nspname, 'planb_old_')").Scan(&n); err != nil || n != 0 {
+		t.Errorf("schemas moved aside left: %d (%v)", n, err)
+	}
+	siblings, err := filepath.Glob(e.delivery + ".planb-*")
+	if err != nil || len(siblings) != 0 {
+		t.Errorf("folders left beside the delivery folder: %v (%v)", siblings, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.backups, "records", "applications", "shop", "restore.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the restore record is still in the store (%v)", err)
+	}
+	r := e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup")
+	if strings.Contains(r.stdout, "interrupted") || strings.Contains(r.stdout, "finishing") {
+		t.Errorf("a restore plan after a finished restore still speaks of an interrupted one:\n%s", r.stdout)
+	}
 }
 
 func TestVerifyDeep(t *testing.T) {

@@ -100,7 +100,7 @@ func SwapDir(dir, newDir string) (commit func() error, rollback func() error, er
 
 // oldName returns a free name beside dir for its old copy.
 func oldName(dir string) (string, error) {
-	base := dir + ".planb-old-" + time.Now().UTC().Format("20060102T150405Z")
+	base := dir + OldMarker + time.Now().UTC().Format("20060102T150405Z")
 	name := base
 	for i := 1; ; i++ {
 		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -239,6 +240,7 @@ const asideComment = "planb: previous contents of schema "
 type Leftover struct {
 	Name    string // e.g. planb_old_1f2e3d4c5b6a7988
 	Comment string // what it holds and since when
+	Of      string // the schema whose previous contents it holds, "" when unknown
 }
 
 // Leftovers lists the schemas of database c.DBName that interrupted
@@ -257,6 +259,11 @@ func Leftovers(ctx context.Context, c ConnConfig) ([]Leftover, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Leftover, error) {
 		var l Leftover
 		err := r.Scan(&l.Name, &l.Comment)
+		if rest, ok := strings.CutPrefix(l.Comment, asideComment); ok {
+			if i := strings.LastIndex(rest, ", moved aside at "); i >= 0 {
+				l.Of = rest[:i]
+			}
+		}
 		return l, err
 	})
 	if err != nil {

@@ -53,6 +53,9 @@ type SetOptions struct {
 	// Context are dumps restored beside the set in the scratch database of
 	// a renaming restore only: the schemas the set references.
 	Context []SchemaDump
+	// Drop names schemas dropped in the same transaction, after the same
+	// check of what depends on them: what interrupted restores left aside.
+	Drop []string
 }
 
 // DefaultLockTimeout is how long a restore waits for a lock by default.
@@ -204,18 +207,29 @@ func dropExisting(ctx context.Context, tx pgx.Tx, schemas []string, opts SetOpti
 	if err != nil {
 		return err
 	}
+	if len(existing) > 0 && !opts.Replace {
+		return fmt.Errorf("schema %s already exists (restore with clean to replace it)", quoteName(existing[0]))
+	}
+	if len(opts.Drop) > 0 {
+		rows, err := tx.Query(ctx, "SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1", opts.Drop)
+		if err != nil {
+			return err
+		}
+		drop, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		existing = append(existing, drop...)
+	}
 	if len(existing) == 0 {
 		return nil
-	}
-	if !opts.Replace {
-		return fmt.Errorf("schema %s already exists (restore with clean to replace it)", quoteName(existing[0]))
 	}
 	// Lock the schemas' relations first, so that no dependent can appear
 	// between the check and the drop, and a session using them makes the
 	// restore wait (up to the lock timeout) before anything is checked.
 	rows, err = tx.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'm', 'f') ORDER BY 1`, existing)
+		WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'f') ORDER BY 1`, existing)
 	if err != nil {
 		return err
 	}
