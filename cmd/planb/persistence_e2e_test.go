@@ -135,15 +135,19 @@ func TestInterruptRemovesPartials(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait until a partial archive exists, then interrupt.
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		m, _ := filepath.Glob(filepath.Join(e.backups, "*", "*", "*.partial"))
-		if len(m) > 0 {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if m, _ := filepath.Glob(filepath.Join(e.backups, "*", "*", "*.partial")); len(m) > 0 {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no partial archive appeared within 30 s:\n%s", out.String())
+		}
 	}
-	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatalf("SIGINT: %v", err)
+	}
 	err := cmd.Wait()
 	ee, ok := err.(*exec.ExitError)
 	if !ok {

@@ -406,7 +406,9 @@ func TestLocalKilledWriterLeavesPartial(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Wait()
+	if err := cmd.Wait(); cmd.ProcessState == nil || cmd.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the writer did not die of SIGKILL: %v", err)
+	}
 	as := list(t, s)
 	if len(as) != 1 || !as[0].Partial || as[0].Name != "X_2026-11-25-20-30-00.zip.partial" {
 		t.Errorf("after a killed write: %v", names(as))
