@@ -72,6 +72,9 @@ func TestPsqlStopOnError(t *testing.T) {
 }
 
 func TestLoadSharedTestdata(t *testing.T) {
+	if _, err := TestdataDir(); err != nil {
+		Missing(t, "%v", err)
+	}
 	s := Start(t)
 	db := s.CreateDatabase(t, "samples")
 	s.LoadPagila(t, db, "app_local")
