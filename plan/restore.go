@@ -246,7 +246,10 @@ type LiveState struct {
 }
 
 // MakeRestore builds the restore plan for a chosen archive.
-func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, contents ArchiveContents, live LiveState, req RestoreRequest, opts Options) (*Plan, error) {
+//
+// cat is the catalog the archive was chosen from: the safety backup gets a
+// name no archive of the resource has there, complete or partial.
+func MakeRestore(cfg *config.Config, cat Catalog, r *config.Resource, a store.Archive, contents ArchiveContents, live LiveState, req RestoreRequest, opts Options) (*Plan, error) {
 	rp := &RestorePlan{
 		Resource:      r.Address,
 		Store:         a.Store,
@@ -373,9 +376,17 @@ func MakeRestore(cfg *config.Config, r *config.Resource, a store.Archive, conten
 		rp.NoSafety = "the resource has no store"
 	default:
 		safetyStore := r.Stores[0].Name
-		name := store.SafetyArchiveName(r.Name, p.Now)
-		if name == a.Name {
-			name = store.SafetyArchiveName(r.Name, p.Now.Add(time.Second))
+		taken := map[string]bool{}
+		for _, x := range cat[safetyStore] {
+			if x.Ref == ref {
+				taken[strings.TrimSuffix(x.Name, store.PartialSuffix)] = true
+			}
+		}
+		t := p.Now
+		name := store.SafetyArchiveName(r.Name, t)
+		for taken[name] || name == a.Name {
+			t = t.Add(time.Second)
+			name = store.SafetyArchiveName(r.Name, t)
 		}
 		rp.SafetyBackup = name
 		safety := &Action{

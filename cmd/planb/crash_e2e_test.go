@@ -40,6 +40,8 @@ type killAim struct {
 	// unfinished ends the ID of a step that must not have finished when
 	// the process died; empty means the aimed step of a step_started aim.
 	unfinished string
+	// delay is how long after the event the signal is sent.
+	delay time.Duration
 }
 
 func (a killAim) String() string { return a.event + " of " + a.step }
@@ -91,6 +93,9 @@ func killApply(t *testing.T, e *estate, aim killAim, args ...string) (missed str
 			}
 			if !killed && ev.Type == aim.event && strings.HasSuffix(ev.Step, aim.step) {
 				killed = true
+				if aim.delay > 0 {
+					time.Sleep(aim.delay)
+				}
 				signalErr = cmd.Process.Signal(syscall.SIGKILL)
 			}
 		}

@@ -94,7 +94,7 @@ func (e *estate) mustPlanb(t *testing.T, want int, args ...string) result {
 
 // shop names the schemas of application "shop": the project's fixture
 // (pgtest.LoadEstate) is loaded into them.
-var shop = pgtest.Estate{Management: "shop_mngt", Dashboard: "shop_central", Analysis: "shop_local"}
+var shop = pgtest.Estate{Management: "shop_mngt", Dashboard: "shop_central", Analysis: "shop_local", CrossSchema: true}
 
 // shopSchemas are shop's schemas in the order management, dashboard,
 // analysis.
@@ -256,16 +256,14 @@ func TestBackupEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Each dump restores with plain pg_restore to identical definitions and rows.
+	// The dumps restore with plain pg_restore to identical definitions and
+	// rows; shop's schemas reference each other, so they go one after the
+	// other: management, dashboard, analysis.
 	shop := zips(t, e.backups, "applications/shop")[0]
 	legacy := zips(t, e.backups, "applications/legacy")[0]
-	for _, c := range []struct{ archive, schema string }{
-		{shop, "shop_mngt"}, {shop, "shop_central"}, {shop, "shop_local"},
-		{legacy, "Legacy-Mngt"}, {legacy, "Legacy Central"}, {legacy, "Legacy.Local"},
-	} {
-		t.Run("restore "+c.schema, func(t *testing.T) {
-			assertRestoresIdentical(t, e, c.archive, c.schema)
-		})
+	t.Run("pg_restore shop", func(t *testing.T) { assertRestoresIdentical(t, e, shop, shopSchemas...) })
+	for _, s := range []string{"Legacy-Mngt", "Legacy Central", "Legacy.Local"} {
+		t.Run("pg_restore "+s, func(t *testing.T) { assertRestoresIdentical(t, e, legacy, s) })
 	}
 	listing, err := exec.Command("unzip", "-Z1", legacy).Output()
 	if err != nil {
@@ -312,40 +310,46 @@ func TestBackupEndToEnd(t *testing.T) {
 	e.mustPlanb(t, 0, "verify")
 }
 
-// assertRestoresIdentical restores one schema's dump with plain pg_restore
-// into a fresh database and compares it with the original.
-func assertRestoresIdentical(t *testing.T, e *estate, archivePath, schema string) {
+// assertRestoresIdentical restores the dumps of schemas with plain
+// pg_restore, one after the other in the order given (the order of their
+// references to each other), into a fresh database and compares each with
+// the original.
+func assertRestoresIdentical(t *testing.T, e *estate, archivePath string, schemas ...string) {
 	t.Helper()
-	dump := filepath.Join(t.TempDir(), "dump")
-	entry := "schemas/" + schema + ".cssbackup"
-	out, err := exec.Command("unzip", "-p", archivePath, entry).Output()
-	if err != nil {
-		t.Fatalf("unzip -p %s %s: %v", archivePath, entry, err)
-	}
-	if err := os.WriteFile(dump, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	target := e.srv.CreateDatabase(t, "restored")
-	restore := exec.Command(filepath.Join(binDirOr(e.srv.BinDir), "pg_restore"),
-		"-h", e.srv.Host, "-p", strconv.Itoa(e.srv.Port), "-U", e.srv.User, "-d", target, "--exit-on-error", dump)
-	restore.Env = append(os.Environ(), "PGPASSWORD="+e.srv.Password)
-	if out, err := restore.CombinedOutput(); err != nil {
-		t.Fatalf("pg_restore %s: %v\n%s", schema, err, out)
+	for _, schema := range schemas {
+		dump := filepath.Join(t.TempDir(), "dump")
+		entry := "schemas/" + schema + ".cssbackup"
+		out, err := exec.Command("unzip", "-p", archivePath, entry).Output()
+		if err != nil {
+			t.Fatalf("unzip -p %s %s: %v", archivePath, entry, err)
+		}
+		if err := os.WriteFile(dump, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		restore := exec.Command(filepath.Join(binDirOr(e.srv.BinDir), "pg_restore"),
+			"-h", e.srv.Host, "-p", strconv.Itoa(e.srv.Port), "-U", e.srv.User, "-d", target, "--exit-on-error", dump)
+		restore.Env = append(os.Environ(), "PGPASSWORD="+e.srv.Password)
+		if out, err := restore.CombinedOutput(); err != nil {
+			t.Fatalf("pg_restore %s: %v\n%s", schema, err, out)
+		}
 	}
 	ctx := context.Background()
-	want, err := postgres.Describe(ctx, e.srv.Conn(t, e.db), schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := postgres.Describe(ctx, e.srv.Conn(t, target), schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := want.Diff(got); len(d) > 0 {
-		t.Fatalf("restored %s differs:\n%s", schema, strings.Join(d, "\n"))
-	}
-	if d := pgtest.DiffExtras(e.srv.Extras(t, e.db, schema), e.srv.Extras(t, target, schema)); len(d) > 0 {
-		t.Fatalf("comments, owners, privileges or policies of the restored %s differ:\n%s", schema, strings.Join(d, "\n"))
+	for _, schema := range schemas {
+		want, err := postgres.Describe(ctx, e.srv.Conn(t, e.db), schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := postgres.Describe(ctx, e.srv.Conn(t, target), schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := want.Diff(got); len(d) > 0 {
+			t.Fatalf("restored %s differs:\n%s", schema, strings.Join(d, "\n"))
+		}
+		if d := pgtest.DiffExtras(e.srv.Extras(t, e.db, schema), e.srv.Extras(t, target, schema)); len(d) > 0 {
+			t.Fatalf("comments, owners, privileges or policies of the restored %s differ:\n%s", schema, strings.Join(d, "\n"))
+		}
 	}
 }
 

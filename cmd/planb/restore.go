@@ -58,7 +58,7 @@ func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) 
 		return nil, nil, nil, err
 	}
 	live.Interrupted = interrupted
-	p, err := plan.MakeRestore(cfg, r, a, contents, live, req, plan.Options{Now: now, PlanbVersion: version})
+	p, err := plan.MakeRestore(cfg, cat, r, a, contents, live, req, plan.Options{Now: now, PlanbVersion: version})
 	if err != nil {
 		return nil, nil, nil, err
 	}
