@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"path"
 	"path/filepath"
 	"strings"
@@ -106,16 +107,18 @@ func (r *Reader) checkSafe(opts SafetyOptions, prefix string) error {
 		}
 		seen[dupKey] = f.Name
 		mode := f.Mode()
-		switch {
-		case mode.IsDir():
-		case mode&fs.ModeSymlink != 0:
+		// One type exactly: a name ending in "/" makes any entry a directory, so a
+		// device named "d/" claims to be both.
+		switch mode.Type() {
+		case fs.ModeDir:
+		case fs.ModeSymlink:
 			if opts.NoSymlinks {
 				report(f.Name, "symlinks are not allowed")
 				continue
 			}
 			nonDir[key], symlinks[key] = true, true
 			links = append(links, f)
-		case mode.IsRegular():
+		case 0:
 			nonDir[key] = true
 		default:
 			report(f.Name, "unsupported file type %v", mode.Type())
@@ -125,11 +128,11 @@ func (r *Reader) checkSafe(opts SafetyOptions, prefix string) error {
 		if f.Method == zip.Store && u != c && !mode.IsDir() {
 			report(f.Name, "stored entry declares %d bytes but holds %d", u, c)
 		}
-		if int64(u) >= opts.RatioMinSize && (c == 0 || float64(u)/float64(c) > opts.MaxRatio) {
+		if u >= uint64(opts.RatioMinSize) && (c == 0 || float64(u)/float64(c) > opts.MaxRatio) {
 			report(f.Name, "compression ratio %.0f:1 is implausible (%d bytes from %d)", float64(u)/float64(max(c, 1)), u, c)
 		}
 		if strings.HasPrefix(f.Name, prefix) {
-			total += u
+			total = addSat(total, u)
 		}
 		valid = append(valid, f)
 	}
@@ -137,7 +140,7 @@ func (r *Reader) checkSafe(opts SafetyOptions, prefix string) error {
 	// entries are how the most efficient zip bombs multiply one compressed stream.
 	var stored uint64
 	for _, f := range r.zr.File {
-		stored += localHeaderLen + f.CompressedSize64
+		stored = addSat(stored, addSat(localHeaderLen, f.CompressedSize64))
 	}
 	if stored > uint64(r.size) {
 		errs = append(errs, fmt.Errorf("%w: entries declare %d compressed bytes in a %d-byte archive: they overlap", ErrUnsafe, stored, r.size))
@@ -175,6 +178,15 @@ func (r *Reader) checkSafe(opts SafetyOptions, prefix string) error {
 		return errors.Join(errs...)
 	}
 	return nil
+}
+
+// addSat returns a+b, or the largest uint64 when that overflows: sizes come from the
+// archive, and a sum that wraps around must not pass for a small one.
+func addSat(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxUint64
 }
 
 // unsafeName returns why name cannot be extracted safely, or "".
