@@ -265,6 +265,14 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 				Tables: stats.Tables, RowEstimate: stats.RowEstimate, Bytes: stats.Bytes,
 			})
 		}
+		names := make([]string, len(run.schemas))
+		for i, s := range run.schemas {
+			names[i] = s.Name
+		}
+		dependents, references, err := snap.SchemaDependencies(ctx, names)
+		if err != nil {
+			return err
+		}
 		for _, s := range run.schemas {
 			stats, err := snap.SchemaStats(ctx, s.Name)
 			if err != nil {
@@ -276,6 +284,12 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 			}
 			for _, t := range stats.Detail {
 				info.TableList = append(info.TableList, archive.TableInfo{Name: t.Name, RowEstimate: t.RowEstimate})
+			}
+			for _, d := range dependents[s.Name] {
+				info.Dependents = append(info.Dependents, archive.Dependency{Schema: d.Schema, Object: d.Object})
+			}
+			for _, d := range references[s.Name] {
+				info.References = append(info.References, archive.Dependency{Schema: d.Schema, Object: d.Object})
 			}
 			run.manifest.Schemas = append(run.manifest.Schemas, info)
 		}

@@ -57,6 +57,19 @@ type SchemaInfo struct {
 	// TableList names every table of the schema with its row estimate, so
 	// a test restore can be compared with what was dumped.
 	TableList []TableInfo `json:"table_list,omitempty"`
+	// Dependents are the objects outside the schema that depended on it at
+	// backup time (in the application's other schemas or elsewhere): what
+	// replacing it alone would drop. References are the objects outside it
+	// that it depended on. Both as PostgreSQL describes them ("view
+	// reports.v", "type shop_central.grade").
+	Dependents []Dependency `json:"dependents,omitempty"`
+	References []Dependency `json:"references,omitempty"`
+}
+
+// Dependency is an object on the other side of a schema's boundary.
+type Dependency struct {
+	Schema string `json:"schema,omitempty"`
+	Object string `json:"object"`
 }
 
 // TableInfo is one table of a dumped schema.

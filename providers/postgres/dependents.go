@@ -36,45 +36,200 @@ func (d Dependent) String() string { return d.Object }
 // or policy belongs to its table); objects whose home cannot be told are
 // reported as outside, so nothing is dropped unseen.
 func Dependents(ctx context.Context, q Querier, schemas []string) ([]Dependent, error) {
-	rows, err := q.Query(ctx, "SELECT oid FROM pg_namespace WHERE nspname = ANY($1)", schemas)
+	g, err := loadDepGraph(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("look up schemas: %w", err)
+		return nil, err
 	}
-	nsOIDs, err := pgx.CollectRows(rows, pgx.RowTo[uint32])
+	return g.dependents(ctx, schemas)
+}
+
+func (g *depGraph) dependents(ctx context.Context, schemas []string) ([]Dependent, error) {
+	if err := g.setOf(ctx, schemas); err != nil || len(g.set) == 0 {
+		return nil, err
+	}
+	closure := g.closure()
+	var objs []objAddr
+	for a := range closure {
+		if a.class != g.nsClass {
+			objs = append(objs, a)
+		}
+	}
+	if err := g.describe(ctx, objs); err != nil {
+		return nil, err
+	}
+	reported := map[objAddr]bool{}
+	var out []objAddr
+	for _, obj := range objs {
+		top := g.owner(obj, 0)
+		if reported[top] {
+			continue
+		}
+		reported[top] = true
+		if ns, ok := g.home(top, 0); ok && slices.Contains(g.set, ns) {
+			continue
+		}
+		out = append(out, top)
+	}
+	return g.named(ctx, out)
+}
+
+// References lists the objects outside schema that objects of schema
+// depend on — a type, a table, a function of another schema — leaving out
+// the system's own (pg_catalog and the like), sorted by description.
+func References(ctx context.Context, q Querier, schema string) ([]Dependent, error) {
+	g, err := loadDepGraph(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("look up schemas: %w", err)
+		return nil, err
 	}
-	if len(nsOIDs) == 0 {
-		return nil, nil
+	return g.references(ctx, schema)
+}
+
+// SchemaDependencies lists, for each of schemas, the objects outside it
+// that depend on it (Dependents) and those it depends on (References),
+// reading pg_depend once.
+func SchemaDependencies(ctx context.Context, q Querier, schemas []string) (dependents, references map[string][]Dependent, err error) {
+	g, err := loadDepGraph(ctx, q)
+	if err != nil {
+		return nil, nil, err
 	}
-	rows, err = q.Query(ctx, `SELECT classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype
+	dependents, references = map[string][]Dependent{}, map[string][]Dependent{}
+	for _, s := range schemas {
+		if dependents[s], err = g.dependents(ctx, []string{s}); err != nil {
+			return nil, nil, err
+		}
+		if references[s], err = g.references(ctx, s); err != nil {
+			return nil, nil, err
+		}
+	}
+	return dependents, references, nil
+}
+
+func (g *depGraph) references(ctx context.Context, schema string) ([]Dependent, error) {
+	if err := g.setOf(ctx, []string{schema}); err != nil || len(g.set) == 0 {
+		return nil, err
+	}
+	closure := g.closure()
+	var objs []objAddr
+	for a := range closure {
+		if a.class != g.nsClass {
+			objs = append(objs, a)
+		}
+	}
+	if err := g.describe(ctx, objs); err != nil {
+		return nil, err
+	}
+	var refs []objAddr
+	seen := map[objAddr]bool{}
+	for _, obj := range objs {
+		// An object of schema, not an outside dependent nor a part of one
+		// (a foreign key's triggers on the table it references).
+		if ns, ok := g.home(g.owner(obj, 0), 0); !ok || !slices.Contains(g.set, ns) {
+			continue
+		}
+		for _, d := range g.byObj[obj.key()] {
+			// A whole object stands for its columns too.
+			if (obj.sub != 0 && d.obj.sub != obj.sub) || d.ref.id < firstNormalObjectID || d.ref.class == g.nsClass {
+				continue
+			}
+			ref := objAddr{d.ref.class, d.ref.id, d.ref.sub}
+			if !seen[ref] {
+				seen[ref] = true
+				refs = append(refs, ref)
+			}
+		}
+	}
+	if err := g.describe(ctx, refs); err != nil {
+		return nil, err
+	}
+	tops := make([]objAddr, len(refs))
+	for i, ref := range refs {
+		tops[i] = ref
+		if ref.sub == 0 {
+			tops[i] = g.owner(ref, 0)
+		}
+	}
+	if err := g.describe(ctx, tops); err != nil {
+		return nil, err
+	}
+	var out []objAddr
+	reported := map[objAddr]bool{}
+	for _, top := range tops {
+		if reported[top] {
+			continue
+		}
+		reported[top] = true
+		if ns, ok := g.home(top, 0); ok && slices.Contains(g.set, ns) {
+			continue
+		}
+		out = append(out, top)
+	}
+	return g.named(ctx, out)
+}
+
+// firstNormalObjectID is the first OID of objects that are not the
+// system's own.
+const firstNormalObjectID = 16384
+
+type depEdge struct {
+	obj, ref objAddr
+	deptype  byte
+}
+
+// depGraph is pg_depend in memory, with what is known of the objects.
+type depGraph struct {
+	q       Querier
+	set     []uint32 // namespace OIDs of the schemas asked about
+	nsClass uint32
+	byRef   map[objKey][]depEdge
+	byObj   map[objKey][]depEdge
+	info    map[objAddr]objInfo
+}
+
+type objInfo struct {
+	desc string
+	ns   *uint32
+}
+
+// setOf makes schemas the set the graph is asked about.
+func (g *depGraph) setOf(ctx context.Context, schemas []string) error {
+	rows, err := g.q.Query(ctx, "SELECT oid FROM pg_namespace WHERE nspname = ANY($1)", schemas)
+	if err != nil {
+		return fmt.Errorf("look up schemas: %w", err)
+	}
+	if g.set, err = pgx.CollectRows(rows, pgx.RowTo[uint32]); err != nil {
+		return fmt.Errorf("look up schemas: %w", err)
+	}
+	return nil
+}
+
+func loadDepGraph(ctx context.Context, q Querier) (*depGraph, error) {
+	g := &depGraph{q: q, byRef: map[objKey][]depEdge{}, byObj: map[objKey][]depEdge{}, info: map[objAddr]objInfo{}}
+	rows, err := q.Query(ctx, `SELECT classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype
 		FROM pg_depend WHERE deptype <> 'p'`)
 	if err != nil {
 		return nil, fmt.Errorf("read pg_depend: %w", err)
 	}
-	type edge struct {
-		obj, ref objAddr
-		deptype  byte
-	}
-	byRef := map[objKey][]edge{}
-	byObj := map[objKey][]edge{}
-	var e edge
+	var e depEdge
 	var deptype string
 	_, err = pgx.ForEachRow(rows, []any{&e.obj.class, &e.obj.id, &e.obj.sub, &e.ref.class, &e.ref.id, &e.ref.sub, &deptype}, func() error {
 		e.deptype = deptype[0]
-		byRef[e.ref.key()] = append(byRef[e.ref.key()], e)
-		byObj[e.obj.key()] = append(byObj[e.obj.key()], e)
+		g.byRef[e.ref.key()] = append(g.byRef[e.ref.key()], e)
+		g.byObj[e.obj.key()] = append(g.byObj[e.obj.key()], e)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read pg_depend: %w", err)
 	}
-	var namespaceClass uint32
-	if err := q.QueryRow(ctx, "SELECT 'pg_namespace'::regclass::oid").Scan(&namespaceClass); err != nil {
+	if err := q.QueryRow(ctx, "SELECT 'pg_namespace'::regclass::oid").Scan(&g.nsClass); err != nil {
 		return nil, err
 	}
+	return g, nil
+}
 
-	// The closure of what DROP SCHEMA … CASCADE removes.
+// closure is what DROP SCHEMA … CASCADE of the set removes: from every
+// object to those depending on it, and from a part to what it is an
+// internal part of.
+func (g *depGraph) closure() map[objAddr]bool {
 	seen := map[objAddr]bool{}
 	var queue []objAddr
 	push := func(a objAddr) {
@@ -83,116 +238,109 @@ func Dependents(ctx context.Context, q Querier, schemas []string) ([]Dependent, 
 			queue = append(queue, a)
 		}
 	}
-	for _, ns := range nsOIDs {
-		push(objAddr{namespaceClass, ns, 0})
+	for _, ns := range g.set {
+		push(objAddr{g.nsClass, ns, 0})
 	}
 	for len(queue) > 0 {
 		x := queue[0]
 		queue = queue[1:]
-		for _, d := range byRef[x.key()] {
+		for _, d := range g.byRef[x.key()] {
 			if x.sub == 0 || d.ref.sub == x.sub {
 				push(d.obj)
 			}
 		}
 		if x.sub == 0 {
-			for _, d := range byObj[x.key()] {
+			for _, d := range g.byObj[x.key()] {
 				if d.deptype == 'i' || d.deptype == 'e' {
 					push(objAddr{d.ref.class, d.ref.id, 0})
 				}
 			}
 		}
 	}
+	return seen
+}
+
+// describe reads the descriptions and namespaces of objs not yet known.
+func (g *depGraph) describe(ctx context.Context, objs []objAddr) error {
 	var cls, ids []uint32
 	var subs []int32
-	for a := range seen {
-		if a.class == namespaceClass {
-			continue
+	for _, a := range objs {
+		if _, ok := g.info[a]; !ok {
+			cls, ids, subs = append(cls, a.class), append(ids, a.id), append(subs, a.sub)
 		}
-		cls, ids, subs = append(cls, a.class), append(ids, a.id), append(subs, a.sub)
 	}
 	if len(cls) == 0 {
-		return nil, nil
+		return nil
 	}
-	rows, err = q.Query(ctx, homeQuery, cls, ids, subs)
+	rows, err := g.q.Query(ctx, homeQuery, cls, ids, subs)
 	if err != nil {
-		return nil, fmt.Errorf("describe dependent objects: %w", err)
+		return fmt.Errorf("describe dependent objects: %w", err)
 	}
-	type found struct {
-		desc string
-		ns   *uint32
-	}
-	objs := map[objAddr]found{}
 	var a objAddr
-	var f found
+	var f objInfo
 	_, err = pgx.ForEachRow(rows, []any{&a.class, &a.id, &a.sub, &f.desc, &f.ns}, func() error {
-		objs[a] = f
+		g.info[a] = f
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("describe dependent objects: %w", err)
+		return fmt.Errorf("describe dependent objects: %w", err)
 	}
-	// owner is the object a part belongs to (a view's rewrite rule and row
-	// type, a table's TOAST table, an array type): dropping the part means
-	// dropping its owner, and the owner is what a person knows by name.
-	var owner func(a objAddr, depth int) objAddr
-	owner = func(a objAddr, depth int) objAddr {
-		if depth > 8 || a.sub != 0 {
-			return a
-		}
-		for _, d := range byObj[a.key()] {
-			if d.obj.sub == 0 && d.deptype == 'i' {
-				return owner(objAddr{d.ref.class, d.ref.id, 0}, depth+1)
-			}
-		}
+	return nil
+}
+
+// owner is the object a part belongs to (a view's rewrite rule and row
+// type, a table's TOAST table, an array type): dropping the part means
+// dropping its owner, and the owner is what a person knows by name.
+func (g *depGraph) owner(a objAddr, depth int) objAddr {
+	if depth > 8 || a.sub != 0 {
 		return a
 	}
-	// home finds the namespace an object belongs to, through the object it
-	// is an automatic part of when it has none of its own.
-	var home func(a objAddr, depth int) (uint32, bool)
-	home = func(a objAddr, depth int) (uint32, bool) {
-		// TOAST tables and their indexes live in pg_toast (OID 99) but
-		// belong to the table they serve.
-		if f, ok := objs[a]; ok && f.ns != nil && *f.ns != toastNamespace {
-			return *f.ns, true
+	for _, d := range g.byObj[a.key()] {
+		if d.obj.sub == 0 && d.deptype == 'i' {
+			return g.owner(objAddr{d.ref.class, d.ref.id, 0}, depth+1)
 		}
-		if depth > 8 {
-			return 0, false
-		}
-		for _, d := range byObj[a.key()] {
-			if d.obj.sub == a.sub && (d.deptype == 'a' || d.deptype == 'i') {
-				if ns, ok := home(objAddr{d.ref.class, d.ref.id, 0}, depth+1); ok {
-					return ns, true
-				}
-			}
-		}
+	}
+	return a
+}
+
+// home finds the namespace an object belongs to, through the object it is
+// an automatic part of when it has none of its own. TOAST tables and their
+// indexes live in pg_toast but belong to the table they serve.
+func (g *depGraph) home(a objAddr, depth int) (uint32, bool) {
+	if f, ok := g.info[a]; ok && f.ns != nil && *f.ns != toastNamespace {
+		return *f.ns, true
+	}
+	if depth > 8 {
 		return 0, false
 	}
-	var outsideNS []uint32
-	var out []Dependent
-	var homes []uint32 // per out entry; 0 when unknown
-	reported := map[objAddr]bool{}
-	for obj := range objs {
-		top := owner(obj, 0)
-		if reported[top] {
-			continue
-		}
-		reported[top] = true
-		ns, ok := home(top, 0)
-		if ok && slices.Contains(nsOIDs, ns) {
-			continue
-		}
-		desc := objs[top].desc
-		if desc == "" {
-			desc = objs[obj].desc
-		}
-		out = append(out, Dependent{Object: desc})
-		homes = append(homes, ns)
-		if ok {
-			outsideNS = append(outsideNS, ns)
+	if a.sub != 0 {
+		// A column is where its table is.
+		return g.home(objAddr{a.class, a.id, 0}, depth+1)
+	}
+	for _, d := range g.byObj[a.key()] {
+		if d.obj.sub == a.sub && (d.deptype == 'a' || d.deptype == 'i') {
+			if ns, ok := g.home(objAddr{d.ref.class, d.ref.id, 0}, depth+1); ok {
+				return ns, true
+			}
 		}
 	}
-	if len(outsideNS) > 0 {
-		rows, err := q.Query(ctx, "SELECT oid, nspname FROM pg_namespace WHERE oid = ANY($1)", outsideNS)
+	return 0, false
+}
+
+// named turns objects into Dependents, with their schemas' names, sorted.
+func (g *depGraph) named(ctx context.Context, objs []objAddr) ([]Dependent, error) {
+	out := make([]Dependent, len(objs))
+	homes := make([]uint32, len(objs))
+	var nss []uint32
+	for i, a := range objs {
+		out[i].Object = g.info[a].desc
+		if ns, ok := g.home(a, 0); ok {
+			homes[i] = ns
+			nss = append(nss, ns)
+		}
+	}
+	if len(nss) > 0 {
+		rows, err := g.q.Query(ctx, "SELECT oid, nspname FROM pg_namespace WHERE oid = ANY($1)", nss)
 		if err != nil {
 			return nil, fmt.Errorf("describe dependent objects: %w", err)
 		}

@@ -234,3 +234,43 @@ func TestRestoreSetLockTimeoutNamesTheHolder(t *testing.T) {
 		t.Fatalf("restore gave up after %s, want about the lock timeout", d)
 	}
 }
+
+func TestSchemaDependencies(t *testing.T) {
+	srv := pgtest.Start(t)
+	c := connConfig(srv, srv.CreateDatabase(t, "cross"))
+	srv.Exec(t, c.DBName, crossSchemas+outsideDependent)
+	ctx := ctxT(t)
+	conn, err := postgres.Connect(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	deps, refs, err := postgres.SchemaDependencies(ctx, conn, crossNames)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func(ds []postgres.Dependent) string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.Schema+": "+d.Object)
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, c := range []struct {
+		what, got string
+		want      []string
+	}{
+		{"dependents of X Mngt", text(deps["X Mngt"]), []string{"outside: view outside.recent", `x.central: view "x.central".by_level`}},
+		{"references of x_local", text(refs["x_local"]), []string{`x.central: type "x.central".level`, `X Mngt: `}},
+		{"references of x.central", text(refs["x.central"]), []string{`X Mngt: `}},
+	} {
+		for _, w := range c.want {
+			if !strings.Contains(c.got, w) {
+				t.Errorf("%s lack %q:\n%s", c.what, w, c.got)
+			}
+		}
+	}
+	if got := text(refs["X Mngt"]); !strings.Contains(got, `type "x.central".level`) || strings.Contains(got, "pg_catalog") {
+		t.Errorf("references of X Mngt: want the dashboard type and nothing of pg_catalog:\n%s", got)
+	}
+}

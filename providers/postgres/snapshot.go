@@ -232,3 +232,18 @@ func (s *Snapshot) Dependents(ctx context.Context, schemas []string) ([]Dependen
 	}
 	return deps, nil
 }
+
+// SchemaDependencies lists, as of the snapshot, for each of schemas the
+// objects outside it that depend on it and those it depends on.
+func (s *Snapshot) SchemaDependencies(ctx context.Context, schemas []string) (dependents, references map[string][]Dependent, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, nil, errors.New("snapshot is closed")
+	}
+	dependents, references, err = SchemaDependencies(ctx, s.tx, schemas)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dependencies of the schemas of %q: %w", s.db, err)
+	}
+	return dependents, references, nil
+}
