@@ -204,14 +204,14 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 		}
 		bw.printf("      schema %s%s (%s) in %s: drop and restore\n", s.Target, from, s.Role, where)
 		if s.Now.Exists {
-			bw.printf("        now:     %d tables, ~%d rows, %s\n", s.Now.Tables, s.Now.RowEstimate, FormatBytes(s.Now.Bytes))
+			bw.printf("        now:     %d tables, %s, %s\n", s.Now.Tables, rowsText(s.Now), FormatBytes(s.Now.Bytes))
 		} else {
 			bw.printf("        now:     does not exist\n")
 		}
 		if rp.Adopted {
 			bw.printf("        archive: %s\n", s.Entry)
 		} else {
-			bw.printf("        archive: %d tables, ~%d rows, %s\n", s.Archive.Tables, s.Archive.RowEstimate, FormatBytes(s.Archive.Bytes))
+			bw.printf("        archive: %d tables, %s, %s\n", s.Archive.Tables, rowsText(s.Archive), FormatBytes(s.Archive.Bytes))
 		}
 	}
 	if n := countSchemas(rp); n > 1 {
@@ -246,6 +246,19 @@ func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
 	}
 	for _, h := range rp.Hooks {
 		bw.printf("      then:   after_restore %s\n", h)
+	}
+}
+
+// rowsText is a schema's row estimate: "~1200 rows", "rows unknown" when
+// no table was ever analyzed, "~1200 rows (2 tables never analyzed)".
+func rowsText(s SchemaState) string {
+	switch {
+	case s.Unanalyzed == 0:
+		return fmt.Sprintf("~%d rows", s.RowEstimate)
+	case s.Unanalyzed >= s.Tables:
+		return "rows unknown"
+	default:
+		return fmt.Sprintf("~%d rows (%d tables never analyzed)", s.RowEstimate, s.Unanalyzed)
 	}
 }
 

@@ -111,6 +111,8 @@ type SchemaState struct {
 	Exists      bool  `json:"exists"`
 	Tables      int   `json:"tables"`
 	RowEstimate int64 `json:"row_estimate"`
+	// Unanalyzed counts tables without a row estimate (never analyzed).
+	Unanalyzed int `json:"unanalyzed,omitempty"`
 	Bytes       int64 `json:"bytes"`
 }
 
@@ -452,7 +454,7 @@ func RestoreSchemas(r *config.Resource, contents ArchiveContents, roles []string
 		if contents.Manifest != nil {
 			if info, ok := manifestSchema(contents.Manifest, s.Role, s.Name); ok {
 				sr.Entry, sr.Source = info.Entry, info.Name
-				sr.Archive = SchemaState{Exists: true, Tables: info.Tables, RowEstimate: info.RowEstimate, Bytes: info.Bytes}
+				sr.Archive = SchemaState{Exists: true, Tables: info.Tables, RowEstimate: info.RowEstimate, Unanalyzed: info.Unanalyzed, Bytes: info.Bytes}
 			}
 		}
 		if !slices.Contains(contents.Entries, sr.Entry) {

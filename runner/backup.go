@@ -280,7 +280,7 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 			}
 			info := archive.SchemaInfo{
 				Role: s.Role, Name: s.Name, Entry: "schemas/" + s.Name + ".cssbackup",
-				Tables: stats.Tables, RowEstimate: stats.RowEstimate, Bytes: stats.Bytes,
+				Tables: stats.Tables, RowEstimate: stats.RowEstimate, Unanalyzed: stats.Unanalyzed, Bytes: stats.Bytes,
 			}
 			for _, t := range stats.Detail {
 				info.TableList = append(info.TableList, archive.TableInfo{Name: t.Name, RowEstimate: t.RowEstimate})

@@ -190,7 +190,7 @@ func schemaFacts(ctx context.Context, cc postgres.ConnConfig, targets []string, 
 			case err != nil:
 				return err
 			default:
-				live.Schemas[t] = plan.SchemaState{Exists: true, Tables: st.Tables, RowEstimate: st.RowEstimate, Bytes: st.Bytes}
+				live.Schemas[t] = plan.SchemaState{Exists: true, Tables: st.Tables, RowEstimate: st.RowEstimate, Unanalyzed: st.Unanalyzed, Bytes: st.Bytes}
 			}
 		}
 		deps, err := snap.Dependents(ctx, targets)

@@ -53,7 +53,10 @@ type SchemaInfo struct {
 	Entry       string `json:"entry"` // archive entry, e.g. schemas/mainframe_local.cssbackup
 	Tables      int    `json:"tables"`
 	RowEstimate int64  `json:"row_estimate"`
-	Bytes       int64  `json:"bytes"` // on-disk size reported by the server
+	// Unanalyzed counts the tables without an estimate (never analyzed):
+	// their rows are unknown, not 0.
+	Unanalyzed int   `json:"unanalyzed,omitempty"`
+	Bytes      int64 `json:"bytes"` // on-disk size reported by the server
 	// TableList names every table of the schema with its row estimate, so
 	// a test restore can be compared with what was dumped.
 	TableList []TableInfo `json:"table_list,omitempty"`
@@ -75,7 +78,7 @@ type Dependency struct {
 // TableInfo is one table of a dumped schema.
 type TableInfo struct {
 	Name        string `json:"name"`
-	RowEstimate int64  `json:"row_estimate"`
+	RowEstimate int64  `json:"row_estimate"` // -1: unknown (never analyzed)
 }
 
 // TreeInfo describes a directory tree stored under Prefix.
@@ -86,6 +89,17 @@ type TreeInfo struct {
 	Dirs     int    `json:"dirs"`
 	Symlinks int    `json:"symlinks,omitempty"`
 	Bytes    int64  `json:"bytes"`
+	// Skipped lists what was left out because an archive cannot hold it faithfully.
+	Skipped []SkippedFile `json:"skipped,omitempty"`
+}
+
+// SkippedFile is a file of a tree that was left out of the archive, and why: a socket, a
+// fifo, a device, or a name that is not valid UTF-8 or that readers refuse.
+type SkippedFile struct {
+	// Path is relative to the tree's root; a path that is not valid UTF-8 is written as a
+	// quoted Go string, whose \x escapes name the bytes that are not.
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // Entry is one archive entry as recorded in the manifest.

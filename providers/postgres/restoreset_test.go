@@ -274,3 +274,36 @@ func TestSchemaDependencies(t *testing.T) {
 		t.Errorf("references of X Mngt: want the dashboard type and nothing of pg_catalog:\n%s", got)
 	}
 }
+
+// Row estimates: a table never analyzed has none (not 0), and a partitioned
+// parent does not count its partitions' rows a second time.
+func TestRowEstimates(t *testing.T) {
+	srv := pgtest.Start(t)
+	c := connConfig(srv, srv.CreateDatabase(t, "estimates"))
+	srv.Exec(t, c.DBName, `CREATE SCHEMA est;
+CREATE TABLE est.fresh (id int);
+INSERT INTO est.fresh SELECT generate_series(1, 10);
+CREATE TABLE est.parts (id int, k int) PARTITION BY RANGE (k);
+CREATE TABLE est.parts_a PARTITION OF est.parts FOR VALUES FROM (0) TO (10);
+CREATE TABLE est.parts_b PARTITION OF est.parts FOR VALUES FROM (10) TO (20);
+INSERT INTO est.parts SELECT g, g % 20 FROM generate_series(1, 1000) g;
+ANALYZE est.parts;`)
+	ctx := ctxT(t)
+	snap, err := postgres.ExportSnapshot(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	st, err := snap.SchemaStats(ctx, "est")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Tables != 4 || st.Unanalyzed != 1 || st.RowEstimate != 1000 {
+		t.Fatalf("stats %+v: want 4 tables, 1 never analyzed, 1000 rows (the partitions' only)", st)
+	}
+	for _, tb := range st.Detail {
+		if tb.Name == "fresh" && tb.RowEstimate != -1 {
+			t.Errorf("never analyzed table: estimate %d, want -1 (unknown)", tb.RowEstimate)
+		}
+	}
+}

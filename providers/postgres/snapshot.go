@@ -87,8 +87,9 @@ func (s *Snapshot) ServerVersion() (num int, text string) { return s.version, s.
 type TableStat struct {
 	Name string
 	// RowEstimate is pg_class.reltuples: the row count as of the last
-	// VACUUM or ANALYZE; 0 for a table never analyzed and for a partitioned
-	// parent (its partitions count).
+	// VACUUM or ANALYZE; -1 for a table never analyzed (unknown), 0 for a
+	// partitioned parent (its partitions count, so rows are not counted
+	// twice).
 	RowEstimate int64
 	// Bytes is pg_total_relation_size: heap, TOAST and indexes.
 	Bytes int64
@@ -100,8 +101,11 @@ type SchemaStats struct {
 	Exists bool
 	// Tables counts ordinary and partitioned tables and materialized views
 	// (each partition is a table of its own).
-	Tables      int
+	Tables int
+	// RowEstimate sums the estimates of the tables that have one;
+	// Unanalyzed counts those that have none (never analyzed).
 	RowEstimate int64
+	Unanalyzed  int
 	Bytes       int64
 	// Detail holds one entry per table, sorted by name (schema-qualified in
 	// DatabaseStats).
@@ -110,7 +114,7 @@ type SchemaStats struct {
 
 const statsQuery = `
 SELECT CASE WHEN $2 THEN quote_ident(n.nspname) || '.' ELSE '' END || c.relname,
-       greatest(c.reltuples, 0)::bigint,
+       CASE WHEN c.relkind = 'p' THEN 0 WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples END::bigint,
        pg_total_relation_size(c.oid)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm')
@@ -169,7 +173,11 @@ func (s *Snapshot) stats(ctx context.Context, schema *string) (SchemaStats, erro
 		}
 		st.Detail = append(st.Detail, t)
 		st.Tables++
-		st.RowEstimate += t.RowEstimate
+		if t.RowEstimate < 0 {
+			st.Unanalyzed++
+		} else {
+			st.RowEstimate += t.RowEstimate
+		}
 		st.Bytes += t.Bytes
 	}
 	return st, rows.Err()
