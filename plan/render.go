@@ -97,7 +97,11 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			p.writeRestore(bw, a, st)
 		}
 		if len(a.DependsOn) > 0 {
-			bw.printf("      after  %s\n", strings.Join(a.DependsOn, "; "))
+			var after []string
+			for _, id := range a.DependsOn {
+				after = append(after, p.describeAction(id))
+			}
+			bw.printf("      after  %s\n", strings.Join(after, "; "))
 		}
 		bw.printf("\n")
 	}
@@ -260,6 +264,28 @@ func rowsText(s SchemaState) string {
 	default:
 		return fmt.Sprintf("~%d rows (%d tables never analyzed)", s.RowEstimate, s.Unanalyzed)
 	}
+}
+
+// describeAction says in words what the action with ID id does, for the
+// "after" line of the actions that wait for it.
+func (p *Plan) describeAction(id string) string {
+	a := p.Action(id)
+	if a == nil {
+		return id
+	}
+	switch {
+	case a.Type == Backup && p.Restore != nil && a.Archive == p.Restore.SafetyBackup:
+		return fmt.Sprintf("the safety backup %s into store.%s", a.Archive, a.Store)
+	case a.Type == Backup:
+		return fmt.Sprintf("the backup of %s into store.%s", a.Resource, a.Store)
+	case a.Type == Copy:
+		return fmt.Sprintf("the copy of %s into store.%s", a.Resource, a.Store)
+	case a.Type == Clean:
+		return fmt.Sprintf("the cleaning of %s in store.%s", a.Resource, a.Store)
+	case a.Type == Prune:
+		return fmt.Sprintf("the prune of %s in store.%s", a.Resource, a.Store)
+	}
+	return id
 }
 
 func countSchemas(rp *RestorePlan) int {
