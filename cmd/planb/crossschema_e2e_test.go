@@ -155,3 +155,37 @@ func TestRestoreKilledAtRandomIsFinished(t *testing.T) {
 		}
 	}
 }
+
+// Restore planning and restores wait for a table lock at most
+// --db-lock-timeout, then name the session holding it, and change nothing.
+func TestRestoreLockTimeout(t *testing.T) {
+	e := newEstate(t, "")
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-25T08:00:00Z", "--target", "application.shop")
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", planFile)
+	e.srv.Exec(t, e.db, `UPDATE shop_mngt.versions SET note = 'current'`)
+	before := describeAll(t, e, shopSchemas...)
+
+	holder := e.srv.Conn(t, e.db)
+	ctx := context.Background()
+	if _, err := holder.Exec(ctx, "SET application_name = 'nightly-report'; BEGIN; LOCK TABLE shop_local.objects IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--db-lock-timeout", "1s", "plan", "--restore", "application.shop", "--no-safety-backup"},
+		{"--db-lock-timeout", "1s", "apply", planFile},
+	} {
+		start := time.Now()
+		r := e.mustPlanb(t, 1, args...)
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("planb %s gave up after %s, want about the lock timeout", strings.Join(args, " "), d)
+		}
+		if out := r.stdout + r.stderr; !strings.Contains(out, `application "nightly-report"`) {
+			t.Errorf("planb %s does not name the session holding the lock:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	if _, err := holder.Exec(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
+}
