@@ -19,20 +19,25 @@ import (
 
 // Extract writes the entries under prefix (e.g. "delivery/"; "" means the whole archive)
 // into targetDir, which must be an empty directory or not exist (its parent must). It runs
-// CheckSafe first (symlinks under prefix must stay inside prefix) and writes nothing when
-// that fails. It then writes only through an os.Root opened on targetDir: files are created
-// with O_EXCL and checked against the manifest's SHA-256 when there is one, permissions
-// (without setuid and setgid) and modification times are restored, directory metadata last,
-// and symlinks are created after every file. If extraction fails midway, what it wrote is
-// removed again (targetDir too, when Extract created it). The stats do not count the
-// "prefix/" entry itself, whose mode and mtime are applied to targetDir.
+// CheckSafe on those entries first and writes nothing when that fails. It then writes only
+// through an os.Root opened on targetDir and never through a symlink: every directory on
+// an entry's path is checked to be a directory, not a link, before it is entered, files
+// are created with O_EXCL, and the symlinks of the archive are created last, after every
+// file and directory, with their targets as stored (absolute or leaving targetDir
+// included). Files are checked against the manifest's SHA-256 when there is one;
+// permissions (without setuid and setgid) and modification times are restored, directory
+// metadata last. If extraction fails midway, what it wrote is removed again (targetDir
+// too, when Extract created it). The stats do not count the "prefix/" entry itself, whose
+// mode and mtime are applied to targetDir.
 func (r *Reader) Extract(ctx context.Context, prefix, targetDir string, opts SafetyOptions) (TreeStats, error) {
 	prefix = normPrefix(prefix)
 	what := "archive"
+	opts.Prefixes = nil
 	if prefix != "" {
 		what = prefix
+		opts.Prefixes = []string{prefix}
 	}
-	if err := r.checkSafe(opts, prefix); err != nil {
+	if err := r.CheckSafe(opts); err != nil {
 		return TreeStats{}, fmt.Errorf("extract %s: %w", what, err)
 	}
 	m, err := r.Manifest()
@@ -71,8 +76,9 @@ func (r *Reader) Extract(ctx context.Context, prefix, targetDir string, opts Saf
 		}
 		return TreeStats{}, fmt.Errorf("extract %s: %w", what, err)
 	}
-	x := &extractor{ctx: ctx, root: root, manifest: manifest, buf: make([]byte, 256<<10)}
+	x := &extractor{ctx: ctx, root: root, manifest: manifest, buf: make([]byte, 256<<10), dirs: map[string]*os.Root{}}
 	stats, err := x.run(prefix, selected, rootEntry)
+	x.closeDirs()
 	if err != nil {
 		if created {
 			root.Close()
@@ -131,7 +137,11 @@ type extractor struct {
 	root     *os.Root
 	manifest map[string]Entry
 	buf      []byte
+	dirs     map[string]*os.Root // directories opened below root, by slash-separated path
 }
+
+// maxOpenDirs bounds how many directories the extractor keeps open.
+const maxOpenDirs = 64
 
 type dirMeta struct {
 	rel   string
@@ -151,8 +161,8 @@ func (x *extractor) run(prefix string, selected []*zip.File, rootEntry *zip.File
 		mode := f.Mode()
 		switch {
 		case mode.IsDir():
-			if err := x.root.MkdirAll(rel, 0o755); err != nil {
-				return stats, err
+			if _, err := x.dir(rel); err != nil {
+				return stats, fmt.Errorf("entry %s: %w", f.Name, err)
 			}
 			dirs = append(dirs, dirMeta{rel, permOf(mode, 0o755), x.mtime(f)})
 			stats.Dirs++
@@ -168,17 +178,19 @@ func (x *extractor) run(prefix string, selected []*zip.File, rootEntry *zip.File
 			stats.Bytes += n
 		}
 	}
+	// Links last: no file or directory of the archive can be written through one.
 	for _, f := range links {
 		rel := strings.TrimPrefix(f.Name, prefix)
 		target, err := readLinkEntry(f)
 		if err != nil {
 			return stats, fmt.Errorf("entry %s: %w", f.Name, err)
 		}
-		if err := x.mkParent(rel); err != nil {
-			return stats, err
+		parent, err := x.dir(path.Dir(rel))
+		if err != nil {
+			return stats, fmt.Errorf("entry %s: %w", f.Name, err)
 		}
-		if err := x.root.Symlink(target, rel); err != nil {
-			return stats, err
+		if err := parent.Symlink(target, path.Base(rel)); err != nil {
+			return stats, fmt.Errorf("entry %s: %w", f.Name, err)
 		}
 	}
 	// Deepest first, so setting a parent's mtime comes after its children changed it.
@@ -189,29 +201,100 @@ func (x *extractor) run(prefix string, selected []*zip.File, rootEntry *zip.File
 		dirs = append(dirs, dirMeta{".", permOf(rootEntry.Mode(), 0o755), x.mtime(rootEntry)})
 	}
 	for _, d := range dirs {
-		if err := x.root.Chmod(d.rel, d.perm); err != nil {
+		dir, err := x.dir(d.rel)
+		if err != nil {
 			return stats, err
 		}
+		// Times first: a mode without search permission would deny resolving ".".
 		if !d.mtime.IsZero() {
-			if err := x.root.Chtimes(d.rel, d.mtime, d.mtime); err != nil {
+			if err := dir.Chtimes(".", d.mtime, d.mtime); err != nil {
 				return stats, err
 			}
+		}
+		if err := dir.Chmod(".", d.perm); err != nil {
+			return stats, err
 		}
 	}
 	return stats, nil
 }
 
+// dir returns the directory rel ("." for the target itself) below the target, creating
+// what is missing of it, and never through a symlink: each component must be a directory
+// when looked at without following links, and the directory then opened must be the one
+// looked at, so that a link put in its place meanwhile is not followed either.
+func (x *extractor) dir(rel string) (*os.Root, error) {
+	if rel == "." || rel == "" {
+		return x.root, nil
+	}
+	if d, ok := x.dirs[rel]; ok {
+		return d, nil
+	}
+	parent, err := x.dir(path.Dir(rel))
+	if err != nil {
+		return nil, err
+	}
+	name := path.Base(rel)
+	info, err := parent.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := parent.Mkdir(name, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		info, err = parent.Lstat(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("%s is a %s, not a directory: nothing is written through it", rel, typeOf(info.Mode()))
+	}
+	d, err := parent.OpenRoot(name)
+	if err != nil {
+		return nil, err
+	}
+	if opened, err := d.Stat("."); err != nil || !os.SameFile(info, opened) {
+		d.Close()
+		return nil, fmt.Errorf("%s was replaced while extracting: nothing is written through it", rel)
+	}
+	if len(x.dirs) >= maxOpenDirs {
+		x.closeDirs()
+	}
+	x.dirs[rel] = d
+	return d, nil
+}
+
+func (x *extractor) closeDirs() {
+	for rel, d := range x.dirs {
+		d.Close()
+		delete(x.dirs, rel)
+	}
+}
+
+// typeOf names a file type for messages.
+func typeOf(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t&fs.ModeSymlink != 0:
+		return "symlink"
+	case t == 0:
+		return "file"
+	default:
+		return t.String()
+	}
+}
+
 // file writes one regular file entry and returns its size.
 func (x *extractor) file(f *zip.File, rel string) (int64, error) {
-	if err := x.mkParent(rel); err != nil {
+	parent, err := x.dir(path.Dir(rel))
+	if err != nil {
 		return 0, err
 	}
+	name := path.Base(rel)
 	rc, err := f.Open()
 	if err != nil {
 		return 0, err
 	}
 	defer rc.Close()
-	out, err := x.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// O_EXCL: a symlink in the file's place is an error, never followed.
+	out, err := parent.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, err
 	}
@@ -235,18 +318,11 @@ func (x *extractor) file(f *zip.File, rel string) (int64, error) {
 		return n, err
 	}
 	if mt := x.mtime(f); !mt.IsZero() {
-		if err := x.root.Chtimes(rel, mt, mt); err != nil {
+		if err := parent.Chtimes(name, mt, mt); err != nil {
 			return n, err
 		}
 	}
 	return n, nil
-}
-
-func (x *extractor) mkParent(rel string) error {
-	if dir := path.Dir(rel); dir != "." {
-		return x.root.MkdirAll(dir, 0o755)
-	}
-	return nil
 }
 
 // mtime prefers the manifest's time (full precision) over the header's (seconds).

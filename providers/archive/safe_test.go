@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,26 +79,31 @@ func TestHostileArchives(t *testing.T) {
 		},
 		"symlink outside and a file through it": {
 			entries: []rawEntry{{name: "link", mode: fs.ModeSymlink | 0o777, data: "../outside"}, {name: "link/evil", data: "x"}},
-			want:    "leaves the extraction root",
+			want:    `lies below symlink "link"`,
+		},
+		"absolute symlink and a file through it": {
+			entries: []rawEntry{{name: "etc", mode: fs.ModeSymlink | 0o777, data: path.Dir(absEvil)}, {name: "etc/" + path.Base(absEvil), data: "x"}},
+			want:    `lies below symlink "etc"`,
 		},
 		"file through an inside symlink": {
 			entries: []rawEntry{{name: "d/", mode: fs.ModeDir | 0o755}, {name: "link", mode: fs.ModeSymlink | 0o777, data: "d"}, {name: "link/evil", data: "x"}},
 			want:    `lies below symlink "link"`,
 		},
-		"absolute symlink": {
-			entries: []rawEntry{{name: "etc", mode: fs.ModeSymlink | 0o777, data: "/etc"}},
-			want:    "is absolute",
+		"directory through a symlink": {
+			entries: []rawEntry{{name: "link", mode: fs.ModeSymlink | 0o777, data: "/"}, {name: "link/tmp/", mode: fs.ModeDir | 0o755}},
+			want:    `lies below symlink "link"`,
 		},
 		"symlink through a symlink": {
-			entries: []rawEntry{
-				{name: "a/up", mode: fs.ModeSymlink | 0o777, data: ".."},
-				{name: "a/m", mode: fs.ModeSymlink | 0o777, data: "up/../evil"},
-			},
-			want: "passes through another symlink",
+			entries: []rawEntry{{name: "a", mode: fs.ModeSymlink | 0o777, data: "/tmp"}, {name: "a/m", mode: fs.ModeSymlink | 0o777, data: "x"}},
+			want:    `lies below symlink "a"`,
 		},
-		"symlink leaving the prefix": {
-			entries: []rawEntry{{name: "delivery/l", mode: fs.ModeSymlink | 0o777, data: "../manifest.json"}, {name: "manifest.json", data: "{}"}},
-			prefix:  "delivery/", want: "leaves the extraction root",
+		"empty symlink target": {
+			entries: []rawEntry{{name: "l", mode: fs.ModeSymlink | 0o777, data: ""}},
+			want:    "symlink target is empty",
+		},
+		"NUL in symlink target": {
+			entries: []rawEntry{{name: "l", mode: fs.ModeSymlink | 0o777, data: "a\x00b"}},
+			want:    "NUL in symlink target",
 		},
 		"symlinks refused": {
 			entries: []rawEntry{{name: "x", data: "x"}, {name: "l", mode: fs.ModeSymlink | 0o777, data: "x"}},
@@ -149,7 +155,15 @@ func TestSafeArchivesPass(t *testing.T) {
 		"symlink to a sibling": {{name: "d/a", data: "x"}, {name: "d/l", mode: fs.ModeSymlink | 0o777, data: "a"}},
 		"symlink up and down":  {{name: "d/a", data: "x"}, {name: "e/l", mode: fs.ModeSymlink | 0o777, data: "../d/a"}},
 		"dangling but inside":  {{name: "l", mode: fs.ModeSymlink | 0o777, data: "later/x"}},
-		"compressible text":    {{name: "a.sql", data: strings.Repeat("INSERT INTO t VALUES (1, 'abc');\n", 100_000)}},
+		"absolute symlink":     {{name: "etc", mode: fs.ModeSymlink | 0o777, data: "/etc"}},
+		"symlink leaving the root": {
+			{name: "d/", mode: fs.ModeDir | 0o755}, {name: "d/out", mode: fs.ModeSymlink | 0o777, data: "../../shared/lib"},
+		},
+		"symlinks through symlinks": {
+			{name: "a/up", mode: fs.ModeSymlink | 0o777, data: ".."}, {name: "a/m", mode: fs.ModeSymlink | 0o777, data: "up/../evil"},
+		},
+		"backslash in a symlink target": {{name: "l", mode: fs.ModeSymlink | 0o777, data: `..\x`}},
+		"compressible text":             {{name: "a.sql", data: strings.Repeat("INSERT INTO t VALUES (1, 'abc');\n", 100_000)}},
 	}
 	for name, entries := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -158,8 +172,22 @@ func TestSafeArchivesPass(t *testing.T) {
 			target := filepath.Join(t.TempDir(), "out")
 			stats, err := r.Extract(context.Background(), "", target, SafetyOptions{})
 			must(t, err)
-			if got := stats.Files + stats.Symlinks; got != len(entries) {
-				t.Errorf("extracted %d files and links, want %d", got, len(entries))
+			want := 0
+			for _, e := range entries {
+				if e.mode.IsDir() {
+					continue
+				}
+				want++
+				if e.mode&fs.ModeSymlink == 0 {
+					continue
+				}
+				got, err := os.Readlink(filepath.Join(target, filepath.FromSlash(e.name)))
+				if err != nil || got != e.data {
+					t.Errorf("%s: symlink to %q (%v), want %q", e.name, got, err, e.data)
+				}
+			}
+			if got := stats.Files + stats.Symlinks; got != want {
+				t.Errorf("extracted %d files and links, want %d", got, want)
 			}
 		})
 	}
