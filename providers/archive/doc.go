@@ -35,8 +35,17 @@
 // # Extracting
 //
 // Archives are untrusted input. CheckSafe rejects names that are absolute, contain "..",
-// backslashes or drive letters, duplicate entries, device, fifo and socket entries, symlinks
-// leaving the extraction root, entries written through a symlink, and implausible
-// compression ratios (zip bombs). Extract runs those checks before it writes anything, then
-// writes only through an os.Root opened on the target directory, creating files with O_EXCL.
+// backslashes or drive letters, duplicate entries, device, fifo and socket entries, entries
+// below a file or symlink entry, and implausible compression ratios (zip bombs); with
+// SafetyOptions.Prefixes it checks only the entries that will be extracted. Extract runs
+// those checks before it writes anything, then writes only through an os.Root opened on the
+// target directory, entering no directory that is a symlink, creating files with O_EXCL and
+// the archive's symlinks last. The target directory confines the names of entries, not the
+// targets of symlinks: a link to an absolute path or out of the folder is restored as the
+// same link, and nothing is ever written through it.
+//
+// Symlinks are stored as Info-ZIP's zip -y stores them: an entry whose Unix mode is S_IFLNK
+// and whose content is the link's target, so unzip restores them as links too. AddTree
+// leaves out what an archive cannot hold faithfully — sockets, fifos, devices, names that
+// are not valid UTF-8 — and lists it in TreeStats.Skipped.
 package archive

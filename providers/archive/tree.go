@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // TreeOptions configure AddTree.
@@ -24,6 +26,9 @@ type TreeOptions struct {
 type TreeStats struct {
 	Files, Dirs, Symlinks int
 	Bytes                 int64 // uncompressed bytes of regular files
+	// Skipped lists, in walk order, what AddTree left out because an archive cannot hold
+	// it faithfully.
+	Skipped []SkippedFile
 }
 
 // compressedExt lists extensions of formats that are already compressed: such files are
@@ -52,9 +57,12 @@ func methodFor(name string) uint16 {
 // their modes and modification times, plus a "prefix/" entry for dir itself. Files are
 // compressed in parallel by WriterOptions.Workers goroutines and appended in completion
 // order; already compressed formats are stored. dir may itself be a symlink; symlinks below
-// it are stored as links, never followed, and everything is read through an os.Root on dir.
-// Devices, sockets and fifos are an error naming the path. An empty prefix puts the tree at
-// the top of the archive, without a root entry.
+// it are stored as links (their target as the entry's content, whatever it points to),
+// never followed, and everything is read through an os.Root on dir. What an archive cannot
+// hold faithfully is left out and listed in TreeStats.Skipped: sockets, fifos, devices, and
+// names that are not valid UTF-8 or that readers refuse (a backslash, for one); a directory
+// left out for its name is left out with everything below it. An empty prefix puts the tree
+// at the top of the archive, without a root entry.
 func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptions) (TreeStats, error) {
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
@@ -130,6 +138,26 @@ func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptio
 			}
 			return nil
 		}
+		entry := name(rel)
+		if d.IsDir() {
+			entry += "/"
+		}
+		reason := unstorableName(entry)
+		if reason == "" {
+			reason = unstorableType(d.Type())
+		}
+		if reason != "" {
+			if d.IsDir() {
+				reason += "; everything below it is left out too"
+			}
+			mu.Lock()
+			stats.Skipped = append(stats.Skipped, SkippedFile{Path: displayPath(rel), Reason: reason})
+			mu.Unlock()
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		switch d.Type() {
 		case 0:
 			select {
@@ -181,6 +209,51 @@ func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptio
 		return stats, fmt.Errorf("add tree %s: %w", dir, walkErr)
 	}
 	return stats, nil
+}
+
+// unstorableName returns why an entry cannot be named name, or "": readers refuse it, or
+// ZIP cannot record it as it is.
+func unstorableName(name string) string {
+	switch {
+	case !utf8.ValidString(name):
+		return "name is not valid UTF-8"
+	case strings.Contains(name, "\\"):
+		return "name holds a backslash, which ZIP readers take for a path separator"
+	}
+	if reason := unsafeName(name); reason != "" {
+		return "name refused by readers: " + reason
+	}
+	if err := checkWriteName(name); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// unstorableType returns why a file of type t cannot be archived, or "".
+func unstorableType(t fs.FileMode) string {
+	switch {
+	case t == 0, t == fs.ModeDir, t == fs.ModeSymlink:
+		return ""
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case t&fs.ModeCharDevice != 0:
+		return "character device"
+	case t&fs.ModeDevice != 0:
+		return "block device"
+	default:
+		return fmt.Sprintf("unsupported file type %v", t)
+	}
+}
+
+// displayPath returns rel as it is when it is valid UTF-8, and otherwise as a quoted Go
+// string, whose \x escapes name the bytes that are not.
+func displayPath(rel string) string {
+	if utf8.ValidString(rel) {
+		return rel
+	}
+	return strconv.Quote(rel)
 }
 
 // specialModes are the Unix mode bits kept besides the permissions.
