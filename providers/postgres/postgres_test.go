@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -416,14 +417,27 @@ func TestRestoreSchema(t *testing.T) {
 		CREATE SCHEMA other; CREATE VIEW other.uses_stale AS SELECT id FROM app_central.stale;`)
 	stale := describe(t, dst, "app_central")
 
-	err := postgres.Restore(ctx, dst, postgres.RestoreOptions{Schema: "app_central"}, bytes.NewReader(dump.Bytes()))
-	if err == nil || !strings.Contains(err.Error(), `schema "app_central" already exists`) {
-		t.Fatalf("restore over an existing schema without clean: %v", err)
+	set := func(data []byte) []postgres.SchemaDump {
+		return []postgres.SchemaDump{{Schema: "app_central", Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}}}
 	}
+	err := postgres.RestoreSet(ctx, dst, set(dump.Bytes()), postgres.SetOptions{})
+	if err == nil || !strings.Contains(err.Error(), `schema "app_central" already exists`) {
+		t.Fatalf("restore over an existing schema without Replace: %v", err)
+	}
+	// The view of another schema over the stale table would be dropped:
+	// refused unless listed.
+	err = postgres.RestoreSet(ctx, dst, set(dump.Bytes()), postgres.SetOptions{Replace: true})
+	var de *postgres.DependentsError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "view other.uses_stale") {
+		t.Fatalf("restore over a schema with an outside dependent: %v", err)
+	}
+	cascade := []postgres.Dependent{{Schema: "other", Object: "view other.uses_stale"}}
 
 	// A broken dump fails and leaves the existing schema as it was.
 	broken := dump.Bytes()[:dump.Len()/2]
-	err = postgres.Restore(ctx, dst, postgres.RestoreOptions{Schema: "app_central", Clean: true}, bytes.NewReader(broken))
+	err = postgres.RestoreSet(ctx, dst, set(broken), postgres.SetOptions{Replace: true, Cascade: cascade})
 	if err == nil || !strings.Contains(err.Error(), "pg_restore failed") {
 		t.Fatalf("restore of a truncated dump: %v", err)
 	}
@@ -431,20 +445,29 @@ func TestRestoreSchema(t *testing.T) {
 		t.Fatalf("failed restore changed the schema:\n%s", strings.Join(diff, "\n"))
 	}
 
-	if err := postgres.Restore(ctx, dst, postgres.RestoreOptions{Schema: "app_central", Clean: true}, bytes.NewReader(dump.Bytes())); err != nil {
+	if err := postgres.RestoreSet(ctx, dst, set(dump.Bytes()), postgres.SetOptions{Replace: true, Cascade: cascade}); err != nil {
 		t.Fatal(err)
 	}
 	if diff := want.Diff(describe(t, dst, "app_central")); len(diff) > 0 {
 		t.Fatalf("restored schema differs:\n%s", strings.Join(diff, "\n"))
 	}
 	assertSameExtras(t, srv, src.DBName, dst.DBName, "app_central", "app_central")
-	var leftovers int
-	if err := srv.Conn(t, dst.DBName).QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'planb_old_%'`).Scan(&leftovers); err != nil || leftovers != 0 {
-		t.Fatalf("schemas moved aside left behind: %d, %v", leftovers, err)
-	}
 
-	// Under another name, beside the live schema of the original name.
-	if err := postgres.Restore(ctx, dst, postgres.RestoreOptions{Schema: "app_central", TargetSchema: "App Central Copy"}, bytes.NewReader(dump.Bytes())); err != nil {
+	// Under another name, beside the live schema of the original name, with
+	// the application's other schemas as context in the scratch database
+	// (as a restore passes them, for references between the schemas).
+	context := []postgres.SchemaDump{}
+	for _, s := range []string{"src_mngt", "src_central"} {
+		var d bytes.Buffer
+		if err := postgres.Dump(ctx, src, postgres.DumpOptions{Schema: s}, &d); err != nil {
+			t.Fatal(err)
+		}
+		context = append(context, postgres.SchemaDump{Schema: s, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(d.Bytes())), nil
+		}})
+	}
+	if err := postgres.RestoreSet(ctx, dst, set(dump.Bytes()), postgres.SetOptions{
+		Rename: map[string]string{"app_central": "App Central Copy"}, Context: context}); err != nil {
 		t.Fatal(err)
 	}
 	if diff := want.Diff(describe(t, dst, "App Central Copy")); len(diff) > 0 {
@@ -486,7 +509,10 @@ func TestSharedSamplesRoundTrip(t *testing.T) {
 		if err := postgres.Dump(ctx, src, postgres.DumpOptions{Schema: s}, &dump); err != nil {
 			t.Fatal(err)
 		}
-		if err := postgres.Restore(ctx, dst, postgres.RestoreOptions{Schema: s}, &dump); err != nil {
+		data := dump.Bytes()
+		if err := postgres.RestoreSet(ctx, dst, []postgres.SchemaDump{{Schema: s, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}}}, postgres.SetOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		if diff := describe(t, src, s).Diff(describe(t, dst, s)); len(diff) > 0 {

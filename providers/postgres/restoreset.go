@@ -336,8 +336,11 @@ func scriptOf(ctx context.Context, c ConnConfig, d SchemaDump, section string, n
 		_ = cmd.Process.Kill()
 	}
 	waitErr := cmd.Wait()
+	// When pg_restore ended with an error of its own (before the kill), its
+	// error is the cause: a dump cut short ends the SQL it writes early.
+	ownExit := waitErr != nil && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 0
 	switch {
-	case consumeErr != nil:
+	case consumeErr != nil && !ownExit:
 		return consumeErr
 	case waitErr != nil:
 		if msg := strings.TrimSpace(tail.String()); msg != "" {
