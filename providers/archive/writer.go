@@ -259,7 +259,25 @@ type sink struct {
 	sha     hash.Hash
 	n       int64
 	out     io.Writer // flate writer or the spool
+
+	fw      *flate.Writer // the flate writer when the entry is deflated
+	sp      *spool
+	checked int64 // s.n at the last check of the compression ratio
 }
+
+// Readers refuse entries compressed more than DefaultMaxRatio to one as zip bombs, but
+// deflate reaches about 1032:1 on a run of one byte (a file of zeros, a column of NULLs).
+// So that every entry written passes, the deflater is flushed once per ratioSegment of
+// input while the input is more than ratioGuard times the output so far: a flush ends
+// the block and adds an empty stored one, which takes a 16 KiB run of one byte to at
+// most about 450:1. Between two checks at most 2×ratioSegment go in unflushed, so an
+// entry of 1 MiB or more stays below about 850:1. Entries that compress less than
+// ratioGuard:1 are never flushed.
+const (
+	ratioSegment   = 16 << 10
+	ratioGuard     = DefaultMaxRatio * 4 / 5
+	ratioGuardFrom = 128 << 10 // input from which the ratio is watched
+)
 
 func (s *sink) Write(p []byte) (int, error) {
 	if s.aborted.Load() {
@@ -268,11 +286,31 @@ func (s *sink) Write(p []byte) (int, error) {
 	if err := s.ctx.Err(); err != nil {
 		return 0, err
 	}
-	s.crc.Write(p)
-	s.sha.Write(p)
-	n, err := s.out.Write(p)
-	s.n += int64(n)
-	return n, err
+	written := 0
+	for len(p) > 0 {
+		chunk := p
+		if s.fw != nil && len(chunk) > ratioSegment {
+			chunk = chunk[:ratioSegment]
+		}
+		s.crc.Write(chunk)
+		s.sha.Write(chunk)
+		n, err := s.out.Write(chunk)
+		s.n += int64(n)
+		written += n
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+		if s.fw != nil && s.n >= ratioGuardFrom && s.n-s.checked >= ratioSegment {
+			s.checked = s.n
+			if s.n > ratioGuard*s.sp.n {
+				if err := s.fw.Flush(); err != nil {
+					return written, fmt.Errorf("compress: %w", err)
+				}
+			}
+		}
+	}
+	return written, nil
 }
 
 // add compresses what produce writes into a spool and appends it as a regular file.
@@ -284,7 +322,7 @@ func (w *Writer) add(ctx context.Context, name string, mode fs.FileMode, mtime t
 	if method == methodDeflate {
 		fw = w.getFlate(sp)
 		defer w.flate.Put(fw)
-		s.out = fw
+		s.out, s.fw, s.sp = fw, fw, sp
 	}
 	if err := produce(s); err != nil {
 		return Entry{}, err
