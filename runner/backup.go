@@ -335,8 +335,15 @@ func (run *backupRun) tree(ctx context.Context, p *Progress, prefix, dir string)
 		return nil, fmt.Errorf("archive %s: %w", dir, err)
 	}
 	p.Add(stats.Bytes)
+	// What an archive cannot hold faithfully is left out, and the backup goes on: it is
+	// named here and listed in the manifest.
+	for _, s := range stats.Skipped {
+		p.Logger().Warn("left out of the archive: it cannot be stored faithfully",
+			"folder", dir, "path", s.Path, "reason", s.Reason)
+	}
 	return &archive.TreeInfo{
 		Source: dir, Prefix: prefix, Files: stats.Files, Dirs: stats.Dirs, Symlinks: stats.Symlinks, Bytes: stats.Bytes,
+		Skipped: stats.Skipped,
 	}, nil
 }
 

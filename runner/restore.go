@@ -64,14 +64,15 @@ func restoreVerifyID(p *plan.Plan) string {
 //	         └→ extract folder … ──────────────────────────────┼→ swap folders, write options
 //	                                                           └→ after_restore hooks → finish
 //
-// verify checks every checksum of the archive and that it is safe to
-// extract before anything is touched. begin writes the restore record into
-// the store: from then on, until finish removes it, the next restore plan
-// finishes this restore from the same archive. The schemas are replaced in
-// one transaction; folders are extracted beside their targets meanwhile and
-// swapped in only once the schemas committed. finish removes the old copies
-// and the leftovers of earlier interrupted restores; the cleanup step puts
-// swapped folders back when anything failed, and reports what was replaced.
+// verify checks every checksum of the archive and that the folders to
+// restore are safe to extract before anything is touched. begin writes the
+// restore record into the store: from then on, until finish removes it, the
+// next restore plan finishes this restore from the same archive. The
+// schemas are replaced in one transaction; folders are extracted beside
+// their targets meanwhile and swapped in only once the schemas committed.
+// finish removes the old copies and the leftovers of earlier interrupted
+// restores; the cleanup step puts swapped folders back when anything
+// failed, and reports what was replaced.
 func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) error {
 	rp := b.p.Restore
 	if rp == nil {
@@ -271,8 +272,19 @@ func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
 	if digest != run.rp.ArchiveDigest {
 		return fmt.Errorf("%w: archive %s changed since the plan was made", plan.ErrStale, run.rp.Archive)
 	}
-	if err := rd.CheckSafe(archive.SafetyOptions{}); err != nil {
-		return fmt.Errorf("%s: %w", run.rp.Archive, err)
+	// Only the folders this restore extracts are checked for safety: a
+	// restore of schemas alone does not depend on the archive's folder
+	// entries. Every checksum is verified all the same.
+	var prefixes []string
+	for _, t := range []*plan.TreeRestore{run.rp.Delivery, run.rp.Files} {
+		if t != nil {
+			prefixes = append(prefixes, strings.Trim(t.Prefix, "/")+"/")
+		}
+	}
+	if len(prefixes) > 0 {
+		if err := rd.CheckSafe(archive.SafetyOptions{Prefixes: prefixes}); err != nil {
+			return fmt.Errorf("%s: %w", run.rp.Archive, err)
+		}
 	}
 	if err := rd.Verify(ctx); err != nil {
 		return fmt.Errorf("%s: %w", run.rp.Archive, err)

@@ -24,17 +24,29 @@ type DeepCheck struct {
 	Problems []string
 }
 
-// VerifyDeep checks an archive's checksums, then restores every schema dump
-// it holds into a scratch database on db's server — created for the check
-// and dropped afterwards — and compares what was restored with what the
-// manifest recorded: the same tables, and rows in every table the manifest
-// saw rows in. Archives without manifest are restored and counted only.
+// VerifyArchive checks what a restore from the archive checks before it
+// touches anything, for every part of the archive: that every entry is safe
+// to extract, and every checksum. An archive a restore would refuse fails
+// here.
+func VerifyArchive(ctx context.Context, rd *archive.Reader) error {
+	if err := rd.CheckSafe(archive.SafetyOptions{}); err != nil {
+		return fmt.Errorf("restore would refuse it: %w", err)
+	}
+	return rd.Verify(ctx)
+}
+
+// VerifyDeep checks an archive as VerifyArchive does, then restores every
+// schema dump it holds into a scratch database on db's server — created for
+// the check and dropped afterwards — and compares what was restored with
+// what the manifest recorded: the same tables, and rows in every table the
+// manifest saw rows in. Archives without manifest are restored and counted
+// only.
 func VerifyDeep(ctx context.Context, ra io.ReaderAt, size int64, db *config.Database) ([]DeepCheck, error) {
 	rd, err := archive.Open(ra, size)
 	if err != nil {
 		return nil, err
 	}
-	if err := rd.Verify(ctx); err != nil {
+	if err := VerifyArchive(ctx, rd); err != nil {
 		return nil, err
 	}
 	m, err := rd.Manifest()

@@ -19,7 +19,9 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Short: "Check the checksums of archives",
 		Long: `Verify reads every entry of every archive (or of the resource or archive
 named) and checks it against the CRC of the ZIP and the SHA-256 and size the
-manifest recorded. It exits 1 when any archive fails, naming it and the entry.
+manifest recorded, and applies every safety check a restore applies (entry
+names, types, links, compression ratios), so that an archive a restore would
+refuse fails here. It exits 1 when any archive fails, naming it and the entry.
 
 With --deep it also restores every schema dump into a scratch database that
 planb creates on the resource's server (and drops afterwards), and compares the
@@ -74,7 +76,7 @@ func verifyOne(ctx context.Context, r listedArchive, deep bool) (string, error) 
 		if err != nil {
 			return "", err
 		}
-		return "", rd.Verify(ctx)
+		return "", runner.VerifyArchive(ctx, rd)
 	}
 	var db *config.Database
 	if r.res != nil {
