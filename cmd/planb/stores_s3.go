@@ -12,8 +12,10 @@ import (
 // configuration (access_key and secret_key, both or neither), else from
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else from
 // the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
-// ~/.aws/credentials, profile AWS_PROFILE). insecure = true selects plain
-// HTTP. No request is made here.
+// ~/.aws/credentials, profile AWS_PROFILE); without any, the store's
+// operations fail saying where they were looked for. insecure = true
+// selects plain HTTP; connect_timeout, response_timeout and idle_timeout
+// bound the requests. No request is made here.
 func openS3(name string, s *config.S3Store, logger *slog.Logger) (store.Store, error) {
 	if s.AccessKey.IsZero() != s.SecretKey.IsZero() {
 		return nil, fmt.Errorf("s3 store %q: set both access_key and secret_key, or neither (to use the AWS environment variables or shared credentials file)", name)
@@ -27,5 +29,9 @@ func openS3(name string, s *config.S3Store, logger *slog.Logger) (store.Store, e
 		AccessKey: s.AccessKey.Reveal(),
 		SecretKey: s.SecretKey.Reveal(),
 		Logger:    logger,
+
+		ConnectTimeout:  s.ConnectTimeout,
+		ResponseTimeout: s.ResponseTimeout,
+		IdleTimeout:     s.IdleTimeout,
 	})
 }

@@ -41,6 +41,9 @@ var s3StoreSchema = &hcl.BodySchema{
 		{Name: "access_key"},
 		{Name: "secret_key"},
 		{Name: "insecure"},
+		{Name: "connect_timeout"},
+		{Name: "response_timeout"},
+		{Name: "idle_timeout"},
 	},
 }
 
@@ -165,6 +168,10 @@ func (l *loader) storeNode(name string, b *hcl.Block) *node {
 				AccessKey: bd.secretStr("access_key"),
 				SecretKey: bd.secretStr("secret_key"),
 				Insecure:  bd.boolean("insecure", false),
+
+				ConnectTimeout:  bd.duration("connect_timeout", 0),
+				ResponseTimeout: bd.duration("response_timeout", 0),
+				IdleTimeout:     bd.duration("idle_timeout", 0),
 			}
 		}
 		l.cfg.Stores[name] = st

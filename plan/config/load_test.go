@@ -644,3 +644,28 @@ func TestSharedStore(t *testing.T) {
 		}
 	}
 }
+
+func TestS3Timeouts(t *testing.T) {
+	cfg := mustLoad(t, map[string]string{
+		"main.hcl": `store "a" {
+  s3 {
+    bucket           = "aip"
+    connect_timeout  = "5s"
+    response_timeout = "2m"
+    idle_timeout     = "45s"
+  }
+}
+store "b" {
+  s3 {
+    bucket = "aip"
+  }
+}
+`}, LoadOptions{})
+	a, b := cfg.Stores["a"].S3, cfg.Stores["b"].S3
+	if a.ConnectTimeout != 5*time.Second || a.ResponseTimeout != 2*time.Minute || a.IdleTimeout != 45*time.Second {
+		t.Errorf("timeouts of store.a: %+v", a)
+	}
+	if b.ConnectTimeout != 0 || b.ResponseTimeout != 0 || b.IdleTimeout != 0 {
+		t.Errorf("timeouts of store.b: %+v, want zero (the store's defaults)", b)
+	}
+}

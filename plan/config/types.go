@@ -117,6 +117,10 @@ type S3Store struct {
 	AccessKey Secret
 	SecretKey Secret
 	Insecure  bool
+	// ConnectTimeout, ResponseTimeout and IdleTimeout bound opening a
+	// connection, waiting for a response and a pause within a transfer;
+	// zero means the store's defaults.
+	ConnectTimeout, ResponseTimeout, IdleTimeout time.Duration
 }
 
 // Retention says which backups are kept; a backup is kept when any rule

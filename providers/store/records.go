@@ -124,10 +124,10 @@ func (s *S3) WriteRecord(ctx context.Context, ref Ref, name string, data []byte)
 		return fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.recordKey(ref, name)
-	_, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)),
+	_, err := s.client.PutObject(withOperation(ctx), s.bucket, key, bytes.NewReader(data), int64(len(data)),
 		minio.PutObjectOptions{ContentType: "application/json"})
 	if err != nil {
-		return s.fail("write record "+key, err)
+		return s.failOn("write record "+key, "PutObject", key, err)
 	}
 	return nil
 }
@@ -138,14 +138,14 @@ func (s *S3) ReadRecord(ctx context.Context, ref Ref, name string) ([]byte, erro
 		return nil, fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.recordKey(ref, name)
-	body, _, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	body, _, _, err := s.core.GetObject(withOperation(ctx), s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, s.fail("read record "+key, err)
+		return nil, s.failOn("read record "+key, "GetObject", key, err)
 	}
 	defer body.Close()
 	data, err := io.ReadAll(io.LimitReader(body, maxRecord))
 	if err != nil {
-		return nil, s.fail("read record "+key, err)
+		return nil, s.failOn("read record "+key, "GetObject", key, err)
 	}
 	return data, nil
 }
@@ -156,8 +156,8 @@ func (s *S3) DeleteRecord(ctx context.Context, ref Ref, name string) error {
 		return fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.recordKey(ref, name)
-	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
-		return s.fail("delete record "+key, err)
+	if err := s.client.RemoveObject(withOperation(ctx), s.bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+		return s.failOn("delete record "+key, "DeleteObject", key, err)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -80,8 +81,9 @@ type S3Options struct {
 	// AccessKey is empty they come from the environment
 	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then
 	// from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
-	// ~/.aws/credentials, profile AWS_PROFILE or "default"); without any,
-	// requests are anonymous.
+	// ~/.aws/credentials, profile AWS_PROFILE or "default"). Without any,
+	// every operation fails with a *NoCredentialsError saying where it
+	// looked: requests are never sent anonymously.
 	AccessKey, SecretKey, SessionToken string
 	// Logger receives warnings (expired locks taken over, failed lock
 	// renewals); nil discards them.
@@ -98,8 +100,23 @@ type S3Options struct {
 	// when zero).
 	MaxRetries int
 	// Transport carries the requests; nil means minio-go's default (system
-	// proxies and certificate authorities).
+	// proxies and certificate authorities) with ConnectTimeout.
 	Transport http.RoundTripper
+	// ConnectTimeout bounds opening a connection (TCP and TLS handshake;
+	// DefaultS3ConnectTimeout when zero). It applies to the default
+	// transport only.
+	ConnectTimeout time.Duration
+	// ResponseTimeout bounds the wait for a response once a request has
+	// been sent (DefaultS3ResponseTimeout when zero).
+	ResponseTimeout time.Duration
+	// IdleTimeout bounds a pause within a transfer: no byte of a response
+	// received, or no progress sending a request's body
+	// (DefaultS3IdleTimeout when zero).
+	//
+	// A request that times out fails with a *TimeoutError naming the
+	// endpoint and is not retried: the operation fails within the
+	// timeout, not once per retry.
+	IdleTimeout time.Duration
 }
 
 // S3 is a store in a bucket of an S3-compatible object store (AWS S3,
@@ -131,6 +148,9 @@ type S3 struct {
 	owner    string
 	lockTTL  time.Duration
 	partSize int64
+	// accepted is set once the endpoint answered a request as one whose
+	// credentials it accepted.
+	accepted *atomic.Bool
 	// now is the clock of lock records: their time and deadline, and
 	// whether a holder's deadline has passed. It is time.Now; tests move
 	// it instead of waiting for a deadline. Waiting for a lock and the
@@ -165,18 +185,32 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 	if opts.AccessKey != "" {
 		creds = credentials.NewStaticV4(opts.AccessKey, opts.SecretKey, opts.SessionToken)
 	} else {
-		creds = credentials.NewChainCredentials([]credentials.Provider{
-			&credentials.EnvAWS{},
-			&credentials.FileAWSCredentials{},
-		})
+		creds = credentials.New(&requiredCredentials{})
 	}
 	region := opts.Region
 	if region == "" && host != "s3.amazonaws.com" && !strings.HasSuffix(host, ".amazonaws.com") {
 		region = "us-east-1"
 	}
+	scheme := "https"
+	if !secure {
+		scheme = "http"
+	}
+	timeouts := s3Timeouts{
+		connect:  cmpOr(opts.ConnectTimeout, DefaultS3ConnectTimeout),
+		response: cmpOr(opts.ResponseTimeout, DefaultS3ResponseTimeout),
+		idle:     cmpOr(opts.IdleTimeout, DefaultS3IdleTimeout),
+	}
+	if timeouts.connect < 0 || timeouts.response < 0 || timeouts.idle < 0 {
+		return nil, fmt.Errorf("s3 store %q: negative timeout", name)
+	}
+	accepted := new(atomic.Bool)
+	transport, err := newS3Transport(opts.Transport, scheme+"://"+host, secure, timeouts, accepted)
+	if err != nil {
+		return nil, fmt.Errorf("s3 store %q: %w", name, err)
+	}
 	retries := cmpOr(opts.MaxRetries, DefaultS3MaxRetries)
 	client, err := minio.New(host, &minio.Options{
-		Creds: creds, Secure: secure, Region: region, MaxRetries: retries, Transport: opts.Transport,
+		Creds: creds, Secure: secure, Region: region, MaxRetries: retries, Transport: transport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 store %q: %w", name, err)
@@ -193,15 +227,11 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	scheme := "https"
-	if !secure {
-		scheme = "http"
-	}
 	return &S3{
 		name: name, bucket: opts.Bucket, prefix: prefix, url: scheme + "://" + host,
 		client: client, core: minio.Core{Client: client}, creds: creds,
 		logger: logger, host: hostname, owner: currentUser(),
-		lockTTL: cmpOr(opts.LockTTL, DefaultS3LockTTL), partSize: partSize,
+		lockTTL: cmpOr(opts.LockTTL, DefaultS3LockTTL), partSize: partSize, accepted: accepted,
 		now: time.Now,
 	}, nil
 }
@@ -261,16 +291,50 @@ func (s *S3) lockKey(ref Ref) string {
 
 // fail wraps an error of operation op with the store's name, translating
 // the S3 errors operators meet (missing bucket or object, refused
-// credentials) into messages that say what to fix. A missing object matches
-// fs.ErrNotExist.
+// credentials, refused permissions, an endpoint that does not answer, no
+// credentials at all) into messages that say what to fix. A missing object
+// matches fs.ErrNotExist.
 func (s *S3) fail(op string, err error) error {
+	return s.failOn(op, "", "", err)
+}
+
+// s3Permissions names the permission each S3 request needs, for messages
+// about refused requests.
+var s3Permissions = map[string]string{
+	"ListObjects":             "s3:ListBucket",
+	"ListMultipartUploads":    "s3:ListBucketMultipartUploads",
+	"HeadObject":              "s3:GetObject",
+	"GetObject":               "s3:GetObject",
+	"PutObject":               "s3:PutObject",
+	"CreateMultipartUpload":   "s3:PutObject",
+	"UploadPart":              "s3:PutObject",
+	"CompleteMultipartUpload": "s3:PutObject",
+	"CopyObject":              "s3:PutObject here and s3:GetObject on the source",
+	"AbortMultipartUpload":    "s3:AbortMultipartUpload",
+	"DeleteObject":            "s3:DeleteObject",
+}
+
+// failOn is fail for an error of the S3 request named request (a key of
+// s3Permissions, or "" when unknown) for the object key ("" for requests
+// on the bucket).
+func (s *S3) failOn(op, request, key string, err error) error {
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return fmt.Errorf("store %q: %s: %w", s.name, op, te)
+	}
+	var nc *NoCredentialsError
+	if errors.As(err, &nc) {
+		return fmt.Errorf("store %q: %s: %w", s.name, op, nc)
+	}
 	resp := minio.ToErrorResponse(err)
 	switch resp.Code {
 	case "NoSuchBucket":
 		return fmt.Errorf("store %q: %s: bucket %q does not exist at %s", s.name, op, s.bucket, s.url)
 	case "NoSuchKey", "NoSuchUpload":
 		return fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrNotExist)
-	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "AccessDenied",
+	case "AccessDenied":
+		return fmt.Errorf("store %q: %s: %w", s.name, op, s.denied(request, key, resp))
+	case "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
 		"XAdminUserNotFound": // versitygw's answer to an unknown access key
 		return fmt.Errorf("store %q: %s: %s refused the credentials (%s: %s); check the access key and secret key",
 			s.name, op, s.url, resp.Code, resp.Message)
@@ -279,6 +343,65 @@ func (s *S3) fail(op string, err error) error {
 		return fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrNotExist)
 	}
 	return fmt.Errorf("store %q: %s: %w", s.name, op, err)
+}
+
+// AccessDeniedError is the error of a request the server refused although
+// it accepted the credentials: the bucket policy or the key's permissions
+// do not allow it.
+type AccessDeniedError struct {
+	Endpoint string
+	// Request is the S3 request ("CreateMultipartUpload"), Permission the
+	// permission it needs; both empty when unknown.
+	Request, Permission string
+	// Object is "bucket/key" (or the bucket) the request was for.
+	Object string
+	// AccessKey is the access key the request was signed with.
+	AccessKey string
+	// Accepted is set when other requests with the same credentials
+	// succeeded.
+	Accepted bool
+	Message  string
+}
+
+func (e *AccessDeniedError) Error() string {
+	what := "this request"
+	if e.Request != "" {
+		what = e.Request
+	}
+	s := fmt.Sprintf("access denied: %s refused %s on %s", e.Endpoint, what, e.Object)
+	if e.Accepted {
+		s += fmt.Sprintf("; the credentials (access key %s) were accepted for other requests", e.AccessKey)
+	} else {
+		s += fmt.Sprintf("; the credentials (access key %s) were accepted, not the request", e.AccessKey)
+	}
+	if e.Permission != "" {
+		s += ", so the bucket policy or the key's permissions must allow " + e.Permission
+	} else {
+		s += ", so the bucket policy or the key's permissions do not allow it"
+	}
+	if e.Message != "" {
+		s += " (AccessDenied: " + e.Message + ")"
+	}
+	return s
+}
+
+// denied describes a refused request.
+func (s *S3) denied(request, key string, resp minio.ErrorResponse) *AccessDeniedError {
+	object := s.bucket
+	if key == "" {
+		key = resp.Key
+	}
+	if key != "" {
+		object += "/" + key
+	}
+	e := &AccessDeniedError{
+		Endpoint: s.url, Request: request, Permission: s3Permissions[request], Object: object,
+		Accepted: s.accepted.Load(), Message: resp.Message,
+	}
+	if v, err := s.creds.Get(); err == nil {
+		e.AccessKey = v.AccessKeyID
+	}
+	return e
 }
 
 // isPreconditionFailed reports whether a conditional request was refused.
@@ -336,9 +459,9 @@ func (s *S3) ListResource(ctx context.Context, ref Ref) ([]Archive, error) {
 // one resource.
 func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 	var out []Archive
-	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	for obj := range s.client.ListObjects(withOperation(ctx), s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
-			return nil, s.fail("list", obj.Err)
+			return nil, s.failOn("list", "ListObjects", "", obj.Err)
 		}
 		ref, file, partial, ok := s.parseKey(obj.Key)
 		if !ok {
@@ -350,9 +473,9 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 			Size: obj.Size, ModTime: obj.LastModified, Partial: partial, Safety: IsSafety(file),
 		})
 	}
-	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, prefix, true) {
+	for up := range s.client.ListIncompleteUploads(withOperation(ctx), s.bucket, prefix, true) {
 		if up.Err != nil {
-			return nil, s.fail("list incomplete uploads", up.Err)
+			return nil, s.failOn("list incomplete uploads", "ListMultipartUploads", "", up.Err)
 		}
 		ref, file, partial, ok := s.parseKey(up.Key)
 		if !ok || partial {
@@ -378,7 +501,7 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 // uploads of exactly key.
 func (s *S3) incompleteUploads(ctx context.Context, key string) ([]string, error) {
 	var ids []string
-	for up := range s.client.ListIncompleteUploads(ctx, s.bucket, key, false) {
+	for up := range s.client.ListIncompleteUploads(withOperation(ctx), s.bucket, key, false) {
 		if up.Err != nil {
 			return nil, up.Err
 		}
@@ -401,22 +524,22 @@ func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
 	}
-	if _, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil {
+	if _, err := s.client.StatObject(withOperation(ctx), s.bucket, key, minio.StatObjectOptions{}); err == nil {
 		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrExist)
 	} else if !isNotFound(err) {
-		return nil, s.fail(op, err)
+		return nil, s.failOn(op, "HeadObject", key, err)
 	}
 	ids, err := s.incompleteUploads(ctx, key)
 	if err != nil {
-		return nil, s.fail(op, err)
+		return nil, s.failOn(op, "ListMultipartUploads", key, err)
 	}
 	if len(ids) > 0 {
 		return nil, fmt.Errorf("store %q: %s: an incomplete upload is left over (delete %s first): %w",
 			s.name, op, name+PartialSuffix, fs.ErrExist)
 	}
-	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	id, err := s.core.NewMultipartUpload(withOperation(ctx), s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	if err != nil {
-		return nil, s.fail(op, err)
+		return nil, s.failOn(op, "CreateMultipartUpload", key, err)
 	}
 	return &s3Upload{ctx: ctx, store: s, key: key, display: ref.Key(name), id: id}, nil
 }
@@ -504,7 +627,7 @@ func (u *s3Upload) sendPart() error {
 	done := make(chan error, 1)
 	u.inflight = done
 	go func() {
-		part, err := u.store.core.PutObjectPart(u.ctx, u.store.bucket, u.key, u.id, number,
+		part, err := u.store.core.PutObjectPart(withOperation(u.ctx), u.store.bucket, u.key, u.id, number,
 			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
 		if err == nil {
 			u.mu.Lock()
@@ -533,7 +656,7 @@ func (u *s3Upload) wait() error {
 		if cerr := u.ctx.Err(); cerr != nil {
 			err = cerr
 		}
-		u.err = u.store.fail(fmt.Sprintf("upload part %d of %s", len(u.parts), u.display), err)
+		u.err = u.store.failOn(fmt.Sprintf("upload part %d of %s", len(u.parts), u.display), "UploadPart", u.key, err)
 	}
 	return u.err
 }
@@ -568,18 +691,18 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 		return err
 	}
 	op := "commit " + u.display
-	if _, err := u.store.client.StatObject(ctx, u.store.bucket, u.key, minio.StatObjectOptions{}); err == nil {
+	if _, err := u.store.client.StatObject(withOperation(ctx), u.store.bucket, u.key, minio.StatObjectOptions{}); err == nil {
 		return fmt.Errorf("store %q: %s: %w", u.store.name, op, fs.ErrExist)
 	} else if !isNotFound(err) {
-		return u.store.fail(op, err)
+		return u.store.failOn(op, "HeadObject", u.key, err)
 	}
 	opts := minio.PutObjectOptions{}
 	opts.SetMatchETagExcept("*")
-	if _, err := u.store.core.CompleteMultipartUpload(ctx, u.store.bucket, u.key, u.id, u.parts, opts); err != nil {
+	if _, err := u.store.core.CompleteMultipartUpload(withOperation(ctx), u.store.bucket, u.key, u.id, u.parts, opts); err != nil {
 		if isPreconditionFailed(err) {
 			return fmt.Errorf("store %q: %s: %w", u.store.name, op, fs.ErrExist)
 		}
-		return u.store.fail(op, err)
+		return u.store.failOn(op, "CompleteMultipartUpload", u.key, err)
 	}
 	u.committed = true
 	u.buf, u.spare = nil, nil
@@ -600,11 +723,11 @@ func (u *s3Upload) Abort() error {
 	u.buf, u.spare = nil, nil
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), s3CleanupTimeout)
 	defer cancel()
-	if err := u.store.core.AbortMultipartUpload(ctx, u.store.bucket, u.key, u.id); err != nil {
+	if err := u.store.core.AbortMultipartUpload(withOperation(ctx), u.store.bucket, u.key, u.id); err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
 			return nil
 		}
-		return u.store.fail("abort "+u.display, err)
+		return u.store.failOn("abort "+u.display, "AbortMultipartUpload", u.key, err)
 	}
 	return nil
 }
@@ -621,9 +744,9 @@ func (s *S3) Open(ctx context.Context, ref Ref, name string) (Object, error) {
 		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
 	}
 	key := s.key(ref, name)
-	info, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	info, err := s.client.StatObject(withOperation(ctx), s.bucket, key, minio.StatObjectOptions{})
 	if err != nil {
-		return nil, s.fail(op, err)
+		return nil, s.failOn(op, "HeadObject", key, err)
 	}
 	return &s3Object{ctx: ctx, store: s, key: key, display: ref.Key(name), size: info.Size, etag: info.ETag,
 		blocks: map[int64]*s3Block{}}, nil
@@ -764,9 +887,10 @@ func (o *s3Object) touch(i int64) {
 // changed or missing object.
 func (o *s3Object) fetch(start, end int64) ([]byte, error) {
 	var err error
+	ctx := withOperation(o.ctx)
 	for attempt := 0; attempt < 2; attempt++ {
 		var data []byte
-		data, err = o.fetchOnce(start, end)
+		data, err = o.fetchOnce(ctx, start, end)
 		if err == nil {
 			return data, nil
 		}
@@ -781,10 +905,10 @@ func (o *s3Object) fetch(start, end int64) ([]byte, error) {
 	if cerr := o.ctx.Err(); cerr != nil {
 		return nil, fmt.Errorf("store %q: %s: %w", o.store.name, op, cerr)
 	}
-	return nil, o.store.fail(op, err)
+	return nil, o.store.failOn(op, "GetObject", o.key, err)
 }
 
-func (o *s3Object) fetchOnce(start, end int64) ([]byte, error) {
+func (o *s3Object) fetchOnce(ctx context.Context, start, end int64) ([]byte, error) {
 	opts := minio.GetObjectOptions{}
 	if err := opts.SetRange(start, end-1); err != nil {
 		return nil, err
@@ -794,7 +918,7 @@ func (o *s3Object) fetchOnce(start, end int64) ([]byte, error) {
 			return nil, err
 		}
 	}
-	body, _, _, err := o.store.core.GetObject(o.ctx, o.store.bucket, o.key, opts)
+	body, _, _, err := o.store.core.GetObject(ctx, o.store.bucket, o.key, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -831,23 +955,23 @@ func (s *S3) Delete(ctx context.Context, ref Ref, name string) error {
 	if archive, partial := strings.CutSuffix(key, PartialSuffix); partial {
 		ids, err := s.incompleteUploads(ctx, archive)
 		if err != nil {
-			return s.fail(op, err)
+			return s.failOn(op, "ListMultipartUploads", archive, err)
 		}
 		for _, id := range ids {
-			err := s.core.AbortMultipartUpload(ctx, s.bucket, archive, id)
+			err := s.core.AbortMultipartUpload(withOperation(ctx), s.bucket, archive, id)
 			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
-				return s.fail(op, err)
+				return s.failOn(op, "AbortMultipartUpload", archive, err)
 			}
 			found = true
 		}
 	}
-	if _, err := s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{}); err == nil {
-		if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
-			return s.fail(op, err)
+	if _, err := s.client.StatObject(withOperation(ctx), s.bucket, key, minio.StatObjectOptions{}); err == nil {
+		if err := s.client.RemoveObject(withOperation(ctx), s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+			return s.failOn(op, "DeleteObject", key, err)
 		}
 		found = true
 	} else if !isNotFound(err) {
-		return s.fail(op, err)
+		return s.failOn(op, "HeadObject", key, err)
 	}
 	if !found {
 		return fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrNotExist)
@@ -870,28 +994,28 @@ func (s *S3) CopyFrom(ctx context.Context, src Store, ref Ref, name string) (boo
 	}
 	op := fmt.Sprintf("copy %s from store %q", ref.Key(name), from.name)
 	srcKey, dstKey := from.key(ref, name), s.key(ref, name)
-	info, err := from.client.StatObject(ctx, from.bucket, srcKey, minio.StatObjectOptions{})
+	info, err := from.client.StatObject(withOperation(ctx), from.bucket, srcKey, minio.StatObjectOptions{})
 	if err != nil {
-		return true, from.fail("copy "+ref.Key(name), err)
+		return true, from.failOn("copy "+ref.Key(name), "HeadObject", srcKey, err)
 	}
-	if _, err := s.client.StatObject(ctx, s.bucket, dstKey, minio.StatObjectOptions{}); err == nil {
+	if _, err := s.client.StatObject(withOperation(ctx), s.bucket, dstKey, minio.StatObjectOptions{}); err == nil {
 		return true, fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrExist)
 	} else if !isNotFound(err) {
-		return true, s.fail(op, err)
+		return true, s.failOn(op, "HeadObject", dstKey, err)
 	}
 	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: dstKey}
 	source := minio.CopySrcOptions{Bucket: from.bucket, Object: srcKey, MatchETag: info.ETag}
 	if info.Size <= maxS3CopyObjectSize {
-		_, err = s.client.CopyObject(ctx, dst, source)
+		_, err = s.client.CopyObject(withOperation(ctx), dst, source)
 	} else {
-		_, err = s.client.ComposeObject(ctx, dst, source)
+		_, err = s.client.ComposeObject(withOperation(ctx), dst, source)
 	}
 	if err != nil {
-		return true, s.fail(op, err)
+		return true, s.failOn(op, "CopyObject", dstKey, err)
 	}
-	got, err := s.client.StatObject(ctx, s.bucket, dstKey, minio.StatObjectOptions{})
+	got, err := s.client.StatObject(withOperation(ctx), s.bucket, dstKey, minio.StatObjectOptions{})
 	if err != nil {
-		return true, s.fail(op, err)
+		return true, s.failOn(op, "HeadObject", dstKey, err)
 	}
 	if got.Size != info.Size {
 		return true, fmt.Errorf("store %q: %s: copied %d of %d bytes", s.name, op, got.Size, info.Size)

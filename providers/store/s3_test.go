@@ -497,7 +497,7 @@ func TestS3Errors(t *testing.T) {
 			`store "offsite": list: bucket "nope" does not exist at ` + srv.URL,
 		},
 		"nothing listening": {
-			S3Options{Endpoint: "127.0.0.1:1", Insecure: true, Bucket: "backups", MaxRetries: 1},
+			S3Options{Endpoint: "127.0.0.1:1", Insecure: true, Bucket: "backups", AccessKey: "planb", SecretKey: "secret", MaxRetries: 1},
 			`store "offsite": list: `,
 		},
 	} {

@@ -48,6 +48,8 @@ type Server struct {
 
 	bin string
 	t   testing.TB
+	// iamDir, when set, holds the server's users (StartWithUsers).
+	iamDir string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -79,6 +81,18 @@ func Binary() (string, error) {
 // test is skipped, or failed when PLANB_TEST_REQUIRE is set.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return start(t, false)
+}
+
+// StartWithUsers is Start for a server that keeps users besides the root
+// (CreateUser), whose access bucket policies decide (SetBucketPolicy).
+func StartWithUsers(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, users bool) *Server {
+	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		pgtest.Missing(t, "S3 tests need versitygw (%v); install it with: %s", err, InstallCommand)
@@ -89,6 +103,9 @@ func Start(t testing.TB) *Server {
 		Dir:       t.TempDir(),
 		bin:       bin,
 		t:         t,
+	}
+	if users {
+		s.iamDir = t.TempDir()
 	}
 	port, err := freePort()
 	if err != nil {
@@ -110,7 +127,11 @@ func (s *Server) start() error {
 	if s.cmd != nil {
 		return errors.New("server already running")
 	}
-	cmd := exec.Command(s.bin, "--access", s.AccessKey, "--secret", s.SecretKey, "--port", s.Endpoint, "posix", s.Dir)
+	args := []string{"--access", s.AccessKey, "--secret", s.SecretKey, "--port", s.Endpoint}
+	if s.iamDir != "" {
+		args = append(args, "--iam-dir", s.iamDir)
+	}
+	cmd := exec.Command(s.bin, append(args, "posix", s.Dir)...)
 	log, err := os.Create(filepath.Join(s.t.TempDir(), "versitygw.log"))
 	if err != nil {
 		return err
@@ -207,6 +228,31 @@ func (s *Server) CreateBucket(t testing.TB, name string) string {
 		t.Fatalf("s3test: create bucket %q: %v", name, err)
 	}
 	return name
+}
+
+// CreateUser adds a user with the given credentials and role "user": it
+// can use a bucket only as the bucket's policy allows. The server must have
+// been started with StartWithUsers.
+func (s *Server) CreateUser(t testing.TB, accessKey, secretKey string) {
+	t.Helper()
+	if s.iamDir == "" {
+		t.Fatal("s3test: CreateUser needs a server started with StartWithUsers")
+	}
+	out, err := exec.Command(s.bin, "admin", "--access", s.AccessKey, "--secret", s.SecretKey, "--endpoint-url", s.URL,
+		"create-user", "--access", accessKey, "--secret", secretKey, "--role", "user").CombinedOutput()
+	if err != nil {
+		t.Fatalf("s3test: create user %q: %v\n%s", accessKey, err, out)
+	}
+}
+
+// SetBucketPolicy sets a bucket's policy (an IAM policy document in JSON).
+func (s *Server) SetBucketPolicy(t testing.TB, bucket, policy string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Client(t).SetBucketPolicy(ctx, bucket, policy); err != nil {
+		t.Fatalf("s3test: policy of bucket %q: %v", bucket, err)
+	}
 }
 
 func freePort() (int, error) {
