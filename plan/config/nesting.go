@@ -16,14 +16,16 @@ import (
 //
 // A level is an open bracket, brace or parenthesis, a quoted string or
 // heredoc, a template sequence (${ or %{), an %{if} or %{for} directive
-// until its %{endif} or %{endfor}, a conditional (?) of the expression
-// being parsed, or a unary operator (! or -) in a row of them.
+// until its %{endif} or %{endfor}, and within one expression (up to the
+// next comma, or newline outside brackets and parentheses) each operator
+// (unary, binary or conditional) and each index or call that ended in it:
+// a + b + c or x[a][b] is parsed in a loop but evaluated recursively.
 const MaxNesting = 1000
 
 // nestingFrame is one open level of the token stream.
 type nestingFrame struct {
 	open hclsyntax.TokenType // an opening token, or a directive (below)
-	cond int                 // conditionals counted in this frame
+	ops  int                 // operators and postfixes of the current expression
 	// then is the directive an %{if …} or %{for …} sequence opens when it
 	// ends.
 	then hclsyntax.TokenType
@@ -35,6 +37,16 @@ const (
 	directiveIf  hclsyntax.TokenType = -1
 	directiveFor hclsyntax.TokenType = -2
 )
+
+// operators are the tokens of unary, binary and conditional operators.
+var operators = map[hclsyntax.TokenType]bool{
+	hclsyntax.TokenPlus: true, hclsyntax.TokenMinus: true, hclsyntax.TokenStar: true,
+	hclsyntax.TokenSlash: true, hclsyntax.TokenPercent: true, hclsyntax.TokenBang: true,
+	hclsyntax.TokenEqualOp: true, hclsyntax.TokenNotEqual: true,
+	hclsyntax.TokenLessThan: true, hclsyntax.TokenLessThanEq: true,
+	hclsyntax.TokenGreaterThan: true, hclsyntax.TokenGreaterThanEq: true,
+	hclsyntax.TokenAnd: true, hclsyntax.TokenOr: true, hclsyntax.TokenQuestion: true,
+}
 
 // closers maps a closing token to the opening tokens it ends.
 var closers = map[hclsyntax.TokenType][]hclsyntax.TokenType{
@@ -51,39 +63,59 @@ var closers = map[hclsyntax.TokenType][]hclsyntax.TokenType{
 // (a --var value) rather than a file. It only lexes src, which is done
 // without recursion, so it is safe on any input; it is run before the
 // parser. Closing tokens end a level only when they match it, so a
-// well-formed file is measured exactly and a malformed one never less
-// deeply than the parser will see it.
+// malformed file is never measured less deeply than a well-formed one
+// would be.
 //
 // Lexing costs about half as much again as parsing, so it is skipped when
-// a count of bytes shows that src cannot nest that deeply: each open level
-// started with a byte of levelBytes of its own (a directive with the brace
-// of its %{, which is closed by then).
+// a count of bytes shows that src cannot nest that deeply: each level
+// counted comes with a byte of levelBytes of its own (a directive with the
+// brace of its %{, which is closed by then).
 func checkNesting(src []byte, filename string, expr bool) hcl.Diagnostics {
 	if countLevelBytes(src) <= MaxNesting {
 		return nil
 	}
+	depth, rng := nestingDepth(src, filename, expr, MaxNesting)
+	if depth <= MaxNesting {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Nesting too deep",
+		Detail: fmt.Sprintf("Nesting deeper than %d levels (of brackets, braces, parentheses, strings, templates, or operators in one expression) is refused: planb does not parse input that could exhaust its stack.",
+			MaxNesting),
+		Subject: &rng,
+	}}
+}
+
+// nestingDepth returns how deeply src nests, and the range of a token at that depth;
+// once the depth exceeds limit, it returns at the first token that does.
+func nestingDepth(src []byte, filename string, expr bool, limit int) (int, hcl.Range) {
 	lex := hclsyntax.LexConfig
 	if expr {
 		lex = hclsyntax.LexExpression
 	}
 	tokens, _ := lex(src, filename, hcl.InitialPos)
+	maxDepth, at := 0, hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}
 	var stack []nestingFrame
-	conds := 0 // sum of the frames' cond, plus top
-	top := 0   // conditionals outside any frame
-	unary := 0 // unary operators in a row up to here
+	ops := 0 // sum of the frames' ops, plus top
+	top := 0 // operators outside any frame
 	cur := func() *int {
 		if len(stack) == 0 {
 			return &top
 		}
-		return &stack[len(stack)-1].cond
+		return &stack[len(stack)-1].ops
 	}
-	endConds := func() {
+	addOp := func() {
+		*cur()++
+		ops++
+	}
+	endExpr := func() {
 		c := cur()
-		conds -= *c
+		ops -= *c
 		*c = 0
 	}
 	pop := func() {
-		endConds()
+		endExpr()
 		then := stack[len(stack)-1].then
 		stack = stack[:len(stack)-1]
 		if then != 0 {
@@ -91,11 +123,6 @@ func checkNesting(src []byte, filename string, expr bool) hcl.Diagnostics {
 		}
 	}
 	for i, tok := range tokens {
-		if tok.Type == hclsyntax.TokenMinus || tok.Type == hclsyntax.TokenBang {
-			unary++
-		} else {
-			unary = 0
-		}
 		switch tok.Type {
 		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
 			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc, hclsyntax.TokenTemplateInterp:
@@ -124,11 +151,8 @@ func checkNesting(src []byte, filename string, expr bool) hcl.Diagnostics {
 				pop()
 			}
 			stack = append(stack, f)
-		case hclsyntax.TokenQuestion:
-			*cur()++
-			conds++
 		case hclsyntax.TokenComma:
-			endConds()
+			endExpr()
 		case hclsyntax.TokenNewline, hclsyntax.TokenComment:
 			// A newline ends an expression at the top and in braces; in
 			// brackets, parentheses and template sequences it is ignored.
@@ -137,33 +161,37 @@ func checkNesting(src []byte, filename string, expr bool) hcl.Diagnostics {
 				break
 			}
 			if n := len(stack); n == 0 || stack[n-1].open == hclsyntax.TokenOBrace {
-				endConds()
+				endExpr()
 			}
 		default:
-			if opens, ok := closers[tok.Type]; ok {
-				if n := len(stack); n > 0 && slices.Contains(opens, stack[n-1].open) {
-					pop()
-				}
+			if operators[tok.Type] {
+				addOp()
+				break
+			}
+			opens, ok := closers[tok.Type]
+			if n := len(stack); !ok || n == 0 || !slices.Contains(opens, stack[n-1].open) {
+				break
+			}
+			pop()
+			if tok.Type == hclsyntax.TokenCBrack || tok.Type == hclsyntax.TokenCParen {
+				// An index or a call: the expression goes on around it.
+				addOp()
 			}
 		}
-		if depth := len(stack) + conds + unary; depth > MaxNesting {
-			rng := tok.Range
-			return hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Nesting too deep",
-				Detail: fmt.Sprintf("Nesting deeper than %d levels (of brackets, braces, parentheses, strings, templates, conditionals or unary operators) is refused: planb does not parse input that could exhaust its stack.",
-					MaxNesting),
-				Subject: &rng,
-			}}
+		if depth := len(stack) + ops; depth > maxDepth {
+			maxDepth, at = depth, tok.Range
+			if depth > limit {
+				break
+			}
 		}
 	}
-	return nil
+	return maxDepth, at
 }
 
 // levelBytes are the bytes that can start a level: brackets, braces and
-// parentheses (also of ${ and %{), quotes, heredocs (<<), conditionals and
-// unary operators.
-const levelBytes = `[{("<?!-`
+// parentheses (also of ${ and %{), quotes, heredocs (<<), operators, and
+// the closing brackets and parentheses of indexes and calls.
+const levelBytes = `[{("<?!-+*/%=>&|])`
 
 var isLevelByte = func() (is [256]bool) {
 	for _, c := range []byte(levelBytes) {

@@ -29,6 +29,8 @@ func deepSources(n int) map[string]string {
 		"not":          r("!", n) + "true",
 		"minus":        r("-", n) + "1",
 		"conditional":  r("true ? 1 : ", n) + "2",
+		"plus":         r("1 + ", n) + "1",
+		"postfix":      "local.x" + r("[local.k]", n),
 		"index":        "local.x" + r("[local.x", n) + r("]", n),
 		"unclosed":     r("[", n),
 	}
@@ -138,7 +140,8 @@ EOT
   EOT
   chain    = [for i in range(3) : i > 0 ? (i > 1 ? "two" : "one") : -i]
   neg      = - - 1
-  sum      = ` + r("1 - ", 5000) + `1
+  sums     = [` + r("1 - -1, ", 5000) + `]
+  calls    = [` + r(`[max(1, 2)][0], `, 5000) + `]
   strings  = [` + r(`"a ? b : c", `, 5000) + `]
   objects  = [` + r("{ a = true ? 1 : 2 },\n", 5000) + `]
 ` + many.String() + `}
@@ -150,7 +153,7 @@ EOT
 		if cfg != nil {
 			files = cfg.Files
 		}
-		t.Fatalf("diagnostics:\n%s", diagText(t, files, diags))
+		t.Fatalf("diagnostics:\n%.3000s", diagText(t, files, diags))
 	}
 	if _, diags := Format([]byte(looksDeep), "deep.hcl"); diags.HasErrors() {
 		t.Fatalf("Format: %v", diags)
