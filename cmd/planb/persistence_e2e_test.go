@@ -105,20 +105,40 @@ func TestPersistenceBackups(t *testing.T) {
 		}
 	}
 
-	// A failing copy (a fifo cannot be archived) still runs the after
-	// hook, and the backup fails without leaving an archive.
+	// A fifo cannot be archived: it is left out with a warning naming it,
+	// and the backup succeeds.
 	os.WriteFile(hooks, nil, 0o644)
 	if err := syscall.Mkfifo(filepath.Join(h2, "lock.fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r = e.mustPlanb(t, 1, "apply", "--auto-approve", "--now", "2026-11-26T08:00:00Z", "--target", "persistence.node1")
-	if !strings.Contains(r.stdout+r.stderr, "lock.fifo") {
-		t.Errorf("the failure does not name the file:\n%s%s", r.stdout, r.stderr)
+	r = e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-26T08:00:00Z", "--target", "persistence.node1")
+	if !strings.Contains(r.stderr, "lock.fifo") || !strings.Contains(r.stderr, "named pipe") {
+		t.Errorf("the backup does not warn about the fifo it left out:\n%s", r.stderr)
+	}
+	if log, _ := os.ReadFile(hooks); string(log) != "stop\nstart\n" {
+		t.Errorf("around a copy that left out a fifo the hooks ran as %q", log)
+	}
+	if got := zips(t, e.backups, "persistence/node1"); len(got) != 2 {
+		t.Errorf("archives after a backup that left out a fifo: %v", got)
+	}
+
+	// A failing copy (the folder is a file now) still runs the after
+	// hook, and the backup fails without leaving an archive.
+	os.WriteFile(hooks, nil, 0o644)
+	if err := os.RemoveAll(h2); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h2, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.mustPlanb(t, 1, "apply", "--auto-approve", "--now", "2026-11-27T08:00:00Z", "--target", "persistence.node1")
+	if !strings.Contains(r.stdout+r.stderr, h2) {
+		t.Errorf("the failure does not name the folder:\n%s%s", r.stdout, r.stderr)
 	}
 	if log, _ := os.ReadFile(hooks); string(log) != "stop\nstart\n" {
 		t.Errorf("after a failed copy the hooks ran as %q", log)
 	}
-	if got := zips(t, e.backups, "persistence/node1"); len(got) != 1 {
+	if got := zips(t, e.backups, "persistence/node1"); len(got) != 2 {
 		t.Errorf("archives after a failed backup: %v", got)
 	}
 }

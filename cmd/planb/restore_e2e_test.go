@@ -59,7 +59,9 @@ func assertSameSchemas(t *testing.T, want, got map[string]*postgres.SchemaDescri
 	}
 }
 
-// treeSnapshot maps every file of a folder to its contents and mode.
+// treeSnapshot maps every entry of a folder to its mode and, for regular
+// files, contents; symlinks to their targets, never followed; fifos,
+// sockets and devices to their mode only.
 func treeSnapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -68,15 +70,24 @@ func treeSnapshot(t *testing.T, root string) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		if info.IsDir() {
+		switch {
+		case info.IsDir():
 			out[rel+"/"] = info.Mode().String()
-			return nil
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = "symlink -> " + target
+		case !info.Mode().IsRegular():
+			out[rel] = info.Mode().String()
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = info.Mode().String() + " " + string(b)
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		out[rel] = info.Mode().String() + " " + string(b)
 		return nil
 	})
 	if err != nil {
