@@ -112,8 +112,8 @@ type SchemaState struct {
 	Tables      int   `json:"tables"`
 	RowEstimate int64 `json:"row_estimate"`
 	// Unanalyzed counts tables without a row estimate (never analyzed).
-	Unanalyzed int `json:"unanalyzed,omitempty"`
-	Bytes       int64 `json:"bytes"`
+	Unanalyzed int   `json:"unanalyzed,omitempty"`
+	Bytes      int64 `json:"bytes"`
 }
 
 // TreeRestore is a folder that is replaced.
@@ -534,7 +534,8 @@ func treeOf(c ArchiveContents, prefix string) TreeState {
 	if c.Manifest != nil {
 		for _, t := range []*archive.TreeInfo{c.Manifest.Delivery, c.Manifest.Files} {
 			if t != nil && t.Prefix == prefix {
-				return TreeState{Exists: true, Files: t.Files, Bytes: t.Bytes}
+				// Counted as the live folder is: links are files too.
+				return TreeState{Exists: true, Files: t.Files + t.Symlinks, Bytes: t.Bytes}
 			}
 		}
 	}
