@@ -603,29 +603,46 @@ type copyReader struct {
 	rest        []byte
 }
 
+// Read fills p with as many rows as fit: every Read becomes one CopyData
+// message, so short reads would cost a message (and a write) per row.
 func (r *copyReader) Read(p []byte) (int, error) {
-	if r.done {
+	n := 0
+	for n < len(p) {
+		if r.done {
+			break
+		}
+		if len(r.rest) == 0 {
+			line, err := r.br.ReadSlice('\n')
+			if err != nil && err != bufio.ErrBufferFull {
+				if err != io.EOF {
+					return n, err
+				}
+				if len(line) == 0 {
+					if n > 0 {
+						return n, nil
+					}
+					return 0, io.ErrUnexpectedEOF
+				}
+			}
+			if r.atLineStart && (string(line) == "\\.\n" || string(line) == "\\.") {
+				r.done = true
+				break
+			}
+			r.atLineStart = len(line) > 0 && line[len(line)-1] == '\n'
+			r.rest = line
+		}
+		c := copy(p[n:], r.rest)
+		r.rest = r.rest[c:]
+		n += c
+		if len(r.rest) > 0 {
+			// The rest of the line still sits in the bufio buffer, which
+			// the next ReadSlice would overwrite: hand over what fits.
+			break
+		}
+	}
+	if n == 0 && r.done {
 		return 0, io.EOF
 	}
-	if len(r.rest) == 0 {
-		line, err := r.br.ReadSlice('\n')
-		if err != nil && err != bufio.ErrBufferFull {
-			if err == io.EOF && len(line) == 0 {
-				return 0, io.ErrUnexpectedEOF
-			}
-			if err != io.EOF {
-				return 0, err
-			}
-		}
-		if r.atLineStart && (string(line) == "\\.\n" || string(line) == "\\.") {
-			r.done = true
-			return 0, io.EOF
-		}
-		r.atLineStart = len(line) > 0 && line[len(line)-1] == '\n'
-		r.rest = line
-	}
-	n := copy(p, r.rest)
-	r.rest = r.rest[n:]
 	return n, nil
 }
 
