@@ -203,7 +203,11 @@ func (b *builder) backup(a *plan.Action, r *config.Resource, st store.Store) err
 		Label: fmt.Sprintf("finish archive %s", a.Archive),
 		Deps:  append([]string{prepareID}, contentIDs...),
 		Run: func(ctx context.Context, _ *Progress) error {
-			return run.finish(ctx, env)
+			if err := run.finish(ctx, env); err != nil {
+				return err
+			}
+			b.verified.add(st.Name(), plan.RefOf(r), a.Archive)
+			return nil
 		},
 	}); err != nil {
 		return err

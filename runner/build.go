@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +47,7 @@ type Env struct {
 // on a resource in a store runs under that pair's lock, taken once by a lock
 // step and released by an unlock step that runs whatever happened.
 func Build(p *plan.Plan, env *Env) (*Graph, error) {
-	b := &builder{p: p, env: env, g: NewGraph(), pairs: map[pairKey]*pair{}}
+	b := &builder{p: p, env: env, g: NewGraph(), pairs: map[pairKey]*pair{}, verified: &verifiedSet{}}
 	for _, a := range p.Actions {
 		if err := b.action(a); err != nil {
 			return nil, err
@@ -101,6 +103,8 @@ type builder struct {
 	g     *Graph
 	pairs map[pairKey]*pair
 	order []pairKey
+	// verified holds the archives this apply wrote or copied and checked.
+	verified *verifiedSet
 }
 
 func (b *builder) resource(addr string) (*config.Resource, error) {
@@ -225,29 +229,45 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 		Store:    dst.Name(),
 		Deps:     b.after(a, lockID),
 		Run: func(ctx context.Context, p *Progress) error {
-			return copyVerified(ctx, src, dst, ref, a.Archive, p)
+			if err := copyVerified(ctx, src, dst, ref, a.Archive, p); err != nil {
+				return err
+			}
+			b.verified.add(dst.Name(), ref, a.Archive)
+			return nil
 		},
 	})
 }
 
-// copyVerified copies an archive from src into dst and checks the copy:
-// before it becomes visible where dst can read an upload back, right after
-// the store's server copied it otherwise (deleting it when it fails).
+// copyVerified copies an archive from src into dst, checking both ends.
+// The source is read and checked first, as `planb verify` checks it: a
+// damaged archive (a *DamagedError) is never copied. The copy is then
+// checked where it landed: before it becomes visible where dst can read an
+// upload back, by its size and the SHA-256 of all its bytes against what
+// was sent; once committed otherwise, the same way, or, when the store's
+// server made the copy, by checking it as the source was checked. A copy
+// that fails its check is deleted.
 func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name string, p *Progress) error {
+	obj, err := src.Open(ctx, ref, name)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	source, err := checkObject(ctx, src.Name(), ref, name, obj)
+	if err != nil {
+		if errors.As(err, new(*DamagedError)) {
+			return fmt.Errorf("%w; not copied", err)
+		}
+		return fmt.Errorf("check the source: %w", err)
+	}
 	if c, ok := dst.(store.ServerSideCopier); ok {
 		done, err := c.CopyFrom(ctx, src, ref, name)
 		if err != nil {
 			return err
 		}
 		if done {
-			return checkCommitted(ctx, dst, ref, name, nil)
+			return checkServerCopy(ctx, dst, ref, name, source)
 		}
 	}
-	obj, err := src.Open(ctx, ref, name)
-	if err != nil {
-		return err
-	}
-	defer obj.Close()
 	p.SetTotal(obj.Size())
 	up, err := dst.Create(ctx, ref, name)
 	if err != nil {
@@ -263,11 +283,27 @@ func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name
 	if _, err := io.Copy(sw, p.Reader(io.NewSectionReader(obj, 0, obj.Size()))); err != nil {
 		return fmt.Errorf("copy %s: %w", name, err)
 	}
-	if err := commitChecked(ctx, up, dst, ref, name, sw); err != nil {
+	if err := commitWritten(ctx, up, dst, ref, name, sw, true); err != nil {
 		return err
 	}
 	committed = true
 	return nil
+}
+
+// checkServerCopy checks a copy the store's server made: it must verify,
+// and hold the source's manifest and size. A copy that fails is deleted.
+func checkServerCopy(ctx context.Context, dst store.Store, ref store.Ref, name string, source checked) error {
+	got, err := checkArchive(ctx, dst, ref, name)
+	if err == nil && (got.size != source.size || got.digest != source.digest) {
+		err = fmt.Errorf("the copy (%d bytes) differs from the source (%d bytes)", got.size, source.size)
+	}
+	if err == nil {
+		return nil
+	}
+	if derr := dst.Delete(context.WithoutCancel(ctx), ref, name); derr != nil {
+		return fmt.Errorf("check the copy of %s in store.%s: %w; deleting the copy failed too: %v", name, dst.Name(), err, derr)
+	}
+	return fmt.Errorf("check the copy of %s in store.%s: %w; the copy was deleted", name, dst.Name(), err)
 }
 
 // sealWriter hashes and counts what passes through it on the way to an
@@ -295,6 +331,13 @@ func (s *sealWriter) Write(p []byte) (int, error) {
 // decompresses and re-hashes them. Elsewhere the committed object is
 // checked and deleted when it fails.
 func commitChecked(ctx context.Context, up store.Upload, st store.Store, ref store.Ref, name string, sent *sealWriter) error {
+	return commitWritten(ctx, up, st, ref, name, sent, false)
+}
+
+// commitWritten is commitChecked; with rehash, an archive that is checked
+// once committed has its bytes read again and hashed too (a copy: its
+// source's bytes were checked).
+func commitWritten(ctx context.Context, up store.Upload, st store.Store, ref store.Ref, name string, sent *sealWriter, rehash bool) error {
 	if rb, ok := up.(store.ReadBacker); ok {
 		ra, size, err := rb.ReadBack()
 		if err == nil {
@@ -308,19 +351,19 @@ func commitChecked(ctx context.Context, up store.Upload, st store.Store, ref sto
 	if err := up.Commit(ctx); err != nil {
 		return err
 	}
-	return checkCommitted(ctx, st, ref, name, sent)
+	return checkCommitted(ctx, st, ref, name, sent, rehash)
 }
 
 // checkCommitted checks an archive that is visible already and deletes it
-// when it fails. Its bytes are not read again (that would download it
-// whole): its size and its structure are checked.
-func checkCommitted(ctx context.Context, st store.Store, ref store.Ref, name string, sent *sealWriter) error {
+// when it fails. Without rehash its bytes are not read again (that would
+// download it whole): its size and its structure are checked.
+func checkCommitted(ctx context.Context, st store.Store, ref store.Ref, name string, sent *sealWriter, rehash bool) error {
 	obj, err := st.Open(ctx, ref, name)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", name, err)
 	}
 	defer obj.Close()
-	if err := checkWritten(ctx, obj, obj.Size(), sent, false); err != nil {
+	if err := checkWritten(ctx, obj, obj.Size(), sent, rehash); err != nil {
 		if derr := st.Delete(ctx, ref, name); derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -396,7 +439,7 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 		Deps:     b.after(a, lockID),
 		Run: func(ctx context.Context, _ *Progress) error {
 			if a.Type == plan.Prune {
-				if err := keepsNewest(ctx, st, ref, names); err != nil {
+				if err := b.keepsSound(ctx, st, ref, a.Delete); err != nil {
 					return err
 				}
 			}
@@ -411,29 +454,70 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 	})
 }
 
-// keepsNewest refuses a prune that would remove the newest complete archive
-// of a resource in a store: a last line of defence against a plan made from
-// a catalog that has changed.
-func keepsNewest(ctx context.Context, st store.Store, ref store.Ref, names []string) error {
-	all, err := st.List(ctx)
+// keepsSound is a prune's last line of defence, run under the lock right
+// before anything is deleted: the newest complete archive of the resource
+// in the store must not be among the deleted (the catalog may have changed
+// since the plan), and, unless the prune deletes only safety backups, at
+// least one of the archives it keeps must be sound. Those are checked
+// newest first, as `planb verify` checks them, until one is; an archive
+// this apply wrote or copied and checked counts without being read again.
+// When none is sound, or one cannot be read, nothing is deleted.
+func (b *builder) keepsSound(ctx context.Context, st store.Store, ref store.Ref, deletions []plan.Deletion) error {
+	all, err := st.ListResource(ctx, ref)
 	if err != nil {
 		return err
 	}
+	deleting := map[string]bool{}
+	backups := false
+	for _, d := range deletions {
+		deleting[d.Archive] = true
+		backups = backups || !store.IsSafety(d.Archive)
+	}
 	var newest *store.Archive
+	var kept []store.Archive
 	for i, a := range all {
-		if a.Ref == ref && !a.Partial && (newest == nil || a.Time.After(newest.Time)) {
+		if a.Partial {
+			continue
+		}
+		if newest == nil || a.Time.After(newest.Time) {
 			newest = &all[i]
 		}
-	}
-	if newest == nil {
-		return fmt.Errorf("refusing to prune: no complete archive of %s/%s is left in store.%s", ref.Kind, ref.Name, st.Name())
-	}
-	for _, n := range names {
-		if n == newest.Name {
-			return fmt.Errorf("refusing to prune %s: it is the newest complete archive", n)
+		if !deleting[a.Name] && !a.Safety && !plan.Future(a, b.p.Now) {
+			kept = append(kept, a)
 		}
 	}
-	return nil
+	folder := fmt.Sprintf("%s in store.%s", ref, st.Name())
+	if newest == nil {
+		return fmt.Errorf("refusing to prune: no complete archive of %s is left", folder)
+	}
+	if deleting[newest.Name] {
+		return fmt.Errorf("refusing to prune %s: it is the newest complete archive", newest.Name)
+	}
+	if !backups {
+		return nil
+	}
+	if len(kept) == 0 {
+		return fmt.Errorf("refusing to prune %s: it would keep no backup; nothing was deleted", folder)
+	}
+	slices.SortFunc(kept, func(x, y store.Archive) int { return y.Time.Compare(x.Time) })
+	var damaged []string
+	for _, a := range kept {
+		if b.verified.has(st.Name(), ref, a.Name) {
+			return nil
+		}
+		_, err := checkArchive(ctx, st, ref, a.Name)
+		if err == nil {
+			b.verified.add(st.Name(), ref, a.Name)
+			return nil
+		}
+		var d *DamagedError
+		if !errors.As(err, &d) {
+			return fmt.Errorf("refusing to prune %s: could not check that an archive it keeps is sound, so nothing was deleted: %w", folder, err)
+		}
+		damaged = append(damaged, fmt.Sprintf("%s: %v", a.Name, d.Err))
+	}
+	return fmt.Errorf("refusing to prune %s: none of the %d archive(s) it keeps verifies, so nothing was deleted (%s)",
+		folder, len(kept), strings.Join(damaged, "; "))
 }
 
 func tempDir(env *Env) string {

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/planb-backup/planb/providers/store/s3test"
+)
+
+// copyEstate is a folder backed up into three stores: "a" and "b" in two
+// buckets of one S3 server with the same credentials (copies between them
+// are made by the server), and "c" a local store (copies to it are
+// streamed). Retention keeps one archive.
+type copyEstate struct {
+	s3     *s3test.Server
+	local  string // root of store c
+	all    string // configuration: the folder into a, b and c
+	onlyA  string // configuration: the folder into a only
+	keep2A string // configuration: into a only, keeping two archives
+}
+
+func newCopyEstate(t *testing.T) *copyEstate {
+	t.Helper()
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "one")
+	srv.CreateBucket(t, "two")
+	e := &copyEstate{s3: srv, local: t.TempDir()}
+	folder := t.TempDir()
+	// Incompressible content: most of the archive is this entry's data.
+	data := make([]byte, 256<<10)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(folder, "data.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stores := `store "a" {
+  s3 {
+    endpoint   = "` + srv.URL + `"
+    bucket     = "one"
+    prefix     = "a/"
+    access_key = "` + srv.AccessKey + `"
+    secret_key = "` + srv.SecretKey + `"
+  }
+}
+store "b" {
+  s3 {
+    endpoint   = "` + srv.URL + `"
+    bucket     = "two"
+    prefix     = "b/"
+    access_key = "` + srv.AccessKey + `"
+    secret_key = "` + srv.SecretKey + `"
+  }
+}
+store "c" {
+  local { path = "` + e.local + `" }
+}
+`
+	resource := func(stores string, keep int) string {
+		return `persistence "files" {
+  path      = "` + folder + `"
+  every     = "24h"
+  stores    = [` + stores + `]
+  retention {
+    keep_last = ` + string(rune('0'+keep)) + `
+  }
+}
+`
+	}
+	e.all = writeConfig(t, map[string]string{"stores.hcl": stores, "main.hcl": resource("store.a, store.b, store.c", 1)})
+	e.onlyA = writeConfig(t, map[string]string{"stores.hcl": stores, "main.hcl": resource("store.a", 1)})
+	e.keep2A = writeConfig(t, map[string]string{"stores.hcl": stores, "main.hcl": resource("store.a", 2)})
+	return e
+}
+
+// path returns the file of an archive of store a or b in the server's
+// backend folder, or of store c.
+func (e *copyEstate) path(storeName, archive string) string {
+	switch storeName {
+	case "a":
+		return filepath.Join(e.s3.Dir, "one", "a", "persistence", "files", archive)
+	case "b":
+		return filepath.Join(e.s3.Dir, "two", "b", "persistence", "files", archive)
+	}
+	return filepath.Join(e.local, "persistence", "files", archive)
+}
+
+// archives lists the archives of a store.
+func (e *copyEstate) archives(t *testing.T, storeName string) []string {
+	t.Helper()
+	m, err := filepath.Glob(e.path(storeName, "files_*.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range m {
+		out = append(out, filepath.Base(p))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// flip flips one byte in the middle of an archive of store a, in place:
+// the object keeps its size.
+func (e *copyEstate) flip(t *testing.T, archive string) {
+	t.Helper()
+	p := e.path("a", archive)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x5a
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data[len(data)/2:len(data)/2+1], int64(len(data)/2)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *copyEstate) apply(t *testing.T, dir, now string, want int) (string, string) {
+	t.Helper()
+	code, out, errs := planbRun(t, "", "--chdir", dir, "apply", "--auto-approve", "--now", now)
+	if code != want {
+		t.Fatalf("apply --now %s: exit %d, want %d\n%s%s", now, code, want, out, errs)
+	}
+	return out, errs
+}
+
+const (
+	t0 = "files_2026-11-24-08-00-00.zip"
+	t1 = "files_2026-11-25-08-00-00.zip"
+)
+
+// TestDamagedSourceIsNeverCopied: a byte flipped in an archive of an S3
+// store stops its copy to another S3 store of the same server (a
+// server-side copy) and to a local store (streamed), each naming the
+// damaged archive; the prunes that waited for the copies do not run, so
+// the older archives those stores hold survive.
+func TestDamagedSourceIsNeverCopied(t *testing.T) {
+	e := newCopyEstate(t)
+	e.apply(t, e.all, "2026-11-24T08:00:00Z", 0)
+	for _, s := range []string{"a", "b", "c"} {
+		if got := e.archives(t, s); !slices.Equal(got, []string{t0}) {
+			t.Fatalf("store %s after the first apply: %v", s, got)
+		}
+	}
+	e.apply(t, e.onlyA, "2026-11-25T08:00:00Z", 0)
+	if got := e.archives(t, "a"); !slices.Equal(got, []string{t1}) {
+		t.Fatalf("store a after the second apply: %v, want only %s", got, t1)
+	}
+	e.flip(t, t1)
+
+	out, errs := e.apply(t, e.all, "2026-11-25T09:00:00Z", exitError)
+	for _, s := range []string{"b", "c"} {
+		if got := e.archives(t, s); !slices.Equal(got, []string{t0}) {
+			t.Errorf("store %s after copying a damaged archive: %v, want only the good %s", s, got, t0)
+		}
+	}
+	if got := e.archives(t, "a"); !slices.Equal(got, []string{t1}) {
+		t.Errorf("store a: %v, want %s left alone", got, t1)
+	}
+	damaged := "archive persistence/files/" + t1 + " in store.a is damaged"
+	if n := strings.Count(out+errs, damaged); n < 2 {
+		t.Errorf("the output names the damaged archive %d time(s), want once per copy (2):\n%s%s", n, out, errs)
+	}
+	if strings.Contains(out+errs, "could not be read") {
+		t.Errorf("a damaged archive is reported as unreadable:\n%s%s", out, errs)
+	}
+}
+
+// TestPruneKeepsTheLastSoundArchive: when the only archive a prune keeps
+// fails its check, the prune deletes nothing.
+func TestPruneKeepsTheLastSoundArchive(t *testing.T) {
+	e := newCopyEstate(t)
+	e.apply(t, e.keep2A, "2026-11-24T08:00:00Z", 0)
+	e.apply(t, e.keep2A, "2026-11-25T08:00:00Z", 0)
+	if got := e.archives(t, "a"); !slices.Equal(got, []string{t0, t1}) {
+		t.Fatalf("store a: %v, want %s and %s", got, t0, t1)
+	}
+	e.flip(t, t1)
+	out, errs := e.apply(t, e.onlyA, "2026-11-25T09:00:00Z", exitError)
+	if got := e.archives(t, "a"); !slices.Equal(got, []string{t0, t1}) {
+		t.Errorf("store a after the prune: %v, want both archives kept", got)
+	}
+	want := "refusing to prune persistence/files in store.a: none of the 1 archive(s) it keeps verifies, so nothing was deleted (" + t1
+	if !strings.Contains(out+errs, want) {
+		t.Errorf("output lacks %q:\n%s%s", want, out, errs)
+	}
+}
