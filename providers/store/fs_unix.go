@@ -33,12 +33,6 @@ func syncUnsupported(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
 }
 
-// processGone reports whether no process with this pid exists on this host.
-// A process of another user (EPERM) exists.
-func processGone(pid int) bool {
-	return pid > 0 && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-}
-
 // flock takes an exclusive advisory lock on f, released by funlock or when
 // the process dies.
 func flock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,11 +30,18 @@ type Local struct {
 	name   string
 	root   string
 	logger *slog.Logger
-	host   string
-	owner  string
-	// now is the clock of the time recorded in lock files: time.Now,
-	// fixed by tests. Waiting for a lock runs on real time.
+	// id is what lock files and partial records say about this process.
+	id identity
+	// lockTTL is how long a lock lives without renewal (DefaultLockTTL).
+	lockTTL time.Duration
+	// now is the clock of lock files: their time and deadline, and whether
+	// a holder's deadline has passed. It is time.Now; tests move it
+	// instead of waiting for a deadline. Waiting for a lock and the
+	// renewals run on real time.
 	now func() time.Time
+	// renewHook, when set, runs before each renewal of a lock and fails
+	// it by returning an error (tests).
+	renewHook func(ctx context.Context) error
 }
 
 var _ Store = (*Local)(nil)
@@ -60,7 +68,7 @@ func NewLocal(name, root string, logger *slog.Logger) (*Local, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Local{name: name, root: abs, logger: logger, host: host, owner: currentUser(), now: time.Now}, nil
+	return &Local{name: name, root: abs, logger: logger, id: newIdentity(host, currentUser()), lockTTL: DefaultLockTTL, now: time.Now}, nil
 }
 
 // currentUser returns the user name recorded in locks.
@@ -115,6 +123,9 @@ func (l *Local) List(ctx context.Context) ([]Archive, error) {
 		}
 	}
 	slices.SortFunc(out, compareArchives)
+	if err := l.attributePartials(ctx, out); err != nil {
+		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+	}
 	return out, nil
 }
 
@@ -131,6 +142,9 @@ func (l *Local) ListResource(ctx context.Context, ref Ref) ([]Archive, error) {
 		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
 	}
 	slices.SortFunc(out, compareArchives)
+	if err := l.attributePartials(ctx, out); err != nil {
+		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+	}
 	return out, nil
 }
 
@@ -219,9 +233,10 @@ func (l *Local) listResource(ref Ref) ([]Archive, error) {
 }
 
 // Create implements Store. It writes <name>.partial (0600) in the resource
-// folder, creating folders 0700. It fails early with fs.ErrExist when the
-// archive exists already, so that no time is spent writing a backup that
-// Commit would refuse.
+// folder, creating folders 0700, and records this run as its writer (see
+// Cleanable). It fails early with fs.ErrExist when the archive exists
+// already, so that no time is spent writing a backup that Commit would
+// refuse.
 func (l *Local) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
 	if err := checkArchiveName(ref, name); err != nil {
 		return nil, fmt.Errorf("store %q: create: %w", l.name, err)
@@ -242,7 +257,12 @@ func (l *Local) Create(ctx context.Context, ref Ref, name string) (Upload, error
 	if err != nil {
 		return nil, fmt.Errorf("store %q: %w", l.name, err)
 	}
-	return &localUpload{ctx: ctx, store: l, f: f, partial: partial, final: final}, nil
+	if err := writePartialRecord(ctx, l, ref, name, l.id.record(l.now())); err != nil {
+		f.Close()
+		os.Remove(partial)
+		return nil, err
+	}
+	return &localUpload{ctx: ctx, store: l, f: f, partial: partial, final: final, ref: ref, name: name}, nil
 }
 
 // localUpload writes one archive of a Local store. It can be read back, so
@@ -254,6 +274,8 @@ type localUpload struct {
 	store   *Local
 	partial string
 	final   string
+	ref     Ref
+	name    string
 
 	mu        sync.Mutex
 	f         *os.File // nil once closed
@@ -320,6 +342,7 @@ func (u *localUpload) Commit(ctx context.Context) error {
 		return fmt.Errorf("store %q: commit: %w", u.store.name, err)
 	}
 	u.committed = true
+	u.store.forgetPartial(u.ref, u.name)
 	dir := filepath.Dir(u.final)
 	for _, d := range []string{dir, filepath.Dir(dir), u.store.root} {
 		if err := syncDir(d); err != nil {
@@ -344,6 +367,7 @@ func (u *localUpload) Abort() error {
 	if err := os.Remove(u.partial); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store %q: abort: %w", u.store.name, err)
 	}
+	u.store.forgetPartial(u.ref, u.name)
 	return nil
 }
 
@@ -394,6 +418,9 @@ func (l *Local) Delete(ctx context.Context, ref Ref, name string) error {
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("store %q: delete %s: %w", l.name, p, err)
+	}
+	if archive, partial := strings.CutSuffix(name, PartialSuffix); partial {
+		l.forgetPartial(ref, archive)
 	}
 	return nil
 }

@@ -25,17 +25,19 @@ const (
 // The file is written completely under a temporary name and then linked into
 // place, so it appears atomically, exclusively (link(2) fails if it exists)
 // and never half-written. On file systems without hard links it is created
-// with O_CREATE|O_EXCL instead.
+// with O_CREATE|O_EXCL instead. While held, the lock's deadline is renewed
+// every TTL/4 by replacing the file (see DefaultLockTTL); a holder that
+// cannot renew it in time loses it (Lost).
 //
-// A lock is stale when its holder recorded this host and its pid no longer
-// exists. Stale locks are removed under an flock(2) on
-// <name>.lock.takeover after re-reading the lock and checking that it is
-// still the same acquisition (its token), so that of several processes
-// finding the same stale lock only one removes it, and none can remove a lock
-// taken in the meantime; the new lock is then taken the ordinary way. A lock
-// held by a process with this process's pid (another goroutine, another Local
-// on the same root) is never stale. Locks of other hosts are never taken over:
-// their holder's liveness cannot be checked from here.
+// A held lock is taken over when its deadline has passed or its holder is
+// proven gone (same host, boot and PID namespace; its pid names no process,
+// or one with another start time). It is removed under an flock(2) on
+// <name>.lock.takeover after re-reading it and checking that it is still
+// the same acquisition (its token), so that of several processes finding
+// the same lapsed lock only one removes it, and none can remove a lock taken
+// or renewed in the meantime; the new lock is then taken the ordinary way. A
+// lock of this process (another goroutine, another Local on the same root)
+// is never taken over before its deadline.
 func (l *Local) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, fmt.Errorf("store %q: lock: %w", l.name, err)
@@ -51,10 +53,11 @@ func (l *Local) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, er
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("store %q: lock %s: %w", l.name, ref, err)
 		}
-		info := LockInfo{Owner: l.owner, Host: l.host, PID: os.Getpid(), Time: l.now().UTC(), Token: rand.Text()}
+		info := l.id.record(l.now())
+		info.Token, info.Expires = rand.Text(), info.Time.Add(l.lockTTL)
 		err := l.tryLock(path, info)
 		if err == nil {
-			return &localLock{store: l, path: path, info: info}, nil
+			return l.held(ref, path, info), nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("store %q: lock %s: %w", l.name, ref, err)
@@ -64,14 +67,17 @@ func (l *Local) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, er
 		if errors.Is(rerr, fs.ErrNotExist) {
 			continue // released in the meantime
 		}
-		if rerr == nil && holder.Host == l.host && holder.PID != os.Getpid() && processGone(holder.PID) {
-			if err := l.removeStale(path, ref, holder); err != nil {
-				return nil, fmt.Errorf("store %q: lock %s: remove stale lock: %w", l.name, ref, err)
-			}
-			continue
-		}
 		locked := &LockedError{Store: l.name, Ref: ref, Holder: holder}
-		if rerr != nil {
+		if rerr == nil {
+			takeOver, why := l.id.judge(holder, l.now())
+			if takeOver {
+				if err := l.removeStale(path, ref, holder, why); err != nil {
+					return nil, fmt.Errorf("store %q: lock %s: remove lapsed lock: %w", l.name, ref, err)
+				}
+				continue
+			}
+			locked.Wait = waitText(holder, why, path)
+		} else {
 			locked.Detail = fmt.Sprintf("lock file %s is unreadable (%v); remove it if no planb process holds it", path, rerr)
 		}
 
@@ -79,6 +85,19 @@ func (l *Local) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, er
 			return nil, err
 		}
 	}
+}
+
+// waitText completes the error naming the holder of a lock that could not
+// be taken over: why its process could not be checked (why, "" when it is
+// alive) and until when the lock holds.
+func waitText(holder LockInfo, why, where string) string {
+	if why == "" {
+		return ""
+	}
+	if holder.Expires.IsZero() {
+		return why + "; the lock has no deadline (written by an older planb): remove " + where + " once no planb process holds it"
+	}
+	return why + "; the lock lapses at " + holder.Expires.UTC().Format(time.RFC3339) + " unless its holder renews it"
 }
 
 // waitToRetry waits before the next try to take a held lock: until
@@ -162,22 +181,32 @@ func readLock(path string) (LockInfo, error) {
 	return info, nil
 }
 
+// guard takes the flock on <path>.takeover that serialises take-overs and
+// renewals, which replace or remove an existing lock file. When the file system does not support flock it goes on
+// without: the token checks still protect all but a window of
+// microseconds. Call the returned function to release it.
+func guard(path string) (func(), error) {
+	g, err := os.OpenFile(path+".takeover", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(g); err == nil {
+		return func() { funlock(g); g.Close() }, nil
+	}
+	return func() { g.Close() }, nil
+}
+
 // removeStale removes the lock at path if it still is stale's acquisition,
-// serialised with other processes doing the same through an flock on
-// <path>.takeover. When the file system does not support flock it goes on
-// without: the token check still protects all but a window of microseconds.
-func (l *Local) removeStale(path string, ref Ref, stale LockInfo) error {
-	guard, err := os.OpenFile(path+".takeover", os.O_RDWR|os.O_CREATE, 0o600)
+// under the guard.
+func (l *Local) removeStale(path string, ref Ref, stale LockInfo, why string) error {
+	release, err := guard(path)
 	if err != nil {
 		return err
 	}
-	defer guard.Close()
-	if err := flock(guard); err == nil {
-		defer funlock(guard)
-	}
+	defer release()
 	current, err := readLock(path)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && current.Token != stale.Token) {
-		return nil // removed or replaced by another process
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && (current.Token != stale.Token || !current.Expires.Equal(stale.Expires))) {
+		return nil // removed, replaced or renewed by another process
 	}
 	if err != nil {
 		return err
@@ -187,10 +216,17 @@ func (l *Local) removeStale(path string, ref Ref, stale LockInfo) error {
 	} else if err != nil {
 		return err
 	}
-	l.logger.Warn("taking over stale lock: its process no longer exists",
-		"store", l.name, "resource", ref.String(), "pid", stale.PID, "host", stale.Host,
-		"user", stale.Owner, "since", stale.Time.UTC().Format(time.RFC3339))
+	l.logger.Warn("taking over lock: "+why,
+		"store", l.name, "resource", ref.String(), "pid", stale.PID, "host", stale.Host, "pid_ns", stale.PIDNamespace,
+		"user", stale.Owner, "since", stale.Time.UTC().Format(time.RFC3339), "expires", stale.Expires.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// held starts renewing a freshly taken lock.
+func (l *Local) held(ref Ref, path string, info LockInfo) *localLock {
+	k := &localLock{store: l, path: path, info: info}
+	k.lease = startLease(l.name, ref, l.lockTTL, l.now, l.logger, info.Expires, k.renew)
+	return k
 }
 
 // localLock is a held lock of a Local store.
@@ -198,6 +234,7 @@ type localLock struct {
 	store *Local
 	path  string
 	info  LockInfo
+	lease *lease
 
 	mu       sync.Mutex
 	released bool
@@ -205,9 +242,55 @@ type localLock struct {
 
 func (k *localLock) Info() LockInfo { return k.info }
 
-// Unlock removes the lock file if it still records this acquisition. When it
-// does not (the file was removed or replaced by someone else), it reports an
-// error: the resource was not protected for the whole time.
+func (k *localLock) Lost() <-chan struct{} { return k.lease.Lost() }
+
+func (k *localLock) Err() error { return k.lease.Err() }
+
+// renew replaces the lock file by one with deadline expires, under the
+// guard, if it still records this acquisition.
+func (k *localLock) renew(ctx context.Context, expires time.Time) error {
+	if k.store.renewHook != nil {
+		if err := k.store.renewHook(ctx); err != nil {
+			return err
+		}
+	}
+	release, err := guard(k.path)
+	if err != nil {
+		return err
+	}
+	defer release()
+	current, err := readLock(k.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &errNotOurs{}
+	}
+	if err != nil {
+		return err
+	}
+	if current.Token != k.info.Token {
+		return &errNotOurs{current: current}
+	}
+	next := k.info
+	next.Expires = expires
+	data, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	tmp := k.path + "." + next.Token + ".tmp"
+	os.Remove(tmp)
+	if err := writeFileSync(tmp, append(data, '\n')); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, k.path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(k.path))
+}
+
+// Unlock stops renewing and removes the lock file if it still records this
+// acquisition. When the lock was lost, or the file records another one, it
+// reports an error: the resource was not protected for the whole time.
 func (k *localLock) Unlock() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -215,6 +298,9 @@ func (k *localLock) Unlock() error {
 		return nil
 	}
 	k.released = true
+	if err := k.lease.end(); err != nil {
+		return err
+	}
 	current, err := readLock(k.path)
 	if err == nil && current.Token != k.info.Token {
 		return fmt.Errorf("store %q: unlock %s: the lock was taken over by %s", k.store.name, k.path, current)

@@ -67,6 +67,7 @@ func TestLockHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s2.now = clock.Now
 	_, err = s2.Lock(ctx, lockRef, 0)
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second Lock: %v", err)
@@ -150,14 +151,34 @@ func TestLockWait(t *testing.T) {
 
 func TestLockStale(t *testing.T) {
 	host, _ := os.Hostname()
-	dead := exitedPID(t)
+	self := newIdentity(host, "root")
+	if self.bootID == "" || self.pidNS == "" {
+		t.Skip("no /proc of this PID namespace: no holder can be proven gone")
+	}
+	now := time.Now()
+	// holder returns a lock record of another run of this host, boot and
+	// PID namespace, unless changed.
+	holder := func(change func(*LockInfo)) LockInfo {
+		h := self.record(now.Add(-time.Hour))
+		h.PID, h.RunID, h.Token, h.Expires = exitedPID(t), "RUN-OTHER", "t1", now.Add(time.Hour)
+		if change != nil {
+			change(&h)
+		}
+		return h
+	}
 	tests := map[string]struct {
 		holder    LockInfo
 		takenOver bool
+		why       string
 	}{
-		"dead process on this host": {LockInfo{Owner: "root", Host: host, PID: dead, Token: "t1"}, true},
-		"dead pid on another host":  {LockInfo{Owner: "root", Host: "elsewhere", PID: dead, Token: "t1"}, false},
-		"live process on this host": {LockInfo{Owner: "root", Host: host, PID: os.Getppid(), Token: "t1"}, false},
+		"dead process, same host, boot and PID namespace": {holder(nil), true, "its process no longer exists"},
+		"pid reused by a later process":                   {holder(func(h *LockInfo) { h.PID, h.Start = os.Getppid(), 1 }), true, "now belongs to another process"},
+		"deadline passed":                                 {holder(func(h *LockInfo) { h.Host, h.Expires = "elsewhere", now.Add(-time.Minute) }), true, "its deadline"},
+		"live process":                                    {holder(func(h *LockInfo) { h.PID, h.Start = os.Getppid(), 0 }), false, ""},
+		"dead pid on another host":                        {holder(func(h *LockInfo) { h.Host = "elsewhere" }), false, "another host"},
+		"dead pid in another PID namespace":               {holder(func(h *LockInfo) { h.PIDNamespace = "pid:[4026532178]" }), false, "another PID namespace"},
+		"dead pid under another boot":                     {holder(func(h *LockInfo) { h.BootID = "another-boot" }), false, "another boot"},
+		"an older planb's lock file":                      {LockInfo{Owner: "root", Host: host, PID: exitedPID(t), Token: "t1", Time: now}, false, "no deadline (written by an older planb): remove"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -170,7 +191,8 @@ func TestLockStale(t *testing.T) {
 			plantLock(t, s, tc.holder)
 			lk, err := s.Lock(context.Background(), lockRef, 0)
 			if !tc.takenOver {
-				if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "locked by pid "+strconv.Itoa(tc.holder.PID)+" on host "+tc.holder.Host+" since 2026-11-25T20:30:00Z") {
+				if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "locked by pid "+strconv.Itoa(tc.holder.PID)+" on host "+tc.holder.Host+" since 2026-11-25T20:30:00Z") ||
+					!strings.Contains(err.Error(), tc.why) {
 					t.Fatalf("Lock: %v", err)
 				}
 				if logs.Len() != 0 {
@@ -186,13 +208,128 @@ func TestLockStale(t *testing.T) {
 				t.Errorf("Info = %+v", lk.Info())
 			}
 			log := logs.String()
-			for _, want := range []string{"level=WARN", "stale lock", "pid=" + strconv.Itoa(dead), "resource=applications/X", "since=2026-11-25T20:30:00Z"} {
+			for _, want := range []string{"level=WARN", "taking over lock: ", tc.why, "pid=" + strconv.Itoa(tc.holder.PID), "resource=applications/X", "since=2026-11-25T20:30:00Z"} {
 				if !strings.Contains(log, want) {
 					t.Errorf("log %q lacks %q", log, want)
 				}
 			}
 		})
 	}
+}
+
+func TestLockRenewedAndLost(t *testing.T) {
+	const ttl = 400 * time.Millisecond
+	newStore := func(t *testing.T, clock *testClock) *Local {
+		s := newLocal(t)
+		s.now, s.lockTTL = clock.Now, ttl
+		return s
+	}
+
+	t.Run("renewed", func(t *testing.T) {
+		clock := newTestClock()
+		s := newStore(t, clock)
+		lk, err := s.Lock(context.Background(), lockRef, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lk.Unlock()
+		if want := clock.Now().Add(ttl); !lk.Info().Expires.Equal(want) {
+			t.Errorf("deadline %s, want %s", lk.Info().Expires, want)
+		}
+		clock.Advance(ttl / 4)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			rec, err := readLock(lockPath(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Expires.After(lk.Info().Expires) {
+				if rec.Token != lk.Info().Token {
+					t.Fatalf("renewed under another token: %+v", rec)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no renewal")
+			}
+		}
+	})
+
+	t.Run("renewals fail", func(t *testing.T) {
+		clock := newTestClock()
+		s := newStore(t, clock)
+		var mu sync.Mutex
+		failing, failed := false, 0
+		s.renewHook = func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				failed++
+				return errors.New("input/output error")
+			}
+			return nil
+		}
+		lk, err := s.Lock(context.Background(), lockRef, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		failing = true
+		mu.Unlock()
+		// Renewals fail while the deadline is more than the margin away:
+		// the holder keeps the lock and tries again ...
+		clock.Advance(lockMargin(ttl) / 2)
+		for {
+			mu.Lock()
+			n := failed
+			mu.Unlock()
+			if n >= 2 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		select {
+		case <-lk.Lost():
+			t.Fatalf("lost before the margin: %v", lk.Err())
+		default:
+		}
+		// ... until the deadline is within the margin.
+		clock.Advance(lockMargin(ttl) / 2)
+		select {
+		case <-lk.Lost():
+		case <-time.After(10 * time.Second):
+			t.Fatal("a lock whose renewals fail was not lost")
+		}
+		if err := lk.Err(); !errors.Is(err, ErrLockLost) || !strings.Contains(err.Error(), `lost the lock of applications/X in store "node": it could not be renewed`) ||
+			!strings.Contains(err.Error(), "input/output error") {
+			t.Errorf("Err = %v", err)
+		}
+		if err := lk.Unlock(); !errors.Is(err, ErrLockLost) {
+			t.Errorf("Unlock of a lost lock: %v", err)
+		}
+	})
+
+	t.Run("taken over", func(t *testing.T) {
+		clock := newTestClock()
+		s := newStore(t, clock)
+		lk, err := s.Lock(context.Background(), lockRef, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(lockPath(s))
+		plantLock(t, s, LockInfo{Host: "elsewhere", PID: 42, Token: "other", Time: clock.Now(), Expires: clock.Now().Add(time.Hour)})
+		select {
+		case <-lk.Lost():
+		case <-time.After(10 * time.Second):
+			t.Fatal("a lock taken over was not lost")
+		}
+		if err := lk.Err(); !strings.Contains(err.Error(), "another process took it over: pid 42 on host elsewhere") {
+			t.Errorf("Err = %v", err)
+		}
+		lk.Unlock()
+		if rec, err := readLock(lockPath(s)); err != nil || rec.Token != "other" {
+			t.Errorf("the other holder's lock: %+v, %v", rec, err)
+		}
+	})
 }
 
 func TestLockUnreadable(t *testing.T) {
@@ -328,7 +465,11 @@ func TestLockConcurrentGoroutines(t *testing.T) {
 
 func TestLockConcurrentStaleTakeOver(t *testing.T) {
 	host, _ := os.Hostname()
-	dead := exitedPID(t)
+	stale := newIdentity(host, "root").record(time.Now())
+	if stale.BootID == "" || stale.PIDNamespace == "" {
+		t.Skip("no /proc of this PID namespace: no holder can be proven gone")
+	}
+	stale.PID, stale.RunID, stale.Token, stale.Expires = exitedPID(t), "RUN-STALE", "stale", time.Now().Add(time.Hour)
 	for i := range 20 {
 		var logs syncBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, nil))
@@ -336,7 +477,7 @@ func TestLockConcurrentStaleTakeOver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		plantLock(t, s, LockInfo{Host: host, PID: dead, Token: "stale", Time: time.Now()})
+		plantLock(t, s, stale)
 		won, errs := compete(t, s.Root(), 8, logger)
 		if won != 1 {
 			t.Fatalf("round %d: %d winners (%v)", i, won, errs)
@@ -346,7 +487,7 @@ func TestLockConcurrentStaleTakeOver(t *testing.T) {
 				t.Fatalf("round %d: loser's error %v", i, err)
 			}
 		}
-		if n := strings.Count(logs.String(), "stale lock"); n != 1 {
+		if n := strings.Count(logs.String(), "taking over lock"); n != 1 {
 			t.Fatalf("round %d: stale lock removed %d times:\n%s", i, n, logs.String())
 		}
 	}

@@ -3,8 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -30,8 +28,9 @@ const (
 	// sent).
 	DefaultS3PartSize = 16 << 20
 	// DefaultS3LockTTL is how long a lock object stays valid without being
-	// renewed; its holder renews it every quarter of that.
-	DefaultS3LockTTL = 2 * time.Minute
+	// renewed: DefaultLockTTL, which says how locks are renewed and when
+	// their holder gives them up.
+	DefaultS3LockTTL = DefaultLockTTL
 	// DefaultS3MaxRetries is how often one request is tried before an
 	// operation fails.
 	DefaultS3MaxRetries = 4
@@ -89,9 +88,10 @@ type S3Options struct {
 	// renewals); nil discards them.
 	Logger *slog.Logger
 	// LockTTL is how long a lock stays valid without renewal
-	// (DefaultS3LockTTL when zero). Locks are renewed every LockTTL/4, so
-	// the clocks of the hosts sharing a bucket must agree to well within
-	// three quarters of it.
+	// (DefaultS3LockTTL when zero). Locks are renewed every LockTTL/4 and
+	// given up by a holder that could not renew them before their deadline
+	// came within LockTTL/2 (see DefaultLockTTL), so the clocks of the
+	// hosts sharing a bucket must agree to well within half of it.
 	LockTTL time.Duration
 	// PartSize is the initial multipart part size (DefaultS3PartSize when
 	// zero, at least 5 MiB).
@@ -132,20 +132,20 @@ type S3Options struct {
 //
 // Locks are objects created with a conditional write (If-None-Match: *) and
 // renewed by their holder; one whose deadline has passed, or whose holder is
-// a process of this host that no longer exists, is taken over with a
-// conditional write on its ETag (If-Match), so that of several processes
-// only one succeeds.
+// proven gone (a process of this host, boot and PID namespace that no longer
+// exists), is taken over with a conditional write on its ETag (If-Match), so
+// that of several processes only one succeeds. See Lock.
 type S3 struct {
-	name     string
-	bucket   string
-	prefix   string
-	url      string // scheme://host of the endpoint
-	client   *minio.Client
-	core     minio.Core
-	creds    *credentials.Credentials
-	logger   *slog.Logger
-	host     string
-	owner    string
+	name   string
+	bucket string
+	prefix string
+	url    string // scheme://host of the endpoint
+	client *minio.Client
+	core   minio.Core
+	creds  *credentials.Credentials
+	logger *slog.Logger
+	// id is what lock objects and partial records say about this process.
+	id       identity
 	lockTTL  time.Duration
 	partSize int64
 	// accepted is set once the endpoint answered a request as one whose
@@ -230,7 +230,7 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 	return &S3{
 		name: name, bucket: opts.Bucket, prefix: prefix, url: scheme + "://" + host,
 		client: client, core: minio.Core{Client: client}, creds: creds,
-		logger: logger, host: hostname, owner: currentUser(),
+		logger: logger, id: newIdentity(hostname, currentUser()),
 		lockTTL: cmpOr(opts.LockTTL, DefaultS3LockTTL), partSize: partSize, accepted: accepted,
 		now: time.Now,
 	}, nil
@@ -372,7 +372,7 @@ func (e *AccessDeniedError) Error() string {
 	if e.Accepted {
 		s += fmt.Sprintf("; the credentials (access key %s) were accepted for other requests", e.AccessKey)
 	} else {
-		s += fmt.Sprintf("; the credentials (access key %s) were accepted, not the request", e.AccessKey)
+		s += fmt.Sprintf("; the server accepted the credentials (access key %s) but not this request", e.AccessKey)
 	}
 	if e.Permission != "" {
 		s += ", so the bucket policy or the key's permissions must allow " + e.Permission
@@ -494,6 +494,9 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 	// Several incomplete uploads of one key are one leftover to the
 	// planner; Delete aborts them all.
 	out = slices.CompactFunc(out, func(a, b Archive) bool { return a.Partial && b.Partial && a.Key() == b.Key() })
+	if err := s.attributePartials(ctx, out); err != nil {
+		return nil, s.fail("list", err)
+	}
 	return out, nil
 }
 
@@ -512,9 +515,10 @@ func (s *S3) incompleteUploads(ctx context.Context, key string) ([]string, error
 	return ids, ctx.Err()
 }
 
-// Create implements Store by starting a multipart upload. It fails early
-// with fs.ErrExist when the archive exists already or an incomplete upload
-// of it is left over (the leftover must be deleted first).
+// Create implements Store by starting a multipart upload and recording
+// this run as its writer (see Cleanable). It fails early with fs.ErrExist
+// when the archive exists already or an incomplete upload of it is left
+// over (the leftover must be deleted first).
 func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
 	if err := checkArchiveName(ref, name); err != nil {
 		return nil, fmt.Errorf("store %q: create: %w", s.name, err)
@@ -541,7 +545,12 @@ func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
 	if err != nil {
 		return nil, s.failOn(op, "CreateMultipartUpload", key, err)
 	}
-	return &s3Upload{ctx: ctx, store: s, key: key, display: ref.Key(name), id: id}, nil
+	up := &s3Upload{ctx: ctx, store: s, key: key, display: ref.Key(name), id: id, ref: ref, name: name}
+	if err := s.notePartial(ctx, ref, name); err != nil {
+		up.Abort()
+		return nil, err
+	}
+	return up, nil
 }
 
 // s3Upload writes one archive of an S3 store as a multipart upload. Writes
@@ -552,6 +561,8 @@ type s3Upload struct {
 	store   *S3
 	key     string
 	display string // key below the prefix, for messages
+	ref     Ref
+	name    string
 	id      string
 
 	mu        sync.Mutex
@@ -706,6 +717,7 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 	}
 	u.committed = true
 	u.buf, u.spare = nil, nil
+	u.store.forgetPartial(ctx, u.ref, u.name)
 	return nil
 }
 
@@ -725,10 +737,12 @@ func (u *s3Upload) Abort() error {
 	defer cancel()
 	if err := u.store.core.AbortMultipartUpload(withOperation(ctx), u.store.bucket, u.key, u.id); err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
+			u.store.forgetPartial(ctx, u.ref, u.name)
 			return nil
 		}
 		return u.store.failOn("abort "+u.display, "AbortMultipartUpload", u.key, err)
 	}
+	u.store.forgetPartial(ctx, u.ref, u.name)
 	return nil
 }
 
@@ -964,6 +978,7 @@ func (s *S3) Delete(ctx context.Context, ref Ref, name string) error {
 			}
 			found = true
 		}
+		s.forgetPartial(ctx, ref, stripPartial(name))
 	}
 	if _, err := s.client.StatObject(withOperation(ctx), s.bucket, key, minio.StatObjectOptions{}); err == nil {
 		if err := s.client.RemoveObject(withOperation(ctx), s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
@@ -1032,221 +1047,4 @@ func (s *S3) sameIdentity(o *S3) bool {
 	}
 	b, err := o.creds.Get()
 	return err == nil && a.AccessKeyID == b.AccessKeyID
-}
-
-// s3LockRecord is the content of a lock object.
-type s3LockRecord struct {
-	LockInfo
-	// Expires is when the lock lapses unless its holder renews it.
-	Expires time.Time `json:"expires"`
-}
-
-// Lock implements Store with an object <prefix>locks/<kind>/<name>.lock
-// holding an s3LockRecord, created with If-None-Match: *. While held, a
-// goroutine renews it every LockTTL/4 with If-Match on its ETag. A lock
-// whose deadline has passed, or whose holder is on this host and whose
-// process no longer exists, is taken over with a conditional write on the
-// ETag that was read, with a warning logged; a lock object that cannot be
-// decoded is never taken over (LockedError.Detail says so).
-func (s *S3) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error) {
-	if err := ref.Validate(); err != nil {
-		return nil, fmt.Errorf("store %q: lock: %w", s.name, err)
-	}
-	key := s.lockKey(ref)
-	op := "lock " + ref.String()
-	deadline := time.Now().Add(wait)
-	delay := lockPollMin
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
-		}
-		info := LockInfo{Owner: s.owner, Host: s.host, PID: os.Getpid(), Time: s.now().UTC(), Token: rand.Text()}
-		etag, err := s.putLock(ctx, key, info, "")
-		if err == nil {
-			return s.held(ref, key, info, etag), nil
-		}
-		if !isPreconditionFailed(err) {
-			return nil, s.fail(op, err)
-		}
-
-		holder, holderETag, rerr := s.readLock(ctx, key)
-		if rerr != nil && isNotFound(rerr) {
-			continue // released in the meantime
-		}
-		if rerr == nil {
-			why := ""
-			switch {
-			case s.now().After(holder.Expires):
-				why = "its holder stopped renewing it"
-			case holder.Host == s.host && holder.PID != os.Getpid() && processGone(holder.PID):
-				why = "its process no longer exists"
-			}
-			if why != "" {
-				etag, err := s.putLock(ctx, key, info, holderETag)
-				if err == nil {
-					s.logger.Warn("taking over expired lock: "+why,
-						"store", s.name, "resource", ref.String(), "pid", holder.PID, "host", holder.Host,
-						"user", holder.Owner, "since", holder.Time.UTC().Format(time.RFC3339),
-						"expired", holder.Expires.UTC().Format(time.RFC3339))
-					return s.held(ref, key, info, etag), nil
-				}
-				if !isPreconditionFailed(err) && !isNotFound(err) {
-					return nil, s.fail(op+": take over expired lock", err)
-				}
-				continue // someone else took it over or released it first
-			}
-		} else if !errors.As(rerr, new(*lockDecodeError)) {
-			return nil, s.fail(op+": read lock", rerr)
-		}
-		locked := &LockedError{Store: s.name, Ref: ref, Holder: holder.LockInfo}
-		if rerr != nil {
-			locked.Detail = fmt.Sprintf("lock object %s is unreadable (%v); remove it if no planb process holds it", key, rerr)
-		}
-
-		if err := waitToRetry(ctx, deadline, &delay, locked, fmt.Sprintf("store %q: wait for %s", s.name, op)); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// putLock writes the lock record with a new deadline: created only if absent
-// (ifMatch "") or replacing exactly the object with ETag ifMatch. It returns
-// the new ETag.
-func (s *S3) putLock(ctx context.Context, key string, info LockInfo, ifMatch string) (string, error) {
-	data, err := json.Marshal(s3LockRecord{LockInfo: info, Expires: s.now().Add(s.lockTTL).UTC()})
-	if err != nil {
-		return "", err
-	}
-	data = append(data, '\n')
-	opts := minio.PutObjectOptions{ContentType: "application/json", DisableMultipart: true}
-	if ifMatch == "" {
-		opts.SetMatchETagExcept("*")
-	} else {
-		opts.SetMatchETag(ifMatch)
-	}
-	up, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
-	if err != nil {
-		return "", err
-	}
-	return up.ETag, nil
-}
-
-// lockDecodeError is the error of a lock object that is not a lock record.
-type lockDecodeError struct{ err error }
-
-func (e *lockDecodeError) Error() string { return e.err.Error() }
-
-// readLock reads and decodes a lock object, returning its ETag. A decoding
-// failure is a *lockDecodeError.
-func (s *S3) readLock(ctx context.Context, key string) (s3LockRecord, string, error) {
-	var rec s3LockRecord
-	body, info, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return rec, "", err
-	}
-	defer body.Close()
-	data, err := io.ReadAll(io.LimitReader(body, 1<<16))
-	if err != nil {
-		return rec, "", err
-	}
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return s3LockRecord{}, "", &lockDecodeError{fmt.Errorf("decode: %w", err)}
-	}
-	if rec.Token == "" || rec.PID <= 0 || rec.Expires.IsZero() {
-		return s3LockRecord{}, "", &lockDecodeError{errors.New("no pid, token or deadline")}
-	}
-	return rec, info.ETag, nil
-}
-
-// held starts renewing a freshly taken lock.
-func (s *S3) held(ref Ref, key string, info LockInfo, etag string) *s3Lock {
-	k := &s3Lock{store: s, ref: ref, key: key, info: info, etag: etag, stop: make(chan struct{}), done: make(chan struct{})}
-	go k.renew()
-	return k
-}
-
-// s3Lock is a held lock of an S3 store.
-type s3Lock struct {
-	store *S3
-	ref   Ref
-	key   string
-	info  LockInfo
-	stop  chan struct{}
-	done  chan struct{}
-
-	mu       sync.Mutex
-	etag     string
-	lost     error // why the lock was lost, if it was
-	released bool
-}
-
-func (k *s3Lock) Info() LockInfo { return k.info }
-
-// renew extends the lock's deadline every LockTTL/4 until Unlock. A failed
-// renewal is retried at the next tick; a lock replaced by another process
-// (its ETag changed) is lost, which is logged as an error and reported by
-// Unlock.
-func (k *s3Lock) renew() {
-	defer close(k.done)
-	s := k.store
-	t := time.NewTicker(s.lockTTL / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-k.stop:
-			return
-		case <-t.C:
-		}
-		k.mu.Lock()
-		etag := k.etag
-		k.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), s.lockTTL/4)
-		next, err := s.putLock(ctx, k.key, k.info, etag)
-		cancel()
-		k.mu.Lock()
-		switch {
-		case err == nil:
-			k.etag = next
-		case isPreconditionFailed(err) || isNotFound(err):
-			k.lost = fmt.Errorf("store %q: lock %s was taken over or removed by another process while held", s.name, k.ref)
-			s.logger.Error("lost lock: another process took it over", "store", s.name, "resource", k.ref.String())
-			k.mu.Unlock()
-			return
-		default:
-			s.logger.Warn("could not renew lock; trying again", "store", s.name, "resource", k.ref.String(), "err", err)
-		}
-		k.mu.Unlock()
-	}
-}
-
-// Unlock stops renewing and removes the lock object if it still records
-// this acquisition. When it does not (the lock lapsed and was taken over),
-// it reports an error: the resource was not protected for the whole time.
-func (k *s3Lock) Unlock() error {
-	k.mu.Lock()
-	if k.released {
-		k.mu.Unlock()
-		return nil
-	}
-	k.released = true
-	k.mu.Unlock()
-	close(k.stop)
-	<-k.done
-	s := k.store
-	if k.lost != nil {
-		return k.lost
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s3CleanupTimeout)
-	defer cancel()
-	current, _, err := s.readLock(ctx, k.key)
-	if err == nil && current.Token != k.info.Token {
-		return fmt.Errorf("store %q: unlock %s: the lock was taken over by %s", s.name, k.ref, current.LockInfo)
-	}
-	if err != nil {
-		return s.fail("unlock "+k.ref.String(), err)
-	}
-	if err := s.client.RemoveObject(ctx, s.bucket, k.key, minio.RemoveObjectOptions{}); err != nil {
-		return s.fail("unlock "+k.ref.String(), err)
-	}
-	return nil
 }

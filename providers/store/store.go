@@ -97,6 +97,15 @@ type Archive struct {
 	// file of a local store (or an incomplete multipart upload of an object
 	// store). It is never a usable backup; Delete removes it.
 	Partial bool
+	// Writer is, for a partial leftover, the run that wrote it as the
+	// store recorded it when the write began (see Cleanable); RunID is
+	// empty when the store has no record of it (written by an older
+	// planb, or the record was lost).
+	Writer LockInfo
+	// Live marks a partial whose writer still holds the resource's lock
+	// in this store, unexpired and not proven gone: work in progress,
+	// never cleaned.
+	Live bool
 }
 
 // Status returns StatusPartial or StatusComplete.
@@ -219,13 +228,20 @@ type Store interface {
 	// Delete removes a complete archive (name) or a partial leftover (name
 	// with ".partial"). A missing archive is fs.ErrNotExist.
 	Delete(ctx context.Context, ref Ref, name string) error
-	// Lock takes the lock of one resource in this store, recording owner,
-	// host, pid and time. When the lock is held it polls until wait has
-	// passed (wait 0: one attempt) and then fails with an error that
-	// errors.Is ErrLocked and whose text names the holder ("locked by pid
-	// 123 on host h since …"); errors.As gives a *LockedError. A lock whose
-	// holder is on this host and whose process no longer exists is stale: it
-	// is taken over, with a warning logged.
+	// Lock takes the lock of one resource in this store, recording who
+	// holds it (LockInfo) and a deadline, which the holder renews while it
+	// holds the lock (see DefaultLockTTL). When the lock is held it polls
+	// until wait has passed (wait 0: one attempt) and then fails with an
+	// error that errors.Is ErrLocked and whose text names the holder
+	// ("locked by pid 123 on host h since …"); errors.As gives a
+	// *LockedError.
+	//
+	// A held lock is taken over, with a warning logged, only when its
+	// deadline has passed or when its holder is proven gone: it recorded
+	// this host, this boot and this PID namespace, and its pid names no
+	// process or one with another start time. A holder in another PID
+	// namespace (a container), on another boot or host, or whose record
+	// does not say, keeps the lock until its deadline.
 	Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock, error)
 	// Records keeps small documents beside the archives (see Records).
 	Records
@@ -256,17 +272,27 @@ type Object interface {
 
 // Lock is a held resource lock.
 type Lock interface {
-	// Unlock releases the lock. Calling it again does nothing.
+	// Unlock releases the lock. Calling it again does nothing. It fails
+	// with a *LostError when the lock was lost while held.
 	Unlock() error
-	// Info describes the lock as recorded in the store.
+	// Info describes the lock as recorded in the store when it was taken.
 	Info() LockInfo
+	// Lost is closed when the lock is lost while held: its holder could
+	// not renew it before its deadline came within the margin (see
+	// DefaultLockTTL), or another process took it over or removed it.
+	// Work under the lock must stop then: nothing more may be written.
+	Lost() <-chan struct{}
+	// Err is nil while the lock is held; once Lost is closed it is a
+	// *LostError saying why the lock was lost.
+	Err() error
 }
 
 // ErrLocked is matched (errors.Is) by the error of Store.Lock when another
 // process holds the lock.
 var ErrLocked = errors.New("locked")
 
-// LockInfo records who holds a lock.
+// LockInfo records who holds a lock; the record of a partial archive's
+// writer has the same fields, without Token and Expires.
 type LockInfo struct {
 	// Owner is the user name of the holder's process.
 	Owner string    `json:"owner"`
@@ -275,7 +301,23 @@ type LockInfo struct {
 	Time  time.Time `json:"time"`
 	// Token identifies one acquisition, so that a lock taken over or
 	// re-created is never mistaken for the one it replaced.
-	Token string `json:"token"`
+	Token string `json:"token,omitempty"`
+	// RunID identifies the planb run (process) holding the lock: all its
+	// locks and the partial archives it writes carry the same.
+	RunID string `json:"run_id,omitempty"`
+	// BootID is the holder's /proc/sys/kernel/random/boot_id,
+	// PIDNamespace its PID namespace as /proc/self/ns/pid reads
+	// ("pid:[4026531836]") and Start its process's start time (field 22 of
+	// /proc/<pid>/stat, clock ticks after boot): with Host and PID, what
+	// lets another process prove the holder gone. Empty or zero when
+	// unknown (not Linux, or no /proc of the holder's own namespace).
+	BootID       string `json:"boot_id,omitempty"`
+	PIDNamespace string `json:"pid_ns,omitempty"`
+	Start        uint64 `json:"start,omitempty"`
+	// Expires is the deadline: past it, on the clock of the process that
+	// reads it, the lock lapses unless renewed. Zero in lock files of
+	// older planb versions, which have none.
+	Expires time.Time `json:"expires,omitzero"`
 }
 
 // String returns "pid 123 on host h since 2026-11-25T20:30:00Z (user root)".
@@ -296,13 +338,21 @@ type LockedError struct {
 	// not be read (Detail says why).
 	Holder LockInfo
 	Detail string
+	// Wait says, when the holder's process could not be checked, why
+	// (another host, another PID namespace, …) and until when its lock
+	// holds.
+	Wait string
 }
 
 func (e *LockedError) Error() string {
 	if e.Detail != "" {
 		return fmt.Sprintf("lock %s in store %q: locked (%s)", e.Ref, e.Store, e.Detail)
 	}
-	return fmt.Sprintf("lock %s in store %q: locked by %s", e.Ref, e.Store, e.Holder)
+	s := fmt.Sprintf("lock %s in store %q: locked by %s", e.Ref, e.Store, e.Holder)
+	if e.Wait != "" {
+		s += "; " + e.Wait
+	}
+	return s
 }
 
 // Is makes errors.Is(err, ErrLocked) true.
