@@ -132,7 +132,7 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 		st := stores[name]
 		list, err := st.List(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list store.%s (%s): %w", name, st, err)
+			return nil, &listError{fmt.Errorf("list store.%s (%s): %w", name, st, err)}
 		}
 		for _, a := range list {
 			row := listedArchive{
@@ -199,6 +199,13 @@ func readManifests(ctx context.Context, rows []listedArchive) {
 	}
 	wg.Wait()
 }
+
+// listError is the error of a store whose listing failed: a store or
+// network problem, not one of the configuration.
+type listError struct{ err error }
+
+func (e *listError) Error() string { return e.err.Error() }
+func (e *listError) Unwrap() error { return e.err }
 
 func matches(r listedArchive, filter string) bool {
 	if filter == "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/runner"
 )
 
@@ -21,7 +23,14 @@ func newVerifyCmd(g *globals) *cobra.Command {
 named) and checks it against the CRC of the ZIP and the SHA-256 and size the
 manifest recorded, and applies every safety check a restore applies (entry
 names, types, links, compression ratios), so that an archive a restore would
-refuse fails here. It exits 1 when any archive fails, naming it and the entry.
+refuse fails here.
+
+Each archive is reported ok, FAILED (damaged: its bytes are wrong, naming the
+entry) or UNREADABLE (its store could not deliver it: a network, endpoint or
+permission problem that says nothing about the archive). Once a store's
+endpoint stops answering, its remaining archives are reported UNREADABLE
+without being tried. Verify exits 1 when any archive is damaged, else 4 when
+any archive or store listing could not be read, else 0.
 
 With --deep it also restores every schema dump into a scratch database that
 planb creates on the resource's server (and drops afterwards), and compares the
@@ -35,26 +44,53 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 			}
 			rows, err := g.archives(cmd.Context(), filter, false)
 			if err != nil {
+				if errors.As(err, new(*listError)) {
+					return withCode(exitUnreadable, err)
+				}
 				return err
 			}
-			failed := 0
-			checked := 0
+			failed, unreadable, checked := 0, 0, 0
+			// unreachable holds, per store, why its endpoint stopped
+			// answering: its other archives are not tried.
+			unreachable := map[string]error{}
 			for _, r := range rows {
 				if r.Status == statusPartial {
 					continue
 				}
 				checked++
-				detail, err := verifyOne(cmd.Context(), r, deep)
-				if err != nil {
-					failed++
-					fmt.Fprintf(g.stdout, "FAILED  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
+				if why := unreachable[r.Store]; why != nil {
+					unreadable++
+					fmt.Fprintf(g.stdout, "UNREADABLE store.%s %s/%s: not tried: %v\n", r.Store, r.Folder, r.Archive, why)
 					continue
 				}
-				fmt.Fprintf(g.stdout, "ok      store.%s %s/%s%s\n", r.Store, r.Folder, r.Archive, detail)
+				detail, err := verifyOne(cmd.Context(), r, deep)
+				var u *runner.UnreadableError
+				switch {
+				case err == nil:
+					fmt.Fprintf(g.stdout, "ok      store.%s %s/%s%s\n", r.Store, r.Folder, r.Archive, detail)
+				case cmd.Context().Err() != nil:
+					return err
+				case errors.As(err, &u):
+					unreadable++
+					fmt.Fprintf(g.stdout, "UNREADABLE store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, u.Err)
+					if errors.Is(err, store.ErrUnreachable) {
+						unreachable[r.Store] = u.Err
+					}
+				default:
+					failed++
+					var d *runner.DamagedError
+					if errors.As(err, &d) {
+						err = d.Err
+					}
+					fmt.Fprintf(g.stdout, "FAILED  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
+				}
 			}
-			fmt.Fprintf(g.stdout, "\n%d archive(s) verified, %d failed.\n", checked, failed)
-			if failed > 0 {
+			fmt.Fprintf(g.stdout, "\n%d archive(s) verified, %d failed (damaged), %d unreadable.\n", checked, failed, unreadable)
+			switch {
+			case failed > 0:
 				return withCode(exitError, nil)
+			case unreadable > 0:
+				return withCode(exitUnreadable, nil)
 			}
 			return nil
 		},
@@ -64,26 +100,33 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 }
 
 // verifyOne checks one archive; deep adds test restores. It returns what
-// the deep check found, for the report line.
+// the deep check found, for the report line. An archive its store could not
+// deliver is a *runner.UnreadableError; a damaged one a
+// *runner.DamagedError; a deep check that fails otherwise (the test restore)
+// returns its own error.
 func verifyOne(ctx context.Context, r listedArchive, deep bool) (string, error) {
 	obj, err := r.st.Open(ctx, r.ref, r.Archive)
 	if err != nil {
-		return "", err
+		return "", &runner.UnreadableError{Store: r.Store, Archive: r.ref.Key(r.Archive), Err: err}
 	}
 	defer obj.Close()
+	t := runner.TrackReads(obj)
 	if !deep {
-		rd, err := archive.Open(obj, obj.Size())
-		if err != nil {
-			return "", err
+		rd, err := archive.Open(t, obj.Size())
+		if err == nil {
+			err = runner.VerifyArchive(ctx, rd)
 		}
-		return "", runner.VerifyArchive(ctx, rd)
+		return "", runner.Classify(ctx, r.Store, r.ref, r.Archive, t, err)
 	}
 	var db *config.Database
 	if r.res != nil {
 		db = r.res.Database
 	}
-	checks, err := runner.VerifyDeep(ctx, obj, obj.Size(), db)
+	checks, err := runner.VerifyDeep(ctx, t, obj.Size(), db)
 	if err != nil {
+		if t.Err() != nil {
+			return "", runner.Classify(ctx, r.Store, r.ref, r.Archive, t, err)
+		}
 		return "", err
 	}
 	var problems []string

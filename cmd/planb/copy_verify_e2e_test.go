@@ -25,7 +25,11 @@ type copyEstate struct {
 
 func newCopyEstate(t *testing.T) *copyEstate {
 	t.Helper()
-	srv := s3test.Start(t)
+	return newCopyEstateOn(t, s3test.Start(t))
+}
+
+func newCopyEstateOn(t *testing.T, srv *s3test.Server) *copyEstate {
+	t.Helper()
 	srv.CreateBucket(t, "one")
 	srv.CreateBucket(t, "two")
 	e := &copyEstate{s3: srv, local: t.TempDir()}
@@ -102,11 +106,11 @@ func (e *copyEstate) archives(t *testing.T, storeName string) []string {
 	return out
 }
 
-// flip flips one byte in the middle of an archive of store a, in place:
+// flip flips one byte in the middle of an archive of a store, in place:
 // the object keeps its size.
-func (e *copyEstate) flip(t *testing.T, archive string) {
+func (e *copyEstate) flip(t *testing.T, storeName, archive string) {
 	t.Helper()
-	p := e.path("a", archive)
+	p := e.path(storeName, archive)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +157,7 @@ func TestDamagedSourceIsNeverCopied(t *testing.T) {
 	if got := e.archives(t, "a"); !slices.Equal(got, []string{t1}) {
 		t.Fatalf("store a after the second apply: %v, want only %s", got, t1)
 	}
-	e.flip(t, t1)
+	e.flip(t, "a", t1)
 
 	out, errs := e.apply(t, e.all, "2026-11-25T09:00:00Z", exitError)
 	for _, s := range []string{"b", "c"} {
@@ -182,7 +186,7 @@ func TestPruneKeepsTheLastSoundArchive(t *testing.T) {
 	if got := e.archives(t, "a"); !slices.Equal(got, []string{t0, t1}) {
 		t.Fatalf("store a: %v, want %s and %s", got, t0, t1)
 	}
-	e.flip(t, t1)
+	e.flip(t, "a", t1)
 	out, errs := e.apply(t, e.onlyA, "2026-11-25T09:00:00Z", exitError)
 	if got := e.archives(t, "a"); !slices.Equal(got, []string{t0, t1}) {
 		t.Errorf("store a after the prune: %v, want both archives kept", got)
@@ -191,4 +195,53 @@ func TestPruneKeepsTheLastSoundArchive(t *testing.T) {
 	if !strings.Contains(out+errs, want) {
 		t.Errorf("output lacks %q:\n%s%s", want, out, errs)
 	}
+}
+
+// TestVerifyTellsUnreadableFromDamaged: an archive the store cannot
+// deliver (here: the key may list bucket "one" but not read its objects) is
+// UNREADABLE with exit code 4, never FAILED; a damaged one is FAILED with
+// exit code 1, which wins over unreadable ones.
+func TestVerifyTellsUnreadableFromDamaged(t *testing.T) {
+	srv := s3test.StartWithUsers(t)
+	e := newCopyEstateOn(t, srv)
+	e.apply(t, e.all, "2026-11-24T08:00:00Z", 0)
+
+	srv.CreateUser(t, "lister", "lister-secret-123")
+	for bucket, actions := range map[string]string{
+		"one": `"s3:ListBucket", "s3:ListBucketMultipartUploads"`,
+		"two": `"s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:GetObject"`,
+	} {
+		srv.SetBucketPolicy(t, bucket, `{"Version": "2012-10-17", "Statement": [{
+		"Effect": "Allow", "Principal": {"AWS": ["lister"]}, "Action": [`+actions+`],
+		"Resource": ["arn:aws:s3:::`+bucket+`", "arn:aws:s3:::`+bucket+`/*"]}]}`)
+	}
+	lister := writeConfig(t, map[string]string{"main.hcl": strings.ReplaceAll(strings.ReplaceAll(
+		string(mustRead(t, filepath.Join(e.all, "stores.hcl"))), srv.AccessKey, "lister"), srv.SecretKey, "lister-secret-123") +
+		string(mustRead(t, filepath.Join(e.all, "main.hcl")))})
+	verify := func(dir string, want int, lines ...string) {
+		t.Helper()
+		code, out, errs := planbRun(t, "", "--chdir", dir, "verify")
+		if code != want {
+			t.Fatalf("verify: exit %d, want %d\n%s%s", code, want, out, errs)
+		}
+		for _, l := range lines {
+			if !strings.Contains(out, l) {
+				t.Errorf("verify: output lacks %q:\n%s", l, out)
+			}
+		}
+	}
+	verify(lister, exitUnreadable,
+		"UNREADABLE store.a persistence/files/"+t0+": store \"a\": open persistence/files/"+t0+": access denied",
+		"ok      store.b persistence/files/"+t0,
+		"ok      store.c persistence/files/"+t0,
+		"3 archive(s) verified, 0 failed (damaged), 1 unreadable.")
+	verify(e.all, 0, "3 archive(s) verified, 0 failed (damaged), 0 unreadable.")
+
+	e.flip(t, "b", t0)
+	verify(lister, exitError,
+		"UNREADABLE store.a persistence/files/"+t0,
+		"FAILED  store.b persistence/files/"+t0+": verify: entry files/data.bin",
+		"ok      store.c persistence/files/"+t0,
+		"3 archive(s) verified, 1 failed (damaged), 1 unreadable.")
+	verify(e.all, exitError, "ok      store.a persistence/files/"+t0, "FAILED  store.b persistence/files/"+t0)
 }

@@ -13,6 +13,7 @@ const (
 	exitError       = 1
 	exitChanges     = 2
 	exitFmtChanges  = 3
+	exitUnreadable  = 4
 	exitLocked      = 11
 	exitInterrupted = 130
 )
