@@ -46,11 +46,24 @@ type Env struct {
 // Build turns a plan into the graph of steps that executes it. Every action
 // on a resource in a store runs under that pair's lock, taken once by a lock
 // step and released by an unlock step that runs whatever happened.
+//
+// When the lock is lost while held (it could not be renewed in time, or
+// another process took it over), the steps under it stop: those running
+// see their context cancelled (uploads are aborted, nothing more is
+// written) and fail with the lock's *store.LostError, "lost the lock of …
+// in store …: …", as do those that have not started; steps that clean up
+// (Always) still run.
 func Build(p *plan.Plan, env *Env) (*Graph, error) {
 	b := &builder{p: p, env: env, g: NewGraph(), pairs: map[pairKey]*pair{}, verified: &verifiedSet{}}
 	for _, a := range p.Actions {
 		if err := b.action(a); err != nil {
 			return nil, err
+		}
+	}
+	for i := range b.g.steps {
+		s := &b.g.steps[i]
+		if pr, ok := b.pairs[pairKey{s.Resource, s.Store}]; ok && !s.Always && s.ID != pr.lockID {
+			s.Run = pr.guard(s.Run)
 		}
 	}
 	for _, k := range b.order {
@@ -84,6 +97,66 @@ type pair struct {
 
 	mu   sync.Mutex
 	lock store.Lock
+	// held is cancelled, with the lock's *store.LostError as its cause,
+	// when the lock is lost, and with errReleased when it is released.
+	held   context.Context
+	cancel context.CancelCauseFunc
+}
+
+// errReleased is the cause of a pair's context once its lock is released.
+var errReleased = errors.New("lock released")
+
+// took records the lock the lock step took and watches it.
+func (pr *pair) took(l store.Lock) {
+	held, cancel := context.WithCancelCause(context.Background())
+	pr.mu.Lock()
+	pr.lock, pr.held, pr.cancel = l, held, cancel
+	pr.mu.Unlock()
+	go func() {
+		select {
+		case <-l.Lost():
+			cancel(l.Err())
+		case <-held.Done():
+		}
+	}()
+}
+
+// lost returns why the pair's lock was lost, or nil.
+func (pr *pair) lost() error {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.held == nil {
+		return nil
+	}
+	if cause := context.Cause(pr.held); errors.Is(cause, store.ErrLockLost) {
+		return cause
+	}
+	return nil
+}
+
+// guard makes run stop when the pair's lock is lost: it does not start
+// then, and its context is cancelled when it happens while it runs. The
+// context stays cancellable after run returns, until the lock is released,
+// since what a step starts (an upload) may outlive it.
+func (pr *pair) guard(run func(ctx context.Context, p *Progress) error) func(ctx context.Context, p *Progress) error {
+	return func(ctx context.Context, p *Progress) error {
+		pr.mu.Lock()
+		held := pr.held
+		pr.mu.Unlock()
+		if held == nil {
+			return run(ctx, p)
+		}
+		if err := pr.lost(); err != nil {
+			return err
+		}
+		stepCtx, cancel := context.WithCancelCause(ctx)
+		context.AfterFunc(held, func() { cancel(context.Cause(held)) })
+		err := run(stepCtx, p)
+		if lost := pr.lost(); err != nil && lost != nil && ctx.Err() == nil {
+			return lost
+		}
+		return err
+	}
 }
 
 func (pr *pair) unlock() error {
@@ -94,6 +167,7 @@ func (pr *pair) unlock() error {
 	}
 	err := pr.lock.Unlock()
 	pr.lock = nil
+	pr.cancel(errReleased)
 	return err
 }
 
@@ -147,9 +221,7 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 				if err != nil {
 					return err
 				}
-				pr.mu.Lock()
-				pr.lock = l
-				pr.mu.Unlock()
+				pr.took(l)
 				// The plan was made before the lock was taken: make sure no
 				// other apply changed the folder in between.
 				archives, err := st.ListResource(ctx, ref)
@@ -443,8 +515,14 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 					return err
 				}
 			}
-			var errs []error
-			for _, n := range names {
+			remove, errs := names, []error(nil)
+			if a.Type == plan.Clean {
+				var err error
+				if remove, errs, err = stillCleanable(ctx, st, ref, names); err != nil {
+					return err
+				}
+			}
+			for _, n := range remove {
 				if err := st.Delete(ctx, ref, n); err != nil {
 					errs = append(errs, fmt.Errorf("delete %s: %w", n, err))
 				}
@@ -452,6 +530,38 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 			return errors.Join(errs...)
 		},
 	})
+}
+
+// stillCleanable is a clean's last line of defence, run under the lock
+// right before anything is deleted: of the partials the plan cleans, it
+// returns those the store still lists and that store.Cleanable allows to
+// clean now (their writer no longer holds the lock, or, unknown, they are
+// old), and an error for each it refuses, saying whose it is.
+func stillCleanable(ctx context.Context, st store.Store, ref store.Ref, names []string) (ok []string, refused []error, err error) {
+	listed, err := st.ListResource(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]store.Archive{}
+	for _, a := range listed {
+		if a.Partial {
+			byName[a.Name] = a
+		}
+	}
+	now := time.Now()
+	for _, n := range names {
+		a, found := byName[n]
+		if !found {
+			ok = append(ok, n) // gone or not partial: Delete says which
+			continue
+		}
+		if clean, why := store.Cleanable(a, now); !clean {
+			refused = append(refused, fmt.Errorf("refusing to clean %s: %s", n, why))
+			continue
+		}
+		ok = append(ok, n)
+	}
+	return ok, refused, nil
 }
 
 // keepsSound is a prune's last line of defence, run under the lock right
