@@ -114,6 +114,16 @@ type ResourceState struct {
 	// Future names archives dated more than FutureSkew after the plan's
 	// time: never the newest, never counted or pruned by retention.
 	Future []string `json:"future,omitempty"`
+	// PartialsKept lists the partial archives the plan does not clean:
+	// another run still writes them, or no run recorded them and they are
+	// recent (see store.Cleanable).
+	PartialsKept []PartialKept `json:"partials_kept,omitempty"`
+}
+
+// PartialKept is a partial archive a plan does not clean, and whose it is.
+type PartialKept struct {
+	Archive string `json:"archive"`
+	Why     string `json:"why"`
 }
 
 // ArchiveRef names an archive in a store.

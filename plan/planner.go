@@ -110,6 +110,8 @@ type storeView struct {
 	// action that adds it.
 	incoming       string
 	incomingAction string
+	// partialsKept are the partials not cleaned, and why.
+	partialsKept []PartialKept
 }
 
 func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Archive) {
@@ -141,9 +143,20 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 	}
 
 	// Partial leftovers go first: a new archive may want the same name.
+	// Only those store.Cleanable allows are cleaned, never one a run that
+	// still holds the lock is writing; the others are reported.
 	cleanOf := map[string]string{}
 	for _, v := range views {
-		if len(v.partial) == 0 {
+		var deletions []Deletion
+		for _, pa := range v.partial {
+			ok, why := store.Cleanable(pa, p.CreatedAt)
+			if !ok {
+				v.partialsKept = append(v.partialsKept, PartialKept{Archive: pa.Name, Why: why})
+				continue
+			}
+			deletions = append(deletions, Deletion{Archive: pa.Name, Time: pa.Time, Size: pa.Size, Why: "partial, " + why})
+		}
+		if len(deletions) == 0 {
 			continue
 		}
 		a := &Action{
@@ -151,10 +164,8 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 			Type:     Clean,
 			Resource: r.Address,
 			Store:    v.store.Name,
-			Reason:   fmt.Sprintf("%d partial leftover(s) of an interrupted run", len(v.partial)),
-		}
-		for _, pa := range v.partial {
-			a.Delete = append(a.Delete, Deletion{Archive: pa.Name, Time: pa.Time, Size: pa.Size, Why: "partial"})
+			Reason:   fmt.Sprintf("%d partial leftover(s) of interrupted runs", len(deletions)),
+			Delete:   deletions,
 		}
 		p.Actions = append(p.Actions, a)
 		cleanOf[v.store.Name] = a.ID
@@ -236,6 +247,7 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		for _, f := range v.future {
 			st.Future = append(st.Future, f.Name)
 		}
+		st.PartialsKept = v.partialsKept
 		if v.newest != nil {
 			st.Newest, st.NewestAt = v.newest.Name, v.newest.Time
 		}

@@ -48,7 +48,12 @@ func arch(storeName, kind, name string, age time.Duration, partial bool) store.A
 	if partial {
 		file += store.PartialSuffix
 	}
-	return store.Archive{Store: storeName, Ref: store.Ref{Kind: kind, Name: name}, Name: file, Time: t, Size: 100, Partial: partial}
+	a := store.Archive{Store: storeName, Ref: store.Ref{Kind: kind, Name: name}, Name: file, Time: t, Size: 100, Partial: partial}
+	if partial {
+		// Left by a run that no longer holds the lock.
+		a.Writer = store.LockInfo{Host: "node-a", PID: 4242, RunID: "RUN-GONE", Time: t}
+	}
+	return a
 }
 
 func types(p *Plan) string {

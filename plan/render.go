@@ -91,7 +91,7 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		case Clean:
 			bw.printf("  %s clean %s in store.%s: %s\n", st.paint("~", "33"), a.Resource, a.Store, a.Reason)
 			for _, d := range a.Delete {
-				bw.printf("      %s %s\n", st.paint("delete", "31"), d.Archive)
+				bw.printf("      %s %s (%s)\n", st.paint("delete", "31"), d.Archive, d.Why)
 			}
 		case Restore:
 			p.writeRestore(bw, a, st)
@@ -146,6 +146,19 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			st.paint("Archives dated in the future", "33"), FormatDuration(FutureSkew), p.Now.Format(time.RFC3339))
 		for _, f := range future {
 			bw.printf("  %s\n", f)
+		}
+		bw.printf("\n")
+	}
+	var kept []string
+	for _, r := range p.Resources {
+		for _, k := range r.PartialsKept {
+			kept = append(kept, fmt.Sprintf("%s in store.%s: %s, %s", r.Resource, r.Store, k.Archive, k.Why))
+		}
+	}
+	if len(kept) > 0 {
+		bw.printf("Partial archives not cleaned:\n")
+		for _, k := range kept {
+			bw.printf("  %s\n", k)
 		}
 		bw.printf("\n")
 	}
