@@ -118,6 +118,20 @@ type ResourceState struct {
 	// another run still writes them, or no run recorded them and they are
 	// recent (see store.Cleanable).
 	PartialsKept []PartialKept `json:"partials_kept,omitempty"`
+	// Damaged lists archives a check that read them found damaged (see
+	// Options.Damaged): never the newest, never copied, never counted or
+	// pruned by retention.
+	Damaged []Damage `json:"damaged,omitempty"`
+}
+
+// Damage is what a check that read an archive (a copy of it, a prune
+// checking what it keeps, planb verify) found wrong with it.
+type Damage struct {
+	Archive string    `json:"archive"`
+	Found   time.Time `json:"found"`
+	// By names the check: "copy to store.x", "prune", "verify".
+	By      string `json:"by"`
+	Problem string `json:"problem"`
 }
 
 // PartialKept is a partial archive a plan does not clean, and whose it is.

@@ -23,6 +23,10 @@ type Options struct {
 	// for_each block without a key (application.all) targets every instance.
 	Targets      []string
 	PlanbVersion string
+	// Damaged holds what is known of damaged archives: by store name, by
+	// archive key (<kind>/<name>/<file>). The planner opens no archive; the
+	// caller reads what earlier checks recorded.
+	Damaged map[string]map[string]Damage
 }
 
 // Make compares the desired state with the catalog and returns the plan
@@ -48,7 +52,7 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 	// can order backups after those of the resources they depend on.
 	backupOf := map[string]string{}
 	for _, r := range resources {
-		planResource(p, r, folders)
+		planResource(p, r, folders, opts.Damaged)
 		for _, a := range p.Actions {
 			if a.Resource == r.Address && a.Type == Backup {
 				backupOf[r.Address] = a.ID
@@ -103,6 +107,7 @@ type storeView struct {
 	partial  []store.Archive
 	safety   []store.Archive // safety backups: never newest, not counted by retention
 	future   []store.Archive // dated after now + FutureSkew: likewise
+	damaged  []Damage        // found damaged: likewise, and never copied
 	newest   *store.Archive
 	due      bool
 	reason   string
@@ -114,7 +119,7 @@ type storeView struct {
 	partialsKept []PartialKept
 }
 
-func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Archive) {
+func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage) {
 	ref := RefOf(r)
 	views := make([]*storeView, 0, len(r.Stores))
 	for _, s := range r.Stores {
@@ -123,9 +128,13 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		entries := make([]CatalogEntry, 0, len(archives))
 		for _, a := range archives {
 			entries = append(entries, CatalogEntry{Name: a.Name, Size: a.Size})
+			d, isDamaged := damaged[s.Name][a.Key()]
 			switch {
 			case a.Partial:
 				v.partial = append(v.partial, a)
+			case isDamaged:
+				d.Archive = a.Name
+				v.damaged = append(v.damaged, d)
 			case a.Safety:
 				v.safety = append(v.safety, a)
 			case Future(a, p.Now):
@@ -139,6 +148,16 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 			v.newest = &v.complete[n-1]
 		}
 		v.due, v.reason = due(v.newest, r.Every, p.Now)
+		for _, d := range v.damaged {
+			_, t, _, ok := store.ParseArchiveName(d.Archive)
+			switch {
+			case !ok || Future(store.Archive{Time: t}, p.Now):
+			case v.newest == nil:
+				v.reason += fmt.Sprintf(" (%s is damaged)", d.Archive)
+			case t.After(v.newest.Time):
+				v.reason += fmt.Sprintf("; the newer %s is damaged", d.Archive)
+			}
+		}
 		views = append(views, v)
 	}
 
@@ -248,6 +267,7 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 			st.Future = append(st.Future, f.Name)
 		}
 		st.PartialsKept = v.partialsKept
+		st.Damaged = v.damaged
 		if v.newest != nil {
 			st.Newest, st.NewestAt = v.newest.Name, v.newest.Time
 		}

@@ -307,3 +307,62 @@ func TestSharedStoresHaveNoOrphans(t *testing.T) {
 		t.Errorf("plan output:\n%s", buf.String())
 	}
 }
+
+// TestMakeKnownDamage: an archive a check found damaged is never the newest,
+// never copied, and retention neither counts nor prunes it; the plan shows it.
+func TestMakeKnownDamage(t *testing.T) {
+	h := time.Hour
+	good := arch("node", "applications", "A", 26*h, false)
+	bad := arch("node", "applications", "A", 2*h, false)
+	cat := Catalog{
+		"node":    {good, bad, arch("node", "applications", "B", h, false), arch("node", "measurement", "m", h, false)},
+		"offsite": {arch("offsite", "applications", "A", 26*h, false)},
+	}
+	damage := Damage{Found: now.Add(-h), By: "copy to store.offsite", Problem: "verify: entry schemas/a_mngt.cssbackup: zip: checksum error"}
+	p, err := Make(fixture(), cat, Options{Now: now, Damaged: map[string]map[string]Damage{"node": {bad.Key(): damage}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the damaged archive, node's newest is 26h old: A is due in
+	// both stores, and dumped anew instead of copied from the damaged one.
+	// keep_last = 2 keeps the good archive and the new one: the damaged
+	// archive does not push the good one out.
+	want := `backup application.A node
+copy application.A offsite <- node`
+	if got := types(p); got != want {
+		t.Errorf("actions:\n%s\nwant:\n%s", got, want)
+	}
+	backup := p.Action("backup application.A store.node")
+	if backup == nil || !strings.Contains(backup.Reason, "the newer "+bad.Name+" is damaged") {
+		t.Errorf("the backup's reason does not name the damaged archive: %+v", backup)
+	}
+	for _, a := range p.Actions {
+		for _, d := range a.Delete {
+			if d.Archive == bad.Name {
+				t.Errorf("%s deletes the damaged archive", a.ID)
+			}
+		}
+		for _, k := range a.Keep {
+			if k.Archive == bad.Name {
+				t.Errorf("%s counts the damaged archive as kept", a.ID)
+			}
+		}
+	}
+	var found bool
+	for _, r := range p.Resources {
+		if r.Resource == "application.A" && r.Store == "node" {
+			found = len(r.Damaged) == 1 && r.Damaged[0].Archive == bad.Name && r.Backups == 1 && r.Newest == good.Name
+		}
+	}
+	if !found {
+		t.Errorf("resource states do not show the damage: %+v", p.Resources)
+	}
+	var buf bytes.Buffer
+	if err := p.WriteHuman(&buf, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	line := "store.node " + bad.Name + ": verify: entry schemas/a_mngt.cssbackup: zip: checksum error (found by copy to store.offsite at 2026-11-25T07:00:00Z)"
+	if !strings.Contains(buf.String(), "Damaged archives") || !strings.Contains(buf.String(), line) {
+		t.Errorf("the plan does not show the damaged archive:\n%s", buf.String())
+	}
+}

@@ -149,6 +149,21 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		}
 		bw.printf("\n")
 	}
+	var damaged []string
+	for _, r := range p.Resources {
+		for _, d := range r.Damaged {
+			damaged = append(damaged, fmt.Sprintf("store.%s %s: %s (found by %s at %s)",
+				r.Store, d.Archive, d.Problem, d.By, d.Found.UTC().Format(time.RFC3339)))
+		}
+	}
+	if len(damaged) > 0 {
+		bw.printf("%s (found by a check that read them): never the newest, never copied, never counted or pruned by retention; inspect and remove them by hand, or clear the mark with planb verify once they verify:\n",
+			st.paint("Damaged archives", "31"))
+		for _, d := range damaged {
+			bw.printf("  %s\n", d)
+		}
+		bw.printf("\n")
+	}
 	var kept []string
 	for _, r := range p.Resources {
 		for _, k := range r.PartialsKept {

@@ -302,6 +302,10 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 		Deps:     b.after(a, lockID),
 		Run: func(ctx context.Context, p *Progress) error {
 			if err := copyVerified(ctx, src, dst, ref, a.Archive, p); err != nil {
+				var d *DamagedError
+				if errors.As(err, &d) && d.Store == src.Name() {
+					noteDamage(ctx, b.env.Logger, src, ref, a.Archive, "copy to store."+dst.Name(), d)
+				}
 				return err
 			}
 			b.verified.add(dst.Name(), ref, a.Archive)
@@ -624,6 +628,7 @@ func (b *builder) keepsSound(ctx context.Context, st store.Store, ref store.Ref,
 		if !errors.As(err, &d) {
 			return fmt.Errorf("refusing to prune %s: could not check that an archive it keeps is sound, so nothing was deleted: %w", folder, err)
 		}
+		noteDamage(ctx, b.env.Logger, st, ref, a.Name, "prune", d)
 		damaged = append(damaged, fmt.Sprintf("%s: %v", a.Name, d.Err))
 	}
 	return fmt.Errorf("refusing to prune %s: none of the %d archive(s) it keeps verifies, so nothing was deleted (%s)",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,7 +104,23 @@ func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version})
+	resources := cfg.Resources
+	if len(targets) > 0 {
+		resources = nil
+		for _, r := range cfg.Resources {
+			for _, t := range targets {
+				if r.Address == t || strings.HasPrefix(r.Address, t+"[") {
+					resources = append(resources, r)
+					break
+				}
+			}
+		}
+	}
+	damaged, err := damageOf(ctx, stores, cat, resources)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/store"
@@ -50,6 +53,7 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 				return err
 			}
 			failed, unreadable, checked := 0, 0, 0
+			marks := &damageMarks{g: g}
 			// unreachable holds, per store, why its endpoint stopped
 			// answering: its other archives are not tried.
 			unreachable := map[string]error{}
@@ -68,6 +72,7 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 				switch {
 				case err == nil:
 					fmt.Fprintf(g.stdout, "ok      store.%s %s/%s%s\n", r.Store, r.Folder, r.Archive, detail)
+					marks.clear(cmd.Context(), r)
 				case cmd.Context().Err() != nil:
 					return err
 				case errors.As(err, &u):
@@ -81,6 +86,7 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 					var d *runner.DamagedError
 					if errors.As(err, &d) {
 						err = d.Err
+						marks.mark(cmd.Context(), r, d)
 					}
 					fmt.Fprintf(g.stdout, "FAILED  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
 				}
@@ -144,4 +150,45 @@ func verifyOne(ctx context.Context, r listedArchive, deep bool) (string, error) 
 		return "", nil
 	}
 	return " (restored " + strings.Join(parts, "; ") + ")", nil
+}
+
+// damageMarks keeps the damage records of the folders verify checks up to
+// date: a damaged archive is recorded, so that plans show it and leave it
+// out; one that verifies loses its mark. Each folder's record is read once.
+type damageMarks struct {
+	g       *globals
+	records map[string][]plan.Damage // by store and folder
+}
+
+func (m *damageMarks) key(r listedArchive) string { return r.Store + "\x00" + r.Folder }
+
+func (m *damageMarks) mark(ctx context.Context, r listedArchive, d *runner.DamagedError) {
+	err := runner.MarkDamaged(ctx, r.st, r.ref, plan.Damage{
+		Archive: r.Archive, Found: time.Now().UTC().Truncate(time.Second), By: "verify", Problem: d.Err.Error(),
+	})
+	if err != nil {
+		m.g.logger.Warn("could not record a damaged archive", "store", r.Store, "archive", r.Folder+"/"+r.Archive, "err", err)
+	}
+	delete(m.records, m.key(r))
+}
+
+func (m *damageMarks) clear(ctx context.Context, r listedArchive) {
+	if m.records == nil {
+		m.records = map[string][]plan.Damage{}
+	}
+	list, ok := m.records[m.key(r)]
+	if !ok {
+		var err error
+		if list, err = runner.ReadDamage(ctx, r.st, r.ref); err != nil {
+			m.g.logger.Warn("could not read a damage record", "store", r.Store, "folder", r.Folder, "err", err)
+		}
+		m.records[m.key(r)] = list
+	}
+	if !slices.ContainsFunc(list, func(d plan.Damage) bool { return d.Archive == r.Archive }) {
+		return
+	}
+	if _, err := runner.ClearDamage(ctx, r.st, r.ref, r.Archive); err != nil {
+		m.g.logger.Warn("could not clear a damage mark", "store", r.Store, "archive", r.Folder+"/"+r.Archive, "err", err)
+	}
+	delete(m.records, m.key(r))
 }

@@ -175,6 +175,31 @@ func TestDamagedSourceIsNeverCopied(t *testing.T) {
 	if strings.Contains(out+errs, "could not be read") {
 		t.Errorf("a damaged archive is reported as unreadable:\n%s%s", out, errs)
 	}
+
+	// The copies recorded the damage: the next plan shows the archive,
+	// does not count it and backs the folder up anew.
+	code, out, errs := planbRun(t, "", "--chdir", e.all, "plan", "--now", "2026-11-25T10:00:00Z")
+	if code != 0 {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"+ backup persistence.files into store.a",
+		"no backup yet (" + t1 + " is damaged)",
+		"Damaged archives",
+		"store.a " + t1 + ": verify: entry files/data.bin",
+		"(found by copy to store.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	t2 := "files_2026-11-25-10-00-00.zip"
+	e.apply(t, e.all, "2026-11-25T10:00:00Z", 0)
+	for s, want := range map[string][]string{"a": {t1, t2}, "b": {t2}, "c": {t2}} {
+		if got := e.archives(t, s); !slices.Equal(got, want) {
+			t.Errorf("store %s after the new backup: %v, want %v (the damaged archive is left for the operator)", s, got, want)
+		}
+	}
 }
 
 // TestPruneKeepsTheLastSoundArchive: when the only archive a prune keeps
@@ -244,4 +269,23 @@ func TestVerifyTellsUnreadableFromDamaged(t *testing.T) {
 		"ok      store.c persistence/files/"+t0,
 		"3 archive(s) verified, 1 failed (damaged), 1 unreadable.")
 	verify(e.all, exitError, "ok      store.a persistence/files/"+t0, "FAILED  store.b persistence/files/"+t0)
+
+	// verify recorded the damage for plans; once the archive verifies
+	// again, the mark is gone.
+	planOut := func() string {
+		t.Helper()
+		code, out, errs := planbRun(t, "", "--chdir", e.all, "plan", "--now", "2026-11-24T09:00:00Z")
+		if code != 0 {
+			t.Fatalf("plan: exit %d\n%s%s", code, out, errs)
+		}
+		return out
+	}
+	if out := planOut(); !strings.Contains(out, "store.b "+t0+": verify: entry files/data.bin") || !strings.Contains(out, "(found by verify at ") {
+		t.Errorf("the plan does not show the archive verify found damaged:\n%s", out)
+	}
+	e.flip(t, "b", t0)
+	verify(e.all, 0, "3 archive(s) verified, 0 failed (damaged), 0 unreadable.")
+	if out := planOut(); strings.Contains(out, "Damaged archives") {
+		t.Errorf("the plan shows a damaged archive after it verified again:\n%s", out)
+	}
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner"
 )
 
 // openStores opens every configured store.
@@ -61,4 +64,63 @@ func catalog(ctx context.Context, cfg *config.Config, stores map[string]store.St
 		cat[name] = archives
 	}
 	return cat, nil
+}
+
+// damageReaders bounds the damage records read at once: a remote store
+// answers each with a request.
+const damageReaders = 16
+
+// damageOf reads the damage records of the folders of the catalog that
+// hold archives of the resources: by store, by archive key, what checks
+// found damaged.
+func damageOf(ctx context.Context, stores map[string]store.Store, cat plan.Catalog, resources []*config.Resource) (map[string]map[string]plan.Damage, error) {
+	type folder struct {
+		store string
+		ref   store.Ref
+	}
+	wanted := map[store.Ref]bool{}
+	for _, r := range resources {
+		wanted[plan.RefOf(r)] = true
+	}
+	seen := map[folder]bool{}
+	var folders []folder
+	for name, archives := range cat {
+		for _, a := range archives {
+			f := folder{name, a.Ref}
+			if wanted[a.Ref] && !a.Partial && !seen[f] {
+				seen[f] = true
+				folders = append(folders, f)
+			}
+		}
+	}
+	var (
+		mu   sync.Mutex
+		out  = map[string]map[string]plan.Damage{}
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, damageReaders)
+	)
+	for _, f := range folders {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			list, err := runner.ReadDamage(ctx, stores[f.store], f.ref)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("read the damage record of %s in store.%s: %w", f.ref, f.store, err))
+				return
+			}
+			for _, d := range list {
+				if out[f.store] == nil {
+					out[f.store] = map[string]plan.Damage{}
+				}
+				out[f.store][f.ref.Key(d.Archive)] = d
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
