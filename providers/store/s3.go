@@ -571,6 +571,7 @@ type s3Upload struct {
 	parts     []minio.CompletePart
 	inflight  chan error // result of the part being sent; nil when none
 	err       error      // first failure; the upload is unusable after it
+	size      int64      // bytes written
 	committed bool
 	aborted   bool
 }
@@ -593,6 +594,7 @@ func (u *s3Upload) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("store %q: write %s: upload already finished", u.store.name, u.display)
 	}
 	written := 0
+	defer func() { u.size += int64(written) }()
 	for len(p) > 0 {
 		size := int(u.partSize(len(u.parts) + 1))
 		if u.buf == nil {
@@ -709,7 +711,7 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 	}
 	opts := minio.PutObjectOptions{}
 	opts.SetMatchETagExcept("*")
-	if _, err := u.store.core.CompleteMultipartUpload(withOperation(ctx), u.store.bucket, u.key, u.id, u.parts, opts); err != nil {
+	if _, err := u.store.core.CompleteMultipartUpload(withServerCopy(ctx, u.size), u.store.bucket, u.key, u.id, u.parts, opts); err != nil {
 		if isPreconditionFailed(err) {
 			return fmt.Errorf("store %q: %s: %w", u.store.name, op, fs.ErrExist)
 		}
@@ -1021,9 +1023,9 @@ func (s *S3) CopyFrom(ctx context.Context, src Store, ref Ref, name string) (boo
 	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: dstKey}
 	source := minio.CopySrcOptions{Bucket: from.bucket, Object: srcKey, MatchETag: info.ETag}
 	if info.Size <= maxS3CopyObjectSize {
-		_, err = s.client.CopyObject(withOperation(ctx), dst, source)
+		_, err = s.client.CopyObject(withServerCopy(ctx, info.Size), dst, source)
 	} else {
-		_, err = s.client.ComposeObject(withOperation(ctx), dst, source)
+		_, err = s.client.ComposeObject(withServerCopy(ctx, info.Size), dst, source)
 	}
 	if err != nil {
 		return true, s.failOn(op, "CopyObject", dstKey, err)

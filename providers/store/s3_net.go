@@ -116,14 +116,37 @@ type operationKey struct{}
 // operation is one store operation (a list, an open, one part of an
 // upload): the requests minio-go makes for it, retries included.
 type operation struct {
+	// extra is added to the response timeout of its requests.
+	extra time.Duration
+
 	mu       sync.Mutex
 	timedOut error
+}
+
+// responseTimeout is the response timeout of the operation's requests.
+func (o *operation) responseTimeout(base time.Duration) time.Duration {
+	if o == nil {
+		return base
+	}
+	return base + o.extra
 }
 
 // withOperation marks ctx as the context of one store operation: once one
 // of its requests timed out, the others fail at once with the same error.
 func withOperation(ctx context.Context) context.Context {
 	return context.WithValue(ctx, operationKey{}, &operation{})
+}
+
+// s3CopyRate is the pace at which a server is expected to copy data it
+// holds: a request that makes it copy n bytes (completing a multipart
+// upload, a server-side copy) may take the response timeout plus one
+// second per s3CopyRate bytes before it answers.
+const s3CopyRate = 32 << 20
+
+// withServerCopy is withOperation for a request that makes the server copy
+// n bytes before it answers.
+func withServerCopy(ctx context.Context, n int64) context.Context {
+	return context.WithValue(ctx, operationKey{}, &operation{extra: time.Duration(n/s3CopyRate) * time.Second})
 }
 
 func (o *operation) failed() error {
@@ -207,7 +230,7 @@ func (tt *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
-				x.arm("response", tt.t.response, "response_timeout")
+				x.arm("response", op.responseTimeout(tt.t.response), "response_timeout")
 			}
 		},
 		GotFirstResponseByte: x.disarm,

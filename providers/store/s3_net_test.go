@@ -289,3 +289,17 @@ func TestS3AccessDeniedNamesTheRequest(t *testing.T) {
 		t.Errorf("error %v: want an *AccessDeniedError for CreateMultipartUpload", err)
 	}
 }
+
+func TestS3ServerCopyGetsMoreTime(t *testing.T) {
+	op := func(ctx context.Context) *operation { o, _ := ctx.Value(operationKey{}).(*operation); return o }
+	base := 30 * time.Second
+	if got := op(withOperation(context.Background())).responseTimeout(base); got != base {
+		t.Errorf("an ordinary request waits %s, want %s", got, base)
+	}
+	if got := op(withServerCopy(context.Background(), 10<<30)).responseTimeout(base); got != base+320*time.Second {
+		t.Errorf("completing a 10 GiB upload waits %s, want %s", got, base+320*time.Second)
+	}
+	if got := (*operation)(nil).responseTimeout(base); got != base {
+		t.Errorf("a request outside an operation waits %s, want %s", got, base)
+	}
+}
