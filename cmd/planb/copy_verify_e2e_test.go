@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/planb-backup/planb/providers/store/s3test"
 )
@@ -287,5 +291,113 @@ func TestVerifyTellsUnreadableFromDamaged(t *testing.T) {
 	verify(e.all, 0, "3 archive(s) verified, 0 failed (damaged), 0 unreadable.")
 	if out := planOut(); strings.Contains(out, "Damaged archives") {
 		t.Errorf("the plan shows a damaged archive after it verified again:\n%s", out)
+	}
+}
+
+// blackhole forwards TCP connections to target for a number of HTTP
+// requests; from the next one on nothing more passes in either direction,
+// on new connections as on open ones, as when a network path stalls.
+type blackhole struct {
+	net.Listener
+	requests atomic.Int64
+	allowed  int64
+}
+
+func newBlackhole(t *testing.T, target string, allowed int64) *blackhole {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{Listener: l, allowed: allowed}
+	done := make(chan struct{})
+	closedOff := func() bool { return b.requests.Load() > b.allowed }
+	pipe := func(dst, src net.Conn, fromClient bool) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if fromClient && n > 0 {
+				b.requests.Add(int64(bytes.Count(buf[:n], []byte(" HTTP/1.1\r\n"))))
+			}
+			if closedOff() {
+				<-done
+				return
+			}
+			if n > 0 {
+				if _, err := dst.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() {
+				<-done
+				c.Close()
+				s.Close()
+			}()
+			go pipe(s, c, true)
+			go pipe(c, s, false)
+		}
+	}()
+	t.Cleanup(func() {
+		close(done)
+		l.Close()
+	})
+	return b
+}
+
+// TestVerifyOfAStalledStore: a store whose endpoint stops answering after
+// the listing has its archives reported UNREADABLE (exit 4), the first
+// within the response timeout and the others without being tried.
+func TestVerifyOfAStalledStore(t *testing.T) {
+	e := newCopyEstate(t)
+	e.apply(t, e.keep2A, "2026-11-24T08:00:00Z", 0)
+	e.apply(t, e.keep2A, "2026-11-25T08:00:00Z", 0)
+	// Store a's listing takes two requests (objects, incomplete uploads).
+	bh := newBlackhole(t, e.s3.Endpoint, 2)
+	endpoint := "http://" + bh.Addr().String()
+	stores := string(mustRead(t, filepath.Join(e.keep2A, "stores.hcl")))
+	stores = strings.Replace(stores, `endpoint   = "`+e.s3.URL+`"
+    bucket     = "one"`, `endpoint   = "`+endpoint+`"
+    bucket     = "one"
+    response_timeout = "1s"`, 1)
+	if !strings.Contains(stores, endpoint) {
+		t.Fatalf("store a not redirected:\n%s", stores)
+	}
+	dir := writeConfig(t, map[string]string{"stores.hcl": stores, "main.hcl": string(mustRead(t, filepath.Join(e.keep2A, "main.hcl")))})
+	start := time.Now()
+	code, out, errs := planbRun(t, "", "--chdir", dir, "verify", "persistence.files")
+	took := time.Since(start)
+	if code != exitUnreadable {
+		t.Fatalf("verify: exit %d, want %d\n%s%s", code, exitUnreadable, out, errs)
+	}
+	for _, want := range []string{
+		"UNREADABLE store.a persistence/files/" + t0 + ": store \"a\": open persistence/files/" + t0 + ": " + endpoint + " sent no response within 1s",
+		"UNREADABLE store.a persistence/files/" + t1 + ": not tried: ",
+		"2 archive(s) verified, 0 failed (damaged), 2 unreadable.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify: output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "FAILED") {
+		t.Errorf("verify reports sound archives of a stalled store as FAILED:\n%s", out)
+	}
+	if took > 5*time.Second {
+		t.Errorf("verify took %s, want about one response timeout (1s)", took)
 	}
 }
