@@ -110,7 +110,7 @@ func (l *loader) checkRef(t hcl.Traversal, sc scope) bool {
 		return true
 	case "application", "measurement", "persistence":
 		l.errorf(&rng, "Invalid reference",
-			"A %s can be referred to only in depends_on; its settings are not available to expressions.", root)
+			"A %s can be referred to only in depends_on and in a drill's applications; its settings are not available to expressions.", root)
 		return false
 	default:
 		l.errorf(&rng, "Reference to unknown name",

@@ -50,6 +50,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "application", LabelNames: []string{"name"}},
 		{Type: "measurement", LabelNames: []string{"name"}},
 		{Type: "persistence", LabelNames: []string{"name"}},
+		{Type: "drill", LabelNames: []string{"name"}},
 	},
 }
 
@@ -68,6 +69,7 @@ type loader struct {
 	locals  map[string]*hcl.Attribute
 	blocks  map[string]map[string]*hcl.Block // database, store, retention by name
 	res     []*resBlock
+	drills  []*hcl.Block
 	nodes   map[string]*node
 	values  map[string]map[string]cty.Value // local, database, store, retention
 	checked map[hcl.Expression]bool
@@ -135,6 +137,7 @@ func (l *loader) run() *Config {
 	l.evalPlanb()
 	l.evalResources()
 	l.checkResources()
+	l.evalDrills()
 	l.cfg.Digest = l.digest(files)
 	return l.cfg
 }
@@ -240,6 +243,8 @@ func (l *loader) collect(files []sourceFile) {
 				}
 			case kindDatabase, kindStore, kindRetention:
 				l.blocks[b.Type][b.Labels[0]] = b
+			case "drill":
+				l.drills = append(l.drills, b)
 			default:
 				l.collectResource(b)
 			}

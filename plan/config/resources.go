@@ -233,6 +233,12 @@ func (l *loader) collectResource(b *hcl.Block) {
 // parseDependsOn reads depends_on statically: a list of resource
 // references, which are never evaluated.
 func (l *loader) parseDependsOn(a *hcl.Attribute) []depRef {
+	return l.parseResourceRefs(a, "depends_on")
+}
+
+// parseResourceRefs reads attribute a (named attr in messages) statically:
+// a list of resource references, which are never evaluated.
+func (l *loader) parseResourceRefs(a *hcl.Attribute, attr string) []depRef {
 	l.checked[a.Expr] = true
 	exprs, diags := hcl.ExprList(a.Expr)
 	l.diags = append(l.diags, diags...)
@@ -240,8 +246,8 @@ func (l *loader) parseDependsOn(a *hcl.Attribute) []depRef {
 	for _, e := range exprs {
 		t, diags := hcl.AbsTraversalForExpr(e)
 		if diags.HasErrors() {
-			l.errorf(e.Range().Ptr(), "Invalid depends_on reference",
-				`depends_on lists resources: application.<name>, application.<name>["<key>"], measurement.<name> or persistence.<name>.`)
+			l.errorf(e.Range().Ptr(), "Invalid "+attr+" reference",
+				`%s lists resources: application.<name>, application.<name>["<key>"], measurement.<name> or persistence.<name>.`, attr)
 			continue
 		}
 		d := depRef{kind: ResourceKind(t.RootName()), rng: t.SourceRange()}
@@ -260,8 +266,8 @@ func (l *loader) parseDependsOn(a *hcl.Attribute) []depRef {
 			}
 		}
 		if !ok || len(t) > 3 {
-			l.errorf(&d.rng, "Invalid depends_on reference",
-				`depends_on lists resources: application.<name>, application.<name>["<key>"], measurement.<name> or persistence.<name>.`)
+			l.errorf(&d.rng, "Invalid "+attr+" reference",
+				`%s lists resources: application.<name>, application.<name>["<key>"], measurement.<name> or persistence.<name>.`, attr)
 			continue
 		}
 		deps = append(deps, d)
@@ -710,13 +716,49 @@ func (l *loader) checkClaims(r *Resource, ex *resExtra, claims map[string]string
 	}
 }
 
-// resolveDependsOn turns depends_on references into addresses and
-// reports undeclared targets and cycles.
-func (l *loader) resolveDependsOn() {
+// resBlocksByRef indexes the resource blocks by kind and label
+// (application.daily).
+func (l *loader) resBlocksByRef() map[string]*resBlock {
 	blocks := map[string]*resBlock{}
 	for _, rb := range l.res {
 		blocks[string(rb.kind)+"."+rb.block.Labels[0]] = rb
 	}
+	return blocks
+}
+
+// resolveRef turns a resource reference of attribute attr into the
+// addresses it names: one instance, or every instance of a for_each block.
+// Undeclared targets are reported; nothing is returned for them.
+func (l *loader) resolveRef(d depRef, attr string, blocks map[string]*resBlock, byAddr map[string]*Resource) []string {
+	ref := string(d.kind) + "." + d.name
+	target, ok := blocks[ref]
+	if !ok {
+		l.errorf(&d.rng, "Reference to undeclared resource", "There is no %s %q in the configuration.", d.kind, d.name)
+		return nil
+	}
+	_, forEach := target.content.Attributes["for_each"]
+	switch {
+	case d.hasKey && !forEach:
+		l.errorf(&d.rng, "Invalid "+attr+" reference", "%s has no for_each, so it has no instances to pick by key.", ref)
+		return nil
+	case d.hasKey:
+		addr := fmt.Sprintf("%s[%s]", ref, quoteKey(d.key))
+		if _, ok := byAddr[addr]; !ok {
+			if !target.unknownKeys {
+				l.errorf(&d.rng, "Reference to undeclared resource", "%s has no instance with the key %q.", ref, d.key)
+			}
+			return nil
+		}
+		return []string{addr}
+	default:
+		return target.instances
+	}
+}
+
+// resolveDependsOn turns depends_on references into addresses and
+// reports undeclared targets and cycles.
+func (l *loader) resolveDependsOn() {
+	blocks := l.resBlocksByRef()
 	type edge struct {
 		to  string
 		rng hcl.Range
@@ -729,30 +771,7 @@ func (l *loader) resolveDependsOn() {
 	for _, r := range l.cfg.Resources {
 		set := map[string]bool{}
 		for _, d := range l.extra[r].block.deps {
-			ref := string(d.kind) + "." + d.name
-			target, ok := blocks[ref]
-			if !ok {
-				l.errorf(&d.rng, "Reference to undeclared resource", "There is no %s %q in the configuration.", d.kind, d.name)
-				continue
-			}
-			_, forEach := target.content.Attributes["for_each"]
-			var addrs []string
-			switch {
-			case d.hasKey && !forEach:
-				l.errorf(&d.rng, "Invalid depends_on reference", "%s has no for_each, so it has no instances to pick by key.", ref)
-				continue
-			case d.hasKey:
-				addr := fmt.Sprintf("%s[%s]", ref, quoteKey(d.key))
-				if _, ok := byAddr[addr]; !ok {
-					if !target.unknownKeys {
-						l.errorf(&d.rng, "Reference to undeclared resource", "%s has no instance with the key %q.", ref, d.key)
-					}
-					continue
-				}
-				addrs = []string{addr}
-			default:
-				addrs = target.instances
-			}
+			addrs := l.resolveRef(d, "depends_on", blocks, byAddr)
 			for _, a := range addrs {
 				if !set[a] {
 					set[a] = true

@@ -24,6 +24,8 @@ type Config struct {
 	// Resources are the applications, measurement schemas and persistence
 	// databases, sorted by Address.
 	Resources []*Resource
+	// Drills are the restore drills, sorted by name.
+	Drills []*Drill
 	// Digest identifies the configuration: a SHA-256 over the file names and
 	// contents and the non-sensitive variable values. Saved plans record it.
 	Digest string
