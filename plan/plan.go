@@ -53,6 +53,9 @@ type Plan struct {
 	Catalog []CatalogFolder `json:"catalog"`
 	// Restore describes a restore plan (Operation "restore").
 	Restore *RestorePlan `json:"restore,omitempty"`
+	// Drills is where every planned resource that a drill covers stands:
+	// due (a drill action), up to date, or without an archive to drill.
+	Drills []DrillState `json:"drills,omitempty"`
 }
 
 // Action is one unit of work of a plan.
@@ -72,8 +75,11 @@ type Action struct {
 	Keep []Kept `json:"keep,omitempty"`
 	// Schemas limits a backup to these schemas (a safety backup before a
 	// restore saves only the schemas that exist); nil means all.
-	Schemas   []string `json:"schemas,omitempty"`
-	DependsOn []string `json:"depends_on,omitempty"`
+	Schemas []string `json:"schemas,omitempty"`
+	// Drill says which archive a drill restores (Archive, from Store) and
+	// why.
+	Drill     *DrillAction `json:"drill,omitempty"`
+	DependsOn []string     `json:"depends_on,omitempty"`
 }
 
 // Deletion is an archive a prune or clean action removes.
@@ -164,7 +170,7 @@ type CatalogEntry struct {
 
 // Counts tallies a plan's actions for its summary line.
 type Counts struct {
-	Backup, Copy, Prune, Clean, Restore, UpToDate int
+	Backup, Copy, Prune, Clean, Restore, Drill, UpToDate int
 }
 
 // Counts returns how many actions of each type the plan holds, and how many
@@ -183,6 +189,8 @@ func (p *Plan) Counts() Counts {
 			c.Clean++
 		case Restore:
 			c.Restore++
+		case Drill:
+			c.Drill++
 		}
 	}
 	for _, r := range p.Resources {

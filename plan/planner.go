@@ -27,6 +27,9 @@ type Options struct {
 	// archive key (<kind>/<name>/<file>). The planner opens no archive; the
 	// caller reads what earlier checks recorded.
 	Damaged map[string]map[string]Damage
+	// Drills holds, by resource address, the newest record of the
+	// resource's restore drills in its stores; the caller reads them.
+	Drills map[string]*DrillRecord
 }
 
 // Make compares the desired state with the catalog and returns the plan
@@ -71,6 +74,7 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 			}
 		}
 	}
+	planDrills(p, cfg, resources, folders, opts.Damaged, opts.Drills)
 	p.Orphans, p.Foreign = orphans(cfg, cat)
 	return p, nil
 }

@@ -47,6 +47,9 @@ func (p *Plan) Summary() string {
 	if c.Clean > 0 {
 		parts = append(parts, fmt.Sprintf("%d to clean", c.Clean))
 	}
+	if c.Drill > 0 {
+		parts = append(parts, fmt.Sprintf("%d to drill", c.Drill))
+	}
 	parts = append(parts, fmt.Sprintf("%d up to date", c.UpToDate))
 	return "Plan: " + strings.Join(parts, ", ") + "."
 }
@@ -95,6 +98,8 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			}
 		case Restore:
 			p.writeRestore(bw, a, st)
+		case Drill:
+			p.writeDrill(bw, a, st)
 		}
 		if len(a.DependsOn) > 0 {
 			var after []string
@@ -135,6 +140,7 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		}
 		bw.printf("\n")
 	}
+	p.writeDrillStates(bw, st)
 	var future []string
 	for _, r := range p.Resources {
 		for _, f := range r.Future {
@@ -312,6 +318,8 @@ func (p *Plan) describeAction(id string) string {
 		return fmt.Sprintf("the cleaning of %s in store.%s", a.Resource, a.Store)
 	case a.Type == Prune:
 		return fmt.Sprintf("the prune of %s in store.%s", a.Resource, a.Store)
+	case a.Type == Drill:
+		return fmt.Sprintf("the drill of %s from store.%s", a.Resource, a.Store)
 	}
 	return id
 }
