@@ -285,6 +285,8 @@ func (b *builder) action(a *plan.Action) error {
 		return b.delete(a, r, st)
 	case plan.Restore:
 		return b.restore(a, r, st)
+	case plan.Drill:
+		return b.drill(a, r, st)
 	default:
 		return fmt.Errorf("action %s: type %q cannot be applied by this version of planb", a.ID, a.Type)
 	}

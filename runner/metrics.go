@@ -71,6 +71,12 @@ var metricFamilies = []struct {
 // readable by everyone (0644). Two metrics for the same resource and store
 // are an error.
 func WriteMetrics(path string, ms []Metric) error {
+	return WriteMetricsWithDrills(path, ms, nil)
+}
+
+// WriteMetricsWithDrills is WriteMetrics followed by the restore drill
+// families of drills (see DrillMetric).
+func WriteMetricsWithDrills(path string, ms []Metric, drills []DrillMetric) error {
 	ms = slices.Clone(ms)
 	slices.SortFunc(ms, func(a, b Metric) int {
 		return cmp.Or(cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Store, b.Store))
@@ -88,6 +94,9 @@ func WriteMetrics(path string, ms []Metric) error {
 				fmt.Fprintf(&buf, "%s{resource=\"%s\",store=\"%s\"} %s\n", f.name, escapeLabel(m.Resource), escapeLabel(m.Store), v)
 			}
 		}
+	}
+	if err := writeDrillFamilies(&buf, drills); err != nil {
+		return err
 	}
 	if err := replaceFileSynced(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write metrics: %w", err)

@@ -89,7 +89,13 @@ func dumpsOf(rd *archive.Reader, m *archive.Manifest) []archive.SchemaInfo {
 // transaction, so references between them resolve — into a scratch database
 // created for the check and dropped afterwards, and counts what came back.
 func deepCheck(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig, dumps []archive.SchemaInfo) (checks []DeepCheck, err error) {
-	scratch, drop, err := postgres.CreateScratchDatabase(ctx, cc, "planb_verify")
+	return deepCheckIn(ctx, rd, cc, dumps, "planb_verify")
+}
+
+// deepCheckIn is deepCheck with a scratch database whose name starts with
+// prefix.
+func deepCheckIn(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig, dumps []archive.SchemaInfo, prefix string) (checks []DeepCheck, err error) {
+	scratch, drop, err := postgres.CreateScratchDatabase(ctx, cc, prefix)
 	if err != nil {
 		return nil, err
 	}
