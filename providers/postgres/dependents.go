@@ -44,17 +44,8 @@ func Dependents(ctx context.Context, q Querier, schemas []string) ([]Dependent, 
 }
 
 func (g *depGraph) dependents(ctx context.Context, schemas []string) ([]Dependent, error) {
-	if err := g.setOf(ctx, schemas); err != nil || len(g.set) == 0 {
-		return nil, err
-	}
-	closure := g.closure()
-	var objs []objAddr
-	for a := range closure {
-		if a.class != g.nsClass {
-			objs = append(objs, a)
-		}
-	}
-	if err := g.describe(ctx, objs); err != nil {
+	objs, err := g.dropped(ctx, schemas)
+	if err != nil || len(objs) == 0 {
 		return nil, err
 	}
 	reported := map[objAddr]bool{}
@@ -105,17 +96,8 @@ func SchemaDependencies(ctx context.Context, q Querier, schemas []string) (depen
 }
 
 func (g *depGraph) references(ctx context.Context, schema string) ([]Dependent, error) {
-	if err := g.setOf(ctx, []string{schema}); err != nil || len(g.set) == 0 {
-		return nil, err
-	}
-	closure := g.closure()
-	var objs []objAddr
-	for a := range closure {
-		if a.class != g.nsClass {
-			objs = append(objs, a)
-		}
-	}
-	if err := g.describe(ctx, objs); err != nil {
+	objs, err := g.dropped(ctx, []string{schema})
+	if err != nil || len(objs) == 0 {
 		return nil, err
 	}
 	var refs []objAddr
@@ -224,6 +206,21 @@ func loadDepGraph(ctx context.Context, q Querier) (*depGraph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// dropped makes schemas the set and returns, described, every object
+// DROP SCHEMA … CASCADE of them removes but the schemas themselves.
+func (g *depGraph) dropped(ctx context.Context, schemas []string) ([]objAddr, error) {
+	if err := g.setOf(ctx, schemas); err != nil || len(g.set) == 0 {
+		return nil, err
+	}
+	var objs []objAddr
+	for a := range g.closure() {
+		if a.class != g.nsClass {
+			objs = append(objs, a)
+		}
+	}
+	return objs, g.describe(ctx, objs)
 }
 
 // closure is what DROP SCHEMA … CASCADE of the set removes: from every
