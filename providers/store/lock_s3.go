@@ -98,7 +98,7 @@ func (s *S3) putLock(ctx context.Context, key string, info LockInfo, ifMatch str
 	} else {
 		opts.SetMatchETag(ifMatch)
 	}
-	up, err := s.client.PutObject(ctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+	up, err := s.client.PutObject(withOperation(ctx), s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 	if err != nil {
 		return "", err
 	}
@@ -114,7 +114,7 @@ func (e *lockDecodeError) Error() string { return e.err.Error() }
 // failure is a *lockDecodeError.
 func (s *S3) readLock(ctx context.Context, key string) (LockInfo, string, error) {
 	var rec LockInfo
-	body, info, _, err := s.core.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	body, info, _, err := s.core.GetObject(withOperation(ctx), s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return rec, "", err
 	}
@@ -225,7 +225,7 @@ func (k *s3Lock) Unlock() error {
 	if err != nil {
 		return s.fail("unlock "+k.ref.String(), err)
 	}
-	if err := s.client.RemoveObject(ctx, s.bucket, k.key, minio.RemoveObjectOptions{}); err != nil {
+	if err := s.client.RemoveObject(withOperation(ctx), s.bucket, k.key, minio.RemoveObjectOptions{}); err != nil {
 		return s.fail("unlock "+k.ref.String(), err)
 	}
 	return nil
