@@ -102,8 +102,10 @@ type DrillDurations struct {
 type DrillCheck struct {
 	// Check names it: "verify", "schema <name>", "database <name>",
 	// "delivery/", "files/".
-	Check    string   `json:"check"`
-	Result   string   `json:"result"`
+	Check  string `json:"check"`
+	Result string `json:"result"`
+	// Entries counts the archive's entries (verify).
+	Entries  int      `json:"entries,omitempty"`
 	Tables   int      `json:"tables,omitempty"`
 	Rows     int64    `json:"rows,omitempty"`
 	Files    int      `json:"files,omitempty"`

@@ -14,11 +14,11 @@ func (p *Plan) writeDrill(bw *errWriter, a *Action, st Style) {
 	}
 	bw.printf("  %s drill %s from store.%s (drill.%s)\n", st.paint("*", "36"), a.Resource, a.Store, d.Name)
 	bw.printf("      archive %s (%s)\n      because %s\n", a.Archive, d.Choice, a.Reason)
-	where := "a scratch database"
+	where := "a scratch folder"
 	if d.Database != "" {
-		where += " on the server of database." + d.Database
+		where = "a scratch database on the server of database." + d.Database + " and a scratch folder"
 	}
-	bw.printf("      restore into %s and a scratch folder, compare with the manifest, drop them; record the result in store.%s\n", where, a.Store)
+	bw.printf("      restore it into %s, compare with its manifest, remove them; record the result in store.%s\n", where, a.Store)
 }
 
 // writeDrillStates lists the drilled resources that are not drilled by

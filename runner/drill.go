@@ -190,7 +190,7 @@ func (dr *drillRun) check(ctx context.Context) error {
 		rec.Checks = append(rec.Checks, plan.DrillCheck{Check: "verify", Result: plan.DrillFailed, Problems: []string{err.Error()}})
 		return nil
 	}
-	rec.Checks = append(rec.Checks, plan.DrillCheck{Check: "verify", Result: plan.DrillOK, Files: len(rd.Entries()), Bytes: obj.Size()})
+	rec.Checks = append(rec.Checks, plan.DrillCheck{Check: "verify", Result: plan.DrillOK, Entries: len(rd.Entries()), Bytes: obj.Size()})
 	dr.progress.Add(obj.Size())
 
 	m, err := rd.Manifest()
