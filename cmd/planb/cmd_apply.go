@@ -122,6 +122,7 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 	failed := res.Failed()
 	canceled := res.Canceled()
 	metrics := runner.BackupMetrics(p, res)
+	drills := runner.DrillMetrics(p, res)
 	// An apply that planned for itself and waited for a lock plans again
 	// what another apply changed meanwhile; a saved plan is run exactly or
 	// not at all.
@@ -135,18 +136,20 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 			return err
 		}
 		failed = slices.DeleteFunc(failed, func(f runner.StepResult) bool { return errors.Is(f.Err, plan.ErrStale) })
+		var rerun *runner.Result
 		if p.HasChanges() {
-			res, err := g.execute(ctx, p, cfg, stores, o)
+			rerun, err = g.execute(ctx, p, cfg, stores, o)
 			if err != nil {
 				return err
 			}
-			failed = append(failed, res.Failed()...)
-			canceled = canceled || res.Canceled()
-			metrics = append(metrics, runner.BackupMetrics(p, res)...)
+			failed = append(failed, rerun.Failed()...)
+			canceled = canceled || rerun.Canceled()
+			metrics = append(metrics, runner.BackupMetrics(p, rerun)...)
 		}
+		drills = runner.MergeDrillMetrics(drills, runner.DrillMetrics(p, rerun))
 	}
 	if o.metricsFile != "" {
-		if err := runner.WriteMetrics(o.metricsFile, metrics); err != nil {
+		if err := runner.WriteMetricsWithDrills(o.metricsFile, metrics, drills); err != nil {
 			g.logger.Error("write metrics", "path", o.metricsFile, "err", err)
 		}
 	}

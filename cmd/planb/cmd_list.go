@@ -58,7 +58,9 @@ func newListCmd(g *globals) *cobra.Command {
 store, with its time, size and status: complete, partial (a leftover of an
 interrupted run), adopted (made by the original system, without manifest),
 orphaned (its resource is no longer configured), foreign (in a shared store,
-a resource another configuration backs up) or damaged (unreadable).`,
+a resource another configuration backs up) or damaged (unreadable). Then,
+for every resource a drill covers, its last restore drill: when, from which
+archive and store, its result and how long it took.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			filter := ""
@@ -69,13 +71,27 @@ a resource another configuration backs up) or damaged (unreadable).`,
 			if err != nil {
 				return err
 			}
+			var addrs map[string]bool
+			if filter != "" {
+				addrs = map[string]bool{}
+				for _, r := range rows {
+					if r.Resource != "" {
+						addrs[r.Resource] = true
+					}
+				}
+			}
+			drills, err := g.listDrills(cmd.Context(), addrs)
+			if err != nil {
+				return err
+			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
 					FormatVersion string          `json:"format_version"`
 					Archives      []listedArchive `json:"archives"`
-				}{"1.0", rows})
+					Drills        []listedDrill   `json:"drills,omitempty"`
+				}{"1.0", rows, drills})
 			}
 			if len(rows) == 0 {
 				fmt.Fprintln(g.stdout, "No archives.")
@@ -100,7 +116,10 @@ a resource another configuration backs up) or damaged (unreadable).`,
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", res, r.Store, r.Archive, r.Time.Format(time.RFC3339), plan.FormatBytes(r.Size), status)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return g.writeDrills(drills)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")

@@ -120,7 +120,11 @@ func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged})
+	drills, err := g.drillFacts(ctx, cfg, stores, cat, resources)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// drillReaders bounds the drill records read at once: a remote store
+// answers each with a request.
+const drillReaders = 16
+
+// drillRecords reads the drill records of the drilled resources among
+// resources, from each of their stores that has (when has is not nil)
+// archives of them: by address, one record per store that holds one. A
+// record that does not parse is logged and left out: the next drill
+// replaces it.
+func (g *globals) drillRecords(ctx context.Context, cfg *config.Config, stores map[string]store.Store, resources []*config.Resource, has func(storeName string, ref store.Ref) bool) (map[string][]*plan.DrillRecord, error) {
+	type job struct {
+		addr string
+		st   store.Store
+		ref  store.Ref
+	}
+	var jobs []job
+	for _, r := range resources {
+		if cfg.DrillOf(r.Address) == nil {
+			continue
+		}
+		ref := plan.RefOf(r)
+		for _, s := range r.Stores {
+			st, ok := stores[s.Name]
+			if !ok || (has != nil && !has(s.Name, ref)) {
+				continue
+			}
+			jobs = append(jobs, job{r.Address, st, ref})
+		}
+	}
+	var (
+		mu   sync.Mutex
+		out  = map[string][]*plan.DrillRecord{}
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, drillReaders)
+	)
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			data, err := j.st.ReadRecord(ctx, j.ref, plan.DrillRecordName)
+			if errors.Is(err, fs.ErrNotExist) {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("read the drill record of %s in store.%s: %w", j.ref, j.st.Name(), err))
+				return
+			}
+			var rec plan.DrillRecord
+			if err := json.Unmarshal(data, &rec); err != nil {
+				g.logger.Warn("ignoring a drill record that does not parse", "store", j.st.Name(), "record", j.ref.Key(plan.DrillRecordName), "err", err)
+				return
+			}
+			out[j.addr] = append(out[j.addr], &rec)
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// newestDrills picks, per resource, the newest of its records: the one
+// made from the latest plan, then the one that finished last.
+func newestDrills(records map[string][]*plan.DrillRecord) map[string]*plan.DrillRecord {
+	out := make(map[string]*plan.DrillRecord, len(records))
+	for addr, recs := range records {
+		for _, r := range recs {
+			cur := out[addr]
+			if cur == nil || r.Time.After(cur.Time) || (r.Time.Equal(cur.Time) && r.Finished.After(cur.Finished)) {
+				out[addr] = r
+			}
+		}
+	}
+	return out
+}
+
+// drillFacts reads what plans need to know of drills: the newest record of
+// each drilled resource, from the stores whose catalog holds its archives.
+func (g *globals) drillFacts(ctx context.Context, cfg *config.Config, stores map[string]store.Store, cat plan.Catalog, resources []*config.Resource) (map[string]*plan.DrillRecord, error) {
+	if len(cfg.Drills) == 0 {
+		return nil, nil
+	}
+	held := map[string]map[store.Ref]bool{}
+	for name, archives := range cat {
+		for _, a := range archives {
+			if a.Partial {
+				continue
+			}
+			if held[name] == nil {
+				held[name] = map[store.Ref]bool{}
+			}
+			held[name][a.Ref] = true
+		}
+	}
+	records, err := g.drillRecords(ctx, cfg, stores, resources, func(s string, ref store.Ref) bool { return held[s][ref] })
+	if err != nil {
+		return nil, err
+	}
+	return newestDrills(records), nil
+}
+
+// listedDrill is one drilled resource as `planb list` shows it.
+type listedDrill struct {
+	Resource string `json:"resource"`
+	Drill    string `json:"drill"`
+	// The last drill; absent (and Result "never") when there was none.
+	Time            time.Time `json:"time,omitzero"`
+	Store           string    `json:"store,omitempty"`
+	Archive         string    `json:"archive,omitempty"`
+	Result          string    `json:"result"`
+	DurationSeconds float64   `json:"duration_seconds,omitempty"`
+	Problems        []string  `json:"problems,omitempty"`
+	LastSuccess     time.Time `json:"last_success,omitzero"`
+	Number          int       `json:"number,omitempty"`
+}
+
+// listDrills returns the last drill of each drilled resource whose address
+// is in addrs (all of them when addrs is nil), sorted by address.
+func (g *globals) listDrills(ctx context.Context, addrs map[string]bool) ([]listedDrill, error) {
+	cfg, err := g.mustLoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Drills) == 0 {
+		return nil, nil
+	}
+	stores, err := g.openStores(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var resources []*config.Resource
+	for _, r := range cfg.Resources {
+		if cfg.DrillOf(r.Address) != nil && (addrs == nil || addrs[r.Address]) {
+			resources = append(resources, r)
+		}
+	}
+	records, err := g.drillRecords(ctx, cfg, stores, resources, nil)
+	if err != nil {
+		return nil, err
+	}
+	newest := newestDrills(records)
+	var out []listedDrill
+	for _, r := range resources {
+		row := listedDrill{Resource: r.Address, Drill: cfg.DrillOf(r.Address).Name, Result: "never"}
+		if rec := newest[r.Address]; rec != nil {
+			row.Time, row.Store, row.Archive, row.Result = rec.Time, rec.Store, rec.Archive, rec.Result
+			row.DurationSeconds, row.Problems, row.Number = rec.DurationSeconds, rec.Problems, rec.Number
+			for _, other := range records[r.Address] {
+				if other.LastSuccess.After(row.LastSuccess) {
+					row.LastSuccess = other.LastSuccess
+				}
+			}
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// writeDrills prints the last drill of each drilled resource below the
+// archives of `planb list`.
+func (g *globals) writeDrills(drills []listedDrill) error {
+	if len(drills) == 0 {
+		return nil
+	}
+	fmt.Fprintln(g.stdout)
+	tw := tabwriter.NewWriter(g.stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "RESOURCE\tDRILL\tLAST DRILL\tARCHIVE\tSTORE\tDURATION\tRESULT")
+	for _, d := range drills {
+		if d.Result == "never" {
+			fmt.Fprintf(tw, "%s\tdrill.%s\tnever\t-\t-\t-\t-\n", d.Resource, d.Drill)
+			continue
+		}
+		result := d.Result
+		if len(d.Problems) > 0 {
+			result += ": " + strings.Join(d.Problems, "; ")
+		}
+		dur := (time.Duration(d.DurationSeconds * float64(time.Second))).Round(100 * time.Millisecond)
+		fmt.Fprintf(tw, "%s\tdrill.%s\t%s\t%s\t%s\t%s\t%s\n", d.Resource, d.Drill, d.Time.Format(time.RFC3339), d.Archive, d.Store, dur, result)
+	}
+	return tw.Flush()
+}
