@@ -3,14 +3,17 @@
 // in the order one backup travels from HCL file to ZIP:
 //
 //   - plan/config reads every *.hcl file of a configuration directory into a
-//     Config: variables, databases, stores, retention policies and the
-//     resources (applications, measurement schemas, persistence databases).
+//     Config: variables, databases, stores, retention policies, the
+//     resources (applications, measurement schemas, persistence databases)
+//     and the restore drills.
 //   - plan compares a Config with the catalog of the stores and makes a Plan:
-//     per resource and store, backup, copy, prune, clean or restore, and why.
+//     per resource and store, backup, copy, prune, clean, restore or drill,
+//     and why.
 //     It opens no connection and starts no process; plan/retention decides
 //     which archives a policy keeps.
 //   - runner turns a Plan into a graph of steps (lock, prepare, dump, archive,
-//     copy, prune, restore, unlock) and runs it with bounded parallelism.
+//     copy, prune, restore, drill, unlock) and runs it with bounded
+//     parallelism.
 //   - providers are the only code that touches the outside world:
 //     providers/postgres (pgx, pg_dump, pg_restore), providers/archive (the
 //     ZIP format, manifests, safe extraction), providers/store (local
