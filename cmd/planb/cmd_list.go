@@ -67,7 +67,15 @@ archive and store, its result and how long it took.`,
 			if len(args) == 1 {
 				filter = args[0]
 			}
-			rows, err := g.archives(cmd.Context(), filter, true)
+			cfg, err := g.mustLoadConfig()
+			if err != nil {
+				return err
+			}
+			stores, err := g.openStores(cfg)
+			if err != nil {
+				return err
+			}
+			rows, err := g.archivesOf(cmd.Context(), cfg, stores, filter, true)
 			if err != nil {
 				return err
 			}
@@ -80,7 +88,7 @@ archive and store, its result and how long it took.`,
 					}
 				}
 			}
-			drills, err := g.listDrills(cmd.Context(), addrs)
+			drills, err := g.listDrills(cmd.Context(), cfg, stores, addrs)
 			if err != nil {
 				return err
 			}
@@ -138,6 +146,12 @@ func (g *globals) archives(ctx context.Context, filter string, manifests bool) (
 	if err != nil {
 		return nil, err
 	}
+	return g.archivesOf(ctx, cfg, stores, filter, manifests)
+}
+
+// archivesOf is archives for a configuration loaded and its stores opened
+// already.
+func (g *globals) archivesOf(ctx context.Context, cfg *config.Config, stores map[string]store.Store, filter string, manifests bool) ([]listedArchive, error) {
 	now, err := g.clock()
 	if err != nil {
 		return nil, err

@@ -137,17 +137,9 @@ type listedDrill struct {
 
 // listDrills returns the last drill of each drilled resource whose address
 // is in addrs (all of them when addrs is nil), sorted by address.
-func (g *globals) listDrills(ctx context.Context, addrs map[string]bool) ([]listedDrill, error) {
-	cfg, err := g.mustLoadConfig()
-	if err != nil {
-		return nil, err
-	}
+func (g *globals) listDrills(ctx context.Context, cfg *config.Config, stores map[string]store.Store, addrs map[string]bool) ([]listedDrill, error) {
 	if len(cfg.Drills) == 0 {
 		return nil, nil
-	}
-	stores, err := g.openStores(cfg)
-	if err != nil {
-		return nil, err
 	}
 	var resources []*config.Resource
 	for _, r := range cfg.Resources {
