@@ -185,6 +185,11 @@ func drillDue(last *DrillRecord, every time.Duration, now time.Time) (bool, stri
 	if last == nil {
 		return true, "no drill yet"
 	}
+	if last.Time.After(now.Add(FutureSkew)) {
+		// Made from a plan dated ahead (--now, a wrong clock): it does not
+		// hold drills off until then.
+		return true, fmt.Sprintf("the last drill is dated %s after now", FormatDuration(last.Time.Sub(now)))
+	}
 	age := now.Sub(last.Time)
 	ago := DrillAge(last.Time, now)
 	if last.Result != DrillOK {

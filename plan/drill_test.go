@@ -56,6 +56,8 @@ func TestDrillDue(t *testing.T) {
 		"drill is old":    {lastDrill(8*24*h, DrillOK, 3), true, "last drill 8d ago, every 7d"},
 		"drill is recent": {lastDrill(2*24*h, DrillOK, 3), false, "last drill 2d ago, every 7d"},
 		"last failed":     {lastDrill(h, DrillFailed, 3), true, "the last drill (1h ago) failed: table a_mngt.t is missing"},
+		"dated ahead":     {lastDrill(-3*24*h, DrillOK, 3), true, "the last drill is dated 3d after now"},
+		"a little ahead":  {lastDrill(-2*time.Minute, DrillOK, 3), false, "last drill dated 2m after now, every 7d"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -86,7 +88,7 @@ func TestDrillDue(t *testing.T) {
 				if st.Status != DrillUpToDate || p.HasChanges() {
 					t.Errorf("status %q, changes %v", st.Status, p.HasChanges())
 				}
-				if want := "application.A (drill.weekly): last drill 2d ago, every 7d (ok, A_old.zip from store.node)"; !strings.Contains(out.String(), want) {
+				if want := "application.A (drill.weekly): " + tc.reason + " (ok, A_old.zip from store.node)"; !strings.Contains(out.String(), want) {
 					t.Errorf("plan lacks %q:\n%s", want, out.String())
 				}
 				return
