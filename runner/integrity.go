@@ -43,6 +43,18 @@ func (e *UnreadableError) Error() string {
 
 func (e *UnreadableError) Unwrap() error { return e.Err }
 
+// UncheckedError is the error of a test restore that could not be made: the
+// scratch database could not be created (a user without CREATEDB), the
+// server could not be reached or refused the login. It says nothing about
+// the archive.
+type UncheckedError struct {
+	Err error
+}
+
+func (e *UncheckedError) Error() string { return "could not test-restore: " + e.Err.Error() }
+
+func (e *UncheckedError) Unwrap() error { return e.Err }
+
 // ReadTracker passes reads through to an archive in a store and remembers
 // the first that failed, so that a check that fails can tell a store that
 // could not deliver the bytes from bytes that are wrong.

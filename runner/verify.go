@@ -58,7 +58,7 @@ func VerifyDeep(ctx context.Context, ra io.ReaderAt, size int64, db *config.Data
 		return nil, nil
 	}
 	if db == nil {
-		return nil, errors.New("the archive holds database dumps, but its resource has no database to restore them on")
+		return nil, &UncheckedError{Err: errors.New("the archive holds database dumps, but its resource has no database to restore them on")}
 	}
 	cc := ConnConfig(db, "")
 	return deepCheck(ctx, rd, cc, dumps)
@@ -97,7 +97,7 @@ func deepCheck(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig, 
 func deepCheckIn(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig, dumps []archive.SchemaInfo, prefix string) (checks []DeepCheck, err error) {
 	scratch, drop, err := postgres.CreateScratchDatabase(ctx, cc, prefix)
 	if err != nil {
-		return nil, err
+		return nil, &UncheckedError{Err: fmt.Errorf("%w (the test restore needs a database user with the CREATEDB privilege)", err)}
 	}
 	defer func() { err = errors.Join(err, drop(context.WithoutCancel(ctx))) }()
 	sc := cc.WithDB(scratch)
@@ -106,11 +106,14 @@ func deepCheckIn(ctx context.Context, rd *archive.Reader, cc postgres.ConnConfig
 		set[i] = postgres.SchemaDump{Schema: d.Name, Open: func() (io.ReadCloser, error) { return rd.OpenEntry(d.Entry) }}
 	}
 	if err := postgres.RestoreSet(ctx, sc, set, postgres.SetOptions{NoOwner: true}); err != nil {
+		if postgres.IsConnectError(err) {
+			return nil, &UncheckedError{Err: err}
+		}
 		return nil, fmt.Errorf("test-restore: %w", err)
 	}
 	conn, err := postgres.Connect(ctx, sc)
 	if err != nil {
-		return nil, err
+		return nil, &UncheckedError{Err: err}
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	for _, s := range dumps {

@@ -29,11 +29,13 @@ names, types, links, compression ratios), so that an archive a restore would
 refuse fails here.
 
 Each archive is reported ok, FAILED (damaged: its bytes are wrong, naming the
-entry) or UNREADABLE (its store could not deliver it: a network, endpoint or
-permission problem that says nothing about the archive). Once a store's
+entry), UNREADABLE (its store could not deliver it: a network, endpoint or
+permission problem that says nothing about the archive) or, with --deep,
+UNCHECKED (its checksums are right but the test restore could not be made:
+no CREATEDB privilege, an unreachable server, a refused login). Once a store's
 endpoint stops answering, its remaining archives are reported UNREADABLE
 without being tried. Verify exits 1 when any archive is damaged, else 4 when
-any archive or store listing could not be read, else 0.
+any archive or store listing could not be read or checked, else 0.
 
 With --deep it also restores every schema dump into a scratch database that
 planb creates on the resource's server (and drops afterwards), and compares the
@@ -69,12 +71,16 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 				}
 				detail, err := verifyOne(cmd.Context(), r, deep)
 				var u *runner.UnreadableError
+				var unchecked *runner.UncheckedError
 				switch {
 				case err == nil:
 					fmt.Fprintf(g.stdout, "ok      store.%s %s/%s%s\n", r.Store, r.Folder, r.Archive, detail)
 					marks.clear(cmd.Context(), r)
 				case cmd.Context().Err() != nil:
 					return err
+				case errors.As(err, &unchecked):
+					unreadable++
+					fmt.Fprintf(g.stdout, "UNCHECKED  store.%s %s/%s: checksums ok; %v\n", r.Store, r.Folder, r.Archive, unchecked)
 				case errors.As(err, &u):
 					unreadable++
 					fmt.Fprintf(g.stdout, "UNREADABLE store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, u.Err)
@@ -91,7 +97,7 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 					fmt.Fprintf(g.stdout, "FAILED  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
 				}
 			}
-			fmt.Fprintf(g.stdout, "\n%d archive(s) verified, %d failed (damaged), %d unreadable.\n", checked, failed, unreadable)
+			fmt.Fprintf(g.stdout, "\n%d archive(s) verified, %d failed (damaged), %d unreadable or unchecked.\n", checked, failed, unreadable)
 			switch {
 			case failed > 0:
 				return withCode(exitError, nil)

@@ -116,6 +116,13 @@ func Connect(ctx context.Context, c ConnConfig) (*pgx.Conn, error) {
 	return conn, nil
 }
 
+// IsConnectError reports whether err is a failure to reach or log in to a
+// server, not an error of what was run there.
+func IsConnectError(err error) bool {
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
+
 // ServerVersion returns the server's version as server_version_num (e.g.
 // 150018) and as text (e.g. "15.18 (Debian 15.18-0+deb12u1)").
 func ServerVersion(ctx context.Context, conn *pgx.Conn) (num int, text string, err error) {
