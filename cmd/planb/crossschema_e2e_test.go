@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,4 +190,57 @@ func TestRestoreLockTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSameSchemas(t, before, describeAll(t, e, shopSchemas...))
+}
+
+// Safety backups are not backups: after two restores with keep_last = 2,
+// the two real backups remain (the safety backups neither count nor are
+// restored by default), and each restore restored the newest real backup.
+func TestSafetyBackupsAcrossTwoRestores(t *testing.T) {
+	e := newEstate(t, `
+retention "two" {
+  keep_last = 2
+}
+`)
+	cfg := filepath.Join(e.dir, "estate.hcl")
+	src, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = bytes.Replace(src, []byte(`schema   = "aip_measure"`), []byte("schema   = \"aip_measure\"\n  retention = retention.two"), 1)
+	if err := os.WriteFile(cfg, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first, second := "2026-11-20T08:00:00Z", "2026-11-28T08:00:00Z"
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--target", "measurement.health", "--now", first)
+	e.srv.Exec(t, e.db, `INSERT INTO aip_measure.app_snapshots VALUES ('second', '2026-11-28', 1.5)`)
+	e.mustPlanb(t, 0, "apply", "--auto-approve", "--target", "measurement.health", "--now", second)
+	good := describeAll(t, e, "aip_measure")
+
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	for i, now := range []string{"2026-11-29T08:00:00Z", "2026-11-29T09:00:00Z"} {
+		e.srv.Exec(t, e.db, fmt.Sprintf(`DELETE FROM aip_measure.app_snapshots; INSERT INTO aip_measure.app_snapshots VALUES ('damage %d', '2026-11-29', 0)`, i))
+		r := e.mustPlanb(t, 0, "plan", "--restore", "measurement.health", "--now", now, "--out", planFile)
+		if !strings.Contains(r.stdout, "health_2026-11-28-08-00-00.zip") || !strings.Contains(r.stdout, ".safety.zip") {
+			t.Fatalf("restore %d does not restore the newest real backup and take a safety backup:\n%s", i+1, r.stdout)
+		}
+		e.mustPlanb(t, 0, "apply", planFile)
+		assertSameSchemas(t, good, describeAll(t, e, "aip_measure"))
+		// Retention runs with the next apply: the real backups stay.
+		e.mustPlanb(t, 0, "apply", "--auto-approve", "--target", "measurement.health", "--now", now)
+	}
+	var real, safety []string
+	for _, z := range zips(t, e.backups, "measurement/health") {
+		if strings.HasSuffix(z, ".safety.zip") {
+			safety = append(safety, filepath.Base(z))
+		} else {
+			real = append(real, filepath.Base(z))
+		}
+	}
+	if strings.Join(real, " ") != "health_2026-11-20-08-00-00.zip health_2026-11-28-08-00-00.zip" || len(safety) != 2 {
+		t.Fatalf("after two restores with keep_last = 2: backups %v, safety backups %v; want both backups and two safety backups", real, safety)
+	}
+	r := e.mustPlanb(t, 0, "list", "measurement.health")
+	if strings.Count(r.stdout, "(safety backup)") != 2 {
+		t.Errorf("list does not mark the two safety backups:\n%s", r.stdout)
+	}
 }
