@@ -29,7 +29,9 @@ else
 fi
 
 step "build planb"
+echo "go build ./cmd/planb (the first build downloads and compiles the modules planb uses: a minute or two on a fresh machine)"
 (cd "$repo" && go build -o "$work/planb" ./cmd/planb)
+echo "built $work/planb: $("$work/planb" version)"
 planb() { "$work/planb" --chdir "$work/config" "$@"; }
 
 step "start a throwaway PostgreSQL"
