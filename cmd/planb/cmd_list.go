@@ -93,6 +93,9 @@ archive and store, its result and how long it took.`,
 				return err
 			}
 			if asJSON {
+				if rows == nil {
+					rows = []listedArchive{} // "archives": [], never null
+				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/postgres"
 )
 
@@ -89,7 +90,7 @@ Describe what must be backed up in HCL files, review what is due with
 	pf.StringVar(&g.chdir, "chdir", ".", "configuration directory")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colours in output (also NO_COLOR)")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	pf.StringVar(&g.now, "now", "", "evaluate schedules and retention as of this RFC 3339 time (also PLANB_NOW)")
+	pf.StringVar(&g.now, "now", "", "evaluate schedules and retention as of this RFC 3339 time, or this long from now (+25h, -7d) (also PLANB_NOW)")
 	pf.StringArrayVar(&g.vars, "var", nil, "set a variable: --var name=value (repeatable)")
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "read variables from an HCL file (repeatable)")
 	pf.DurationVar(&g.dbLockTimeout, "db-lock-timeout", postgres.DefaultLockTimeout, "restores and restore plans wait this long for a table lock, then name the sessions holding it")
@@ -130,9 +131,20 @@ func (g *globals) clock() (time.Time, error) {
 	if s == "" {
 		return time.Now().UTC().Truncate(time.Second), nil
 	}
+	if rel := strings.TrimLeft(s, "+-"); len(rel) == len(s)-1 {
+		// Relative to the real clock: +25h, -7d, -1d12h.
+		d, err := config.ParseDuration(rel)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("--now %q: want an RFC 3339 time such as 2026-11-25T08:00:00Z, or a duration from now such as +25h or -7d", s)
+		}
+		if s[0] == '-' {
+			d = -d
+		}
+		return time.Now().UTC().Add(d).Truncate(time.Second), nil
+	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("--now %q: want an RFC 3339 time such as 2026-11-25T08:00:00Z", s)
+		return time.Time{}, fmt.Errorf("--now %q: want an RFC 3339 time such as 2026-11-25T08:00:00Z, or a duration from now such as +25h or -7d", s)
 	}
 	return t.UTC(), nil
 }

@@ -97,7 +97,7 @@ func (l *loader) databaseNode(name string, b *hcl.Block) *node {
 	content, diags := b.Body.Content(databaseSchema)
 	l.diags = append(l.diags, diags...)
 	return &node{kind: kindDatabase, name: name, exprs: attrExprs(content), eval: func(ctx *hcl.EvalContext) cty.Value {
-		bd := l.body(content, ctx, scopeGlobal, "password")
+		bd := l.body(content, ctx, scopeGlobal, "password").require("host")
 		db := &Database{
 			Name:      name,
 			Host:      bd.nonEmpty("host", ""),
@@ -157,9 +157,9 @@ func (l *loader) storeNode(name string, b *hcl.Block) *node {
 		switch {
 		case len(content.Blocks) != 1:
 		case local != nil:
-			st.Local = &LocalStore{Path: l.body(local, ctx, scopeGlobal).path("path")}
+			st.Local = &LocalStore{Path: l.body(local, ctx, scopeGlobal).require("path").path("path")}
 		case s3 != nil:
-			bd := l.body(s3, ctx, scopeGlobal, "access_key", "secret_key")
+			bd := l.body(s3, ctx, scopeGlobal, "access_key", "secret_key").require("bucket")
 			st.S3 = &S3Store{
 				Endpoint:  bd.str("endpoint", ""),
 				Bucket:    bd.nonEmpty("bucket", ""),

@@ -87,6 +87,10 @@ func TestDiagnostics(t *testing.T) {
 			main: "database \"pg\" {\n  port = 5433\n}\n",
 			want: []string{"Missing required argument @ main.hcl:1:15"},
 		},
+		"required attribute set to null": {
+			main: "database \"pg\" {\n  host = null\n}\nstore \"s\" {\n  local { path = null }\n}\nmeasurement \"m\" {\n  database = database.pg\n  schema = \"m\"\n  every = \"24h\"\n  stores = [store.s]\n}\n",
+			want: []string{"Missing required value @ main.hcl:2:10", "Missing required value @ main.hcl:5:18"},
+		},
 		"missing schemas": {
 			main: "application \"A\" {\n  database = database.css\n}\n",
 			want: []string{"Missing required argument @ main.hcl:1:17"},

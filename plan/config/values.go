@@ -24,6 +24,9 @@ type body struct {
 	sc    scope
 	// secret lists the attributes that may hold sensitive values.
 	secret map[string]bool
+	// required lists the attributes that may not be null: the schema makes
+	// them present, null would leave them unset.
+	required map[string]bool
 	// incomplete is set when a value was unknown or invalid, so that
 	// checks over several attributes do not report a consequence.
 	incomplete bool
@@ -36,6 +39,17 @@ func (l *loader) body(content *hcl.BodyContent, ctx *hcl.EvalContext, sc scope, 
 		for _, s := range secret {
 			b.secret[s] = true
 		}
+	}
+	return b
+}
+
+// require marks attributes that may not be null.
+func (b *body) require(names ...string) *body {
+	if b.required == nil {
+		b.required = map[string]bool{}
+	}
+	for _, n := range names {
+		b.required[n] = true
 	}
 	return b
 }
@@ -63,6 +77,10 @@ func (b *body) raw(name string) (cty.Value, *hcl.Attribute, bool) {
 		v, _ = v.UnmarkDeep()
 	}
 	if !v.IsWhollyKnown() {
+		b.incomplete = true
+	}
+	if v.IsNull() && b.required[name] {
+		b.l.errorf(a.Expr.Range().Ptr(), "Missing required value", "%q is null, but it is required.", name)
 		b.incomplete = true
 	}
 	if v.IsNull() || !v.IsWhollyKnown() {
