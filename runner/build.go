@@ -90,7 +90,9 @@ func Build(p *plan.Plan, env *Env) (*Graph, error) {
 
 type pairKey struct{ resource, store string }
 
-// pair is the lock of one resource in one store during an apply.
+// pair is what the steps of one resource in one store share during an
+// apply: the IDs of its lock and unlock steps, the steps that run under the
+// lock, and the lock once taken, with a context that ends when it is lost.
 type pair struct {
 	lockID, unlockID string
 	users            []string // steps that run under the lock

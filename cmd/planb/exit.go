@@ -7,7 +7,7 @@ import (
 	"github.com/planb-backup/planb/providers/store"
 )
 
-// Exit codes, in one place (SPEC §3).
+// Exit codes, in one place; docs/COMMANDS.md lists them for users.
 const (
 	exitOK          = 0
 	exitError       = 1
