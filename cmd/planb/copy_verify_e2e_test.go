@@ -263,15 +263,15 @@ func TestVerifyTellsUnreadableFromDamaged(t *testing.T) {
 		"UNREADABLE store.a persistence/files/"+t0+": store \"a\": open persistence/files/"+t0+": access denied",
 		"ok      store.b persistence/files/"+t0,
 		"ok      store.c persistence/files/"+t0,
-		"3 archive(s) verified, 0 failed (damaged), 1 unreadable.")
-	verify(e.all, 0, "3 archive(s) verified, 0 failed (damaged), 0 unreadable.")
+		"3 archive(s) verified, 0 failed (damaged), 1 unreadable or unchecked.")
+	verify(e.all, 0, "3 archive(s) verified, 0 failed (damaged), 0 unreadable or unchecked.")
 
 	e.flip(t, "b", t0)
 	verify(lister, exitError,
 		"UNREADABLE store.a persistence/files/"+t0,
 		"FAILED  store.b persistence/files/"+t0+": verify: entry files/data.bin",
 		"ok      store.c persistence/files/"+t0,
-		"3 archive(s) verified, 1 failed (damaged), 1 unreadable.")
+		"3 archive(s) verified, 1 failed (damaged), 1 unreadable or unchecked.")
 	verify(e.all, exitError, "ok      store.a persistence/files/"+t0, "FAILED  store.b persistence/files/"+t0)
 
 	// verify recorded the damage for plans; once the archive verifies
@@ -288,7 +288,7 @@ func TestVerifyTellsUnreadableFromDamaged(t *testing.T) {
 		t.Errorf("the plan does not show the archive verify found damaged:\n%s", out)
 	}
 	e.flip(t, "b", t0)
-	verify(e.all, 0, "3 archive(s) verified, 0 failed (damaged), 0 unreadable.")
+	verify(e.all, 0, "3 archive(s) verified, 0 failed (damaged), 0 unreadable or unchecked.")
 	if out := planOut(); strings.Contains(out, "Damaged archives") {
 		t.Errorf("the plan shows a damaged archive after it verified again:\n%s", out)
 	}
@@ -388,7 +388,7 @@ func TestVerifyOfAStalledStore(t *testing.T) {
 	for _, want := range []string{
 		"UNREADABLE store.a persistence/files/" + t0 + ": store \"a\": open persistence/files/" + t0 + ": " + endpoint + " sent no response within 1s",
 		"UNREADABLE store.a persistence/files/" + t1 + ": not tried: ",
-		"2 archive(s) verified, 0 failed (damaged), 2 unreadable.",
+		"2 archive(s) verified, 0 failed (damaged), 2 unreadable or unchecked.",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify: output lacks %q:\n%s", want, out)

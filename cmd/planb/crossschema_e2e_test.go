@@ -133,13 +133,13 @@ func TestRestoreKilledAtRandomIsFinished(t *testing.T) {
 	planFile := filepath.Join(t.TempDir(), "restore.plan")
 	landed := 0
 	for i := 0; landed < 20; i++ {
-		if i >= 40 {
+		if i >= 80 {
 			t.Fatalf("only %d of %d kills landed", landed, i)
 		}
 		e.srv.Exec(t, e.db, fmt.Sprintf(`UPDATE shop_mngt.versions SET note = 'damaged %d'`, i))
 		writeTree(t, e.delivery, map[string]string{"v9/added.txt": "not in the archive"})
 		aim := aims[rng.IntN(len(aims))]
-		aim.delay = time.Duration(rng.IntN(300)) * time.Millisecond
+		aim.delay = time.Duration(rng.IntN(120)) * time.Millisecond
 		e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--out", planFile)
 		if missed := killApply(t, e, aim, "apply", "--json", planFile); missed != "" {
 			t.Logf("kill %d at the %s (+%s) missed: %s", i, aim, aim.delay, missed)
