@@ -22,7 +22,7 @@ func schemaNotFound(schema, db string) error {
 type notFoundError struct{ schema, db string }
 
 func (e *notFoundError) Error() string {
-	return fmt.Sprintf("schema %q does not exist in database %q", e.schema, e.db)
+	return fmt.Sprintf("schema %q does not exist in database %q (is dbname in the database block the database that holds it?)", e.schema, e.db)
 }
 func (e *notFoundError) Is(target error) bool { return target == ErrSchemaNotFound }
 
