@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -213,5 +214,34 @@ func TestApplyJSONStartsWithThePlan(t *testing.T) {
 	var last struct{ Type, Status string }
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || last.Type != "summary" || last.Status != "ok" {
 		t.Errorf("last line: %q (%v)", lines[len(lines)-1], err)
+	}
+}
+
+// The CI example's validation loop passes on the repository's own
+// examples, var files included, and fails on a broken configuration.
+func TestCIExampleValidatesExamples(t *testing.T) {
+	script := filepath.Join("..", "..", "examples", "ci", "validate-all.sh")
+	if _, err := exec.LookPath("bash"); err != nil {
+		pgtest.Missing(t, "bash is not installed")
+	}
+	run := func(root string) (int, string) {
+		cmd := exec.Command("bash", script, root)
+		cmd.Env = append(os.Environ(), "PLANB="+planbBin)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(out)
+	}
+	code, out := run(filepath.Join("..", "..", "examples"))
+	if code != 0 || !strings.Contains(out, "node-a.vars.hcl") {
+		t.Fatalf("validate-all.sh examples: exit %d\n%s", code, out)
+	}
+	broken := writeConfig(t, map[string]string{"main.hcl": "database \"x\" {\n  port = 1\n}\n"})
+	if code, out := run(broken); code != 1 || !strings.Contains(out, "Missing required argument") {
+		t.Fatalf("validate-all.sh on a broken configuration: exit %d\n%s", code, out)
 	}
 }
