@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"slices"
 
 	"github.com/hashicorp/hcl/v2"
@@ -8,7 +10,7 @@ import (
 )
 
 var planbSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "parallelism"}},
+	Attributes: []hcl.AttributeSchema{{Name: "parallelism"}, {Name: "node"}},
 }
 
 var databaseSchema = &hcl.BodySchema{
@@ -24,7 +26,7 @@ var databaseSchema = &hcl.BodySchema{
 }
 
 var storeSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "shared"}},
+	Attributes: []hcl.AttributeSchema{{Name: "shared"}, {Name: "owners"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "local"}, {Type: "s3"}},
 }
 
@@ -81,13 +83,112 @@ func attrExprs(contents ...*hcl.BodyContent) []hcl.Expression {
 	return out
 }
 
-// evalPlanb decodes the planb settings block.
+// evalPlanb decodes the planb settings block. The node defaults to the
+// host name.
 func (l *loader) evalPlanb() {
+	nodeSet := false
 	for _, b := range l.planb {
 		content, diags := b.Body.Content(planbSchema)
 		l.diags = append(l.diags, diags...)
-		l.cfg.Parallelism = l.body(content, l.full, scopeGlobal).integer("parallelism", 0, 1, 1024)
+		bd := l.body(content, l.full, scopeGlobal).require("node")
+		l.cfg.Parallelism = bd.integer("parallelism", 0, 1, 1024)
+		if _, ok := content.Attributes["node"]; ok {
+			nodeSet = true
+			l.cfg.Node = bd.nodeName("node")
+		}
 	}
+	if nodeSet {
+		return
+	}
+	hostname := l.opts.Hostname
+	if hostname == nil {
+		hostname = os.Hostname
+	}
+	l.cfg.NodeFromHost = true
+	h, err := hostname()
+	switch {
+	case err != nil:
+		l.errorf(nil, "Cannot name this node",
+			"planb { node } is not set and the host name cannot be read (%s). Name the node: planb { node = \"node-a\" }.", err)
+	case NodeNameProblem(h) != "":
+		l.errorf(nil, "Cannot name this node",
+			"planb { node } is not set, and the host name %q cannot name the node: %s. Name the node: planb { node = \"node-a\" }.", h, NodeNameProblem(h))
+	default:
+		l.cfg.Node = h
+	}
+}
+
+// maxNodeName bounds the length of a node name (that of a DNS name).
+const maxNodeName = 253
+
+// NodeNameProblem says why s cannot name a node, or "": a node name is 1 to
+// 253 ASCII letters, digits, dots, dashes and underscores, starting with a
+// letter or digit (a host name fits).
+func NodeNameProblem(s string) string {
+	switch {
+	case s == "":
+		return "it is empty"
+	case len(s) > maxNodeName:
+		return fmt.Sprintf("it is longer than %d characters", maxNodeName)
+	}
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '-' || c == '_'):
+		case i == 0:
+			return "it must start with a letter or a digit"
+		default:
+			return fmt.Sprintf("%q is not allowed (letters, digits, '.', '-' and '_' are)", c)
+		}
+	}
+	return ""
+}
+
+// nodeName reads attribute name as a node name; "" when it is absent,
+// unknown or invalid.
+func (b *body) nodeName(name string) string {
+	v, a, ok := b.get(name, cty.String)
+	if !ok {
+		return ""
+	}
+	if p := NodeNameProblem(v.AsString()); p != "" {
+		b.l.errorf(a.Expr.Range().Ptr(), "Invalid node name", "%q cannot name a node: %s.", v.AsString(), p)
+		b.incomplete = true
+		return ""
+	}
+	return v.AsString()
+}
+
+// owners reads an owners attribute: a non-empty list of distinct node
+// names. It returns nil when the attribute is absent, unknown or invalid,
+// and reports whether it was set and known.
+func (b *body) owners(name string) ([]string, bool) {
+	a, present := b.attrs[name]
+	if !present {
+		return nil, false
+	}
+	list := b.strList(name)
+	if list == nil {
+		return nil, false
+	}
+	if len(list) == 0 {
+		b.l.errorf(a.Expr.Range().Ptr(), "No owners",
+			"%q is empty; list the nodes that share the archives, such as [\"node-a\", \"node-b\"], or leave it out.", name)
+		return nil, false
+	}
+	seen := map[string]bool{}
+	for _, n := range list {
+		if p := NodeNameProblem(n); p != "" {
+			b.l.errorf(a.Expr.Range().Ptr(), "Invalid node name", "%q in %s cannot name a node: %s.", n, name, p)
+			return nil, false
+		}
+		if seen[n] {
+			b.l.errorf(a.Expr.Range().Ptr(), "Duplicate owner", "%q is listed twice in %s.", n, name)
+			return nil, false
+		}
+		seen[n] = true
+	}
+	return list, true
 }
 
 // databaseNode decodes a database block into Config.Databases. Its value
@@ -153,7 +254,12 @@ func (l *loader) storeNode(name string, b *hcl.Block) *node {
 	}
 	return &node{kind: kindStore, name: name, exprs: attrExprs(content, local, s3), eval: func(ctx *hcl.EvalContext) cty.Value {
 		st := &Store{Name: name, DeclRange: b.DefRange}
-		st.Shared = l.body(content, ctx, scopeGlobal).boolean("shared", false)
+		sb := l.body(content, ctx, scopeGlobal)
+		st.Shared = sb.boolean("shared", false)
+		if owners, ok := sb.owners("owners"); ok {
+			st.Owners = owners
+			l.ownerRanges[st] = content.Attributes["owners"].Expr.Range()
+		}
 		switch {
 		case len(content.Blocks) != 1:
 		case local != nil:

@@ -36,6 +36,9 @@ type LoadOptions struct {
 	// reporting them, so a configuration can be validated without its
 	// secrets. Everything that does not depend on them is still checked.
 	Offline bool
+	// Hostname names this node when planb { node } is not set; nil =
+	// os.Hostname.
+	Hostname func() (string, error)
 }
 
 // rootSchema lists the top-level block types.
@@ -77,6 +80,8 @@ type loader struct {
 	extra   map[*Resource]*resExtra
 	// unknownDBs are databases whose connection settings are not known.
 	unknownDBs map[string]bool
+	// ownerRanges holds where each store's owners are set.
+	ownerRanges map[*Store]hcl.Range
 }
 
 // Load reads all *.hcl files of dir (in name order) and evaluates them.
@@ -105,7 +110,8 @@ func newLoader(dir string, opts LoadOptions) *loader {
 		checked: map[hcl.Expression]bool{},
 		extra:   map[*Resource]*resExtra{},
 
-		unknownDBs: map[string]bool{},
+		unknownDBs:  map[string]bool{},
+		ownerRanges: map[*Store]hcl.Range{},
 	}
 	if l.getenv == nil {
 		l.getenv = os.Getenv
@@ -352,6 +358,7 @@ func (l *loader) digest(files []sourceFile) string {
 		fmt.Fprintf(h, "var %q %s\n", name, valueDigestText(v.val))
 	}
 	fmt.Fprintf(h, "parallelism %d\n", l.cfg.Parallelism)
+	fmt.Fprintf(h, "node %q\n", l.cfg.Node)
 	w := bufio.NewWriter(h)
 	for _, name := range sortedKeys(l.cfg.Databases) {
 		digestValue(w, reflect.ValueOf(*l.cfg.Databases[name]))

@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ var applicationSchema = &hcl.BodySchema{
 		{Name: "retention"},
 		{Name: "stores"},
 		{Name: "depends_on"},
+		{Name: "owners"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "options"}, {Type: "retention"}},
 }
@@ -43,6 +46,7 @@ var measurementSchema = &hcl.BodySchema{
 		{Name: "retention"},
 		{Name: "stores"},
 		{Name: "depends_on"},
+		{Name: "owners"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}},
 }
@@ -56,6 +60,7 @@ var persistenceSchema = &hcl.BodySchema{
 		{Name: "retention"},
 		{Name: "stores"},
 		{Name: "depends_on"},
+		{Name: "owners"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "retention"}, {Type: "before"}, {Type: "after"}},
 }
@@ -135,6 +140,8 @@ type resExtra struct {
 	nameRange   hcl.Range
 	schemaRange hcl.Range
 	storesSet   bool
+	// ownersRange is where the resource's owners are, when set.
+	ownersRange *hcl.Range
 }
 
 // collectResource checks a resource block and its nested blocks against
@@ -455,6 +462,10 @@ func (l *loader) decodeResource(rb *resBlock, ctx *hcl.EvalContext, sc scope, ad
 		ex.storesSet = true
 		r.Stores = l.decodeStores(a, ctx, sc)
 	}
+	if owners, ok := bd.owners("owners"); ok {
+		r.Owners = owners
+		ex.ownersRange = c.Attributes["owners"].Expr.Range().Ptr()
+	}
 	for _, h := range rb.hooks {
 		if hook, ok := l.decodeHook(h, r, ctx, sc); ok {
 			r.AfterRestore = append(r.AfterRestore, hook)
@@ -681,8 +692,43 @@ func (l *loader) checkResources() {
 			}
 		}
 		l.checkClaims(r, ex, schemas)
+		if r.Owners != nil {
+			l.checkOwners(r.Owners, *ex.ownersRange, r.Address)
+		}
+	}
+	for _, name := range sortedKeys(l.cfg.Stores) {
+		st := l.cfg.Stores[name]
+		if st.Owners != nil {
+			l.checkOwners(st.Owners, l.ownerRanges[st], "store."+name)
+		}
 	}
 	l.resolveDependsOn()
+}
+
+// checkOwners reports owners (of what, at rng) that do not list this node:
+// a node backs up only what it owns. Nothing is checked while the node is
+// not known (offline, from a variable without a value).
+func (l *loader) checkOwners(owners []string, rng hcl.Range, what string) {
+	node := l.cfg.Node
+	if node == "" || slices.Contains(owners, node) {
+		return
+	}
+	how := "set by planb { node }"
+	if l.cfg.NodeFromHost {
+		how = "the host name; planb { node } is not set"
+	}
+	l.errorf(&rng, "This node is not an owner",
+		"The owners of %s are %s, but this node is %q (%s). A node backs up only what it owns: add %q to owners, or set planb { node } to the owner this node is.",
+		what, quoteList(owners), node, how, node)
+}
+
+// quoteList returns ["a", "b"].
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // checkClaims reports a schema (or whole database) backed up by two

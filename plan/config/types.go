@@ -17,10 +17,19 @@ type Config struct {
 	Files map[string]*hcl.File
 	// Parallelism is planb { parallelism }; 0 when not set.
 	Parallelism int
-	Variables   []*Variable
-	Databases   map[string]*Database
-	Stores      map[string]*Store
-	Retentions  map[string]*Retention
+	// Node names this planb node: planb { node }, else the host name. Each
+	// archive records the node that wrote it, and a node leaves the
+	// archives of other nodes alone unless they are among the owners of
+	// the resource (see OwnersOf). Empty only when offline validation
+	// could not know it (a variable without a value).
+	Node string
+	// NodeFromHost is set when Node is the host name (planb { node } is
+	// not set).
+	NodeFromHost bool
+	Variables    []*Variable
+	Databases    map[string]*Database
+	Stores       map[string]*Store
+	Retentions   map[string]*Retention
 	// Resources are the applications, measurement schemas and persistence
 	// databases, sorted by Address.
 	Resources []*Resource
@@ -101,7 +110,11 @@ type Store struct {
 	// Shared marks a store other configurations write to as well (the
 	// nodes of a fleet): archives of resources this configuration does not
 	// declare are theirs, not orphans.
-	Shared    bool
+	Shared bool
+	// Owners are the nodes that share every resource backed up into this
+	// store (a failover pair), unless a resource names its own; nil when
+	// not set.
+	Owners    []string
 	DeclRange hcl.Range
 }
 
@@ -205,7 +218,25 @@ type Resource struct {
 	Retention    *Retention // nil: keep everything
 	Stores       []*Store
 	DependsOn    []string // addresses of other resources
-	DeclRange    hcl.Range
+	// Owners are the nodes that share this resource (a failover pair):
+	// each counts, prunes and cleans the archives of the others as its
+	// own. Nil when not set: see Config.OwnersOf.
+	Owners    []string
+	DeclRange hcl.Range
+}
+
+// OwnersOf returns the nodes that own resource r in store s: the
+// resource's owners, else the store's, else this node alone. Archives of
+// r in s that other nodes wrote are theirs: a plan neither counts, prunes
+// nor cleans them, and reports them.
+func (c *Config) OwnersOf(r *Resource, s *Store) []string {
+	switch {
+	case r.Owners != nil:
+		return r.Owners
+	case s != nil && s.Owners != nil:
+		return s.Owners
+	}
+	return []string{c.Node}
 }
 
 // Schema is one schema of a resource and the role it plays.
