@@ -108,7 +108,7 @@ func TestPersistenceBackups(t *testing.T) {
 	// A fifo cannot be archived: it is left out with a warning naming it,
 	// and the backup succeeds.
 	os.WriteFile(hooks, nil, 0o644)
-	if err := syscall.Mkfifo(filepath.Join(h2, "lock.fifo"), 0o600); err != nil {
+	if err := mkfifo(filepath.Join(h2, "lock.fifo")); err != nil {
 		t.Fatal(err)
 	}
 	r = e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-26T08:00:00Z", "--target", "persistence.node1")

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -70,18 +69,14 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdin = c.Stdin
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	group := prepareGroup(cmd)
 	var killTimer *time.Timer
 	var killMu sync.Mutex
 	cmd.Cancel = func() error {
-		pgid := cmd.Process.Pid
-		err := syscall.Kill(-pgid, syscall.SIGTERM)
+		err := group.interrupt()
 		killMu.Lock()
-		killTimer = time.AfterFunc(killGrace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		killTimer = time.AfterFunc(killGrace, group.kill)
 		killMu.Unlock()
-		if errors.Is(err, syscall.ESRCH) {
-			return os.ErrProcessDone
-		}
 		return err
 	}
 	// Output pipes stay open while any member of the group lives; stop
@@ -106,14 +101,22 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 
 	logger.Debug("run command", "argv", c.Argv, "dir", c.Dir)
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		serr := group.started(cmd, logger)
+		err = cmd.Wait()
+		if serr != nil {
+			err = serr
+		}
+	}
 	killMu.Lock()
 	if killTimer != nil {
 		// The group was signalled: make sure no member survives.
 		killTimer.Stop()
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		group.kill()
 	}
 	killMu.Unlock()
+	group.release()
 	logger.Debug("command finished", "command", name, "duration", time.Since(start), "error", err)
 	if err == nil {
 		return nil

@@ -27,6 +27,10 @@ func linkNoReplace(oldpath, newpath string) error {
 	return os.Rename(oldpath, newpath)
 }
 
+// dirSyncSupported tells whether fsync of a directory exists: it does on
+// Unix, where it makes the directory's entries durable.
+const dirSyncSupported = true
+
 // syncUnsupported reports whether a directory fsync failed only because the
 // file system does not support it.
 func syncUnsupported(err error) bool {

@@ -426,8 +426,12 @@ func (l *Local) Delete(ctx context.Context, ref Ref, name string) error {
 }
 
 // syncDir fsyncs a directory so that entries created, renamed or removed in
-// it are durable. File systems that cannot fsync directories are tolerated.
+// it are durable. File systems that cannot fsync directories are tolerated;
+// on Windows, which has no directory fsync, it does nothing.
 func syncDir(dir string) error {
+	if !dirSyncSupported {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

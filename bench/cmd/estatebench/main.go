@@ -535,12 +535,11 @@ func (e *env) measure(ctx context.Context, script string, env []string, output s
 	if err != nil {
 		return bench.Sample{}, fmt.Errorf("server cpu: %w", err)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	s := bench.Sample{
 		Wall:      wall,
 		CPU:       cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
 		ServerCPU: cpu1 - cpu0,
-		PeakRSS:   ru.Maxrss << 10,
+		PeakRSS:   peakRSS(cmd.ProcessState),
 	}
 	if output != "" {
 		if s.Output, err = dirSize(output); err != nil {

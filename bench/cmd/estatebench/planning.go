@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/planb-backup/planb/bench"
@@ -81,7 +80,7 @@ application "estate" {
 			return fmt.Errorf("planb plan: %v: %s", err, tail(stderr.String(), 2000))
 		}
 		s := bench.Sample{Wall: wall, CPU: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
-			PeakRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10}
+			PeakRSS: peakRSS(cmd.ProcessState)}
 		progress("plan round %d: wall %s, rss %s", r, wall.Round(time.Millisecond), human(s.PeakRSS))
 		if r > 0 { // round 0 warms the page cache of the store tree
 			samples = append(samples, s)

@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,7 +137,7 @@ func (s *Server) start() error {
 	}
 	defer log.Close()
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start versitygw: %w", err)
 	}
@@ -158,7 +157,7 @@ func (s *Server) start() error {
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			killGroup(cmd)
 			<-exited
 			out, _ := os.ReadFile(log.Name())
 			return fmt.Errorf("versitygw did not accept connections on %s within %s:\n%s", s.Endpoint, startTimeout, out)
@@ -186,7 +185,7 @@ func (s *Server) Stop() {
 	if cmd == nil {
 		return
 	}
-	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(cmd)
 	// Wait until the port is free, so Restart can take it again.
 	for i := 0; i < 100; i++ {
 		c, err := net.DialTimeout("tcp", s.Endpoint, 100*time.Millisecond)

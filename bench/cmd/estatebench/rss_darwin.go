@@ -1,0 +1,11 @@
+package main
+
+import (
+	"os"
+	"syscall"
+)
+
+// peakRSS is the largest resident set, in bytes, of the process ps
+// describes and of its waited-for descendants: ru_maxrss, which macOS
+// counts in bytes.
+func peakRSS(ps *os.ProcessState) int64 { return ps.SysUsage().(*syscall.Rusage).Maxrss }

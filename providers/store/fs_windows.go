@@ -1,0 +1,50 @@
+package store
+
+import (
+	"os"
+
+	"github.com/planb-backup/planb/providers/files"
+	"golang.org/x/sys/windows"
+)
+
+// renameNoReplace renames oldpath to newpath, failing with an error that
+// matches fs.ErrExist when newpath exists: MoveFileEx without
+// MOVEFILE_REPLACE_EXISTING, one atomic step on NTFS and ReFS, written
+// through to the disk before it returns.
+func renameNoReplace(oldpath, newpath string) error {
+	from, err := windows.UTF16PtrFromString(files.LongPath(oldpath))
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	to, err := windows.UTF16PtrFromString(files.LongPath(newpath))
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	if err := windows.MoveFileEx(from, to, windows.MOVEFILE_WRITE_THROUGH); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
+}
+
+// dirSyncSupported is false: Windows has no fsync of a directory
+// (FlushFileBuffers needs a handle opened for writing, which a directory
+// does not give); NTFS makes the changes to a directory's entries durable
+// through its own journal.
+const dirSyncSupported = false
+
+// syncUnsupported reports whether a directory fsync failed only because the
+// file system does not support it: on Windows, always.
+func syncUnsupported(error) bool { return true }
+
+// flock takes an exclusive lock on the first byte of f (LockFileEx),
+// waiting for it; it is released by funlock, or when f is closed or the
+// process dies.
+func flock(f *os.File) error {
+	var ol windows.Overlapped
+	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &ol)
+}
+
+func funlock(f *os.File) error {
+	var ol windows.Overlapped
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
+}
