@@ -37,8 +37,10 @@ type Plan struct {
 	// Now is the time schedules and retention were evaluated at (--now).
 	Now          time.Time `json:"now"`
 	ConfigDigest string    `json:"config_digest"`
-	Targets      []string  `json:"targets,omitempty"`
-	Actions      []*Action `json:"actions"`
+	// Node is the planb node the plan was made for (planb { node }).
+	Node    string    `json:"node,omitempty"`
+	Targets []string  `json:"targets,omitempty"`
+	Actions []*Action `json:"actions"`
 	// Resources is the state of every planned resource in every store,
 	// including those that are up to date.
 	Resources []ResourceState `json:"resources"`
@@ -56,6 +58,10 @@ type Plan struct {
 	// Drills is where every planned resource that a drill covers stands:
 	// due (a drill action), up to date, or without an archive to drill.
 	Drills []DrillState `json:"drills,omitempty"`
+	// Conflicts are the resources in stores where nodes outside the
+	// resource's owners wrote backups: two nodes back up one resource.
+	// Such a plan is refused (see ConflictError).
+	Conflicts []NodeConflict `json:"node_conflicts,omitempty"`
 }
 
 // Action is one unit of work of a plan.
@@ -128,6 +134,35 @@ type ResourceState struct {
 	// Options.Damaged): never the newest, never copied, never counted or
 	// pruned by retention.
 	Damaged []Damage `json:"damaged,omitempty"`
+	// OtherNodes lists the archives and partials that nodes outside the
+	// resource's owners wrote: never counted, copied, pruned or cleaned
+	// by this node.
+	OtherNodes []NodeArchive `json:"other_nodes,omitempty"`
+}
+
+// NodeArchive is an archive (or partial) of a resource in a store, and
+// the node that wrote it.
+type NodeArchive struct {
+	Archive string    `json:"archive"`
+	Node    string    `json:"node"`
+	Time    time.Time `json:"time"`
+	Partial bool      `json:"partial,omitempty"`
+	Safety  bool      `json:"safety,omitempty"`
+}
+
+// NodeConflict is a resource in a store where another node, not among its
+// owners, wrote backups (complete or under way): the node and what it
+// wrote.
+type NodeConflict struct {
+	Resource string `json:"resource"`
+	Store    string `json:"store"`
+	Node     string `json:"node"`
+	// Owners are the resource's owners in the store, as configured.
+	Owners   []string `json:"owners"`
+	Archives int      `json:"archives"`
+	Partials int      `json:"partials"`
+	// Newest is the newest complete archive the node wrote there.
+	Newest string `json:"newest,omitempty"`
 }
 
 // Damage is what a check that read an archive (a copy of it, a prune

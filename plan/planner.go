@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,13 @@ type Options struct {
 	// Drills holds, by resource address, the newest record of the
 	// resource's restore drills in its stores; the caller reads them.
 	Drills map[string]*DrillRecord
+	// Nodes holds which planb node wrote each archive, as the stores
+	// recorded it: by store name, by archive key (<kind>/<name>/<file>,
+	// the complete name also for a partial). An archive the stores did
+	// not record (older planb, adopted) counts as this node's. Archives
+	// that nodes outside the resource's owners (config.Config.OwnersOf)
+	// wrote are left alone, and reported (see Plan.Conflicts).
+	Nodes map[string]map[string]string
 }
 
 // Make compares the desired state with the catalog and returns the plan
@@ -47,6 +55,7 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 		Now:           opts.Now.UTC(),
 		ConfigDigest:  cfg.Digest,
 		Targets:       opts.Targets,
+		Node:          cfg.Node,
 		Actions:       []*Action{},
 	}
 	folders := indexCatalog(cat)
@@ -55,7 +64,7 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 	// can order backups after those of the resources they depend on.
 	backupOf := map[string]string{}
 	for _, r := range resources {
-		planResource(p, r, folders, opts.Damaged)
+		planResource(p, cfg, r, folders, opts.Damaged, opts.Nodes)
 		for _, a := range p.Actions {
 			if a.Resource == r.Address && a.Type == Backup {
 				backupOf[r.Address] = a.ID
@@ -112,9 +121,12 @@ type storeView struct {
 	safety   []store.Archive // safety backups: never newest, not counted by retention
 	future   []store.Archive // dated after now + FutureSkew: likewise
 	damaged  []Damage        // found damaged: likewise, and never copied
-	newest   *store.Archive
-	due      bool
-	reason   string
+	// others are archives and partials that nodes outside the owners
+	// wrote: never counted, copied, pruned or cleaned.
+	others []NodeArchive
+	newest *store.Archive
+	due    bool
+	reason string
 	// incoming is the archive a backup or copy action will add, and the
 	// action that adds it.
 	incoming       string
@@ -123,15 +135,20 @@ type storeView struct {
 	partialsKept []PartialKept
 }
 
-func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage) {
+func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage, nodes map[string]map[string]string) {
 	ref := RefOf(r)
 	views := make([]*storeView, 0, len(r.Stores))
 	for _, s := range r.Stores {
 		v := &storeView{store: s}
+		owners := cfg.OwnersOf(r, s)
 		archives := folders[folderKey{s.Name, ref}]
 		entries := make([]CatalogEntry, 0, len(archives))
 		for _, a := range archives {
 			entries = append(entries, CatalogEntry{Name: a.Name, Size: a.Size})
+			if node := nodes[s.Name][ref.Key(strings.TrimSuffix(a.Name, store.PartialSuffix))]; node != "" && !slices.Contains(owners, node) {
+				v.others = append(v.others, NodeArchive{Archive: a.Name, Node: node, Time: a.Time, Partial: a.Partial, Safety: a.Safety})
+				continue
+			}
 			d, isDamaged := damaged[s.Name][a.Key()]
 			switch {
 			case a.Partial:
@@ -148,6 +165,7 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 			}
 		}
 		p.Catalog = append(p.Catalog, CatalogFolder{Store: s.Name, Folder: ref.Kind + "/" + ref.Name, Archives: entries})
+		p.Conflicts = append(p.Conflicts, conflictOf(r, s, owners, v.others)...)
 		if n := len(v.complete); n > 0 {
 			v.newest = &v.complete[n-1]
 		}
@@ -272,6 +290,7 @@ func planResource(p *Plan, r *config.Resource, folders map[folderKey][]store.Arc
 		}
 		st.PartialsKept = v.partialsKept
 		st.Damaged = v.damaged
+		st.OtherNodes = v.others
 		if v.newest != nil {
 			st.Newest, st.NewestAt = v.newest.Name, v.newest.Time
 		}

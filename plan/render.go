@@ -170,6 +170,26 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		}
 		bw.printf("\n")
 	}
+	var others []string
+	for _, r := range p.Resources {
+		for _, o := range r.OtherNodes {
+			what := ""
+			switch {
+			case o.Partial:
+				what = ", partial"
+			case o.Safety:
+				what = ", safety backup"
+			}
+			others = append(others, fmt.Sprintf("%s in store.%s: %s (node %s%s)", r.Resource, r.Store, o.Archive, o.Node, what))
+		}
+	}
+	if len(others) > 0 {
+		bw.printf("Archives of other nodes (not among the owners; this node never counts, prunes or cleans them):\n")
+		for _, o := range others {
+			bw.printf("  %s\n", o)
+		}
+		bw.printf("\n")
+	}
 	var kept []string
 	for _, r := range p.Resources {
 		for _, k := range r.PartialsKept {
