@@ -238,6 +238,7 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 		Kind:          string(r.Kind),
 		Name:          r.Name,
 		PlanbVersion:  env.PlanbVersion,
+		Node:          env.Config.Node,
 		Safety:        store.IsSafety(run.name),
 	}
 	if r.Database != nil {
@@ -305,6 +306,13 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 		if err := runCommands(ctx, r.Before, env); err != nil {
 			return err
 		}
+	}
+	// The store records which node writes the archive before its upload
+	// begins, so that plans of other nodes leave it, and its partial,
+	// alone. An archive that is never committed leaves a line naming
+	// nothing the store holds, which the next backup drops.
+	if _, err := noteNode(ctx, run.st, plan.RefOf(r), run.name, env.Config.Node); err != nil {
+		return err
 	}
 	up, err := run.st.Create(ctx, plan.RefOf(r), run.name)
 	if err != nil {

@@ -305,6 +305,9 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 		Store:    dst.Name(),
 		Deps:     b.after(a, lockID),
 		Run: func(ctx context.Context, p *Progress) error {
+			if _, err := noteNode(ctx, dst, ref, a.Archive, b.env.Config.Node); err != nil {
+				return err
+			}
 			if err := copyVerified(ctx, src, dst, ref, a.Archive, p); err != nil {
 				var d *DamagedError
 				if errors.As(err, &d) && d.Store == src.Name() {
@@ -530,11 +533,25 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 					return err
 				}
 			}
+			// Another node's archives and partials are never deleted by a
+			// node that is not among their owners, whatever the plan says.
+			foreign, err := foreignNodes(ctx, st, ref, remove, b.env.Config.OwnersOf(r, b.env.Config.Stores[st.Name()]))
+			if err != nil {
+				return err
+			}
+			var deleted []string
 			for _, n := range remove {
+				if node, ok := foreign[n]; ok {
+					errs = append(errs, fmt.Errorf("refusing to delete %s: node %s wrote it, and this node (%s) is not among the owners of %s", n, node, b.env.Config.Node, r.Address))
+					continue
+				}
 				if err := st.Delete(ctx, ref, n); err != nil {
 					errs = append(errs, fmt.Errorf("delete %s: %w", n, err))
+					continue
 				}
+				deleted = append(deleted, n)
 			}
+			forgetNodes(ctx, b.env.Logger, st, ref, deleted)
 			return errors.Join(errs...)
 		},
 	})
@@ -660,6 +677,9 @@ func ConnConfig(d *config.Database, dbname string) postgres.ConnConfig {
 	}
 	if dbname != "" {
 		c.DBName = dbname
+	}
+	if d.Password.Missing() != "" {
+		c.Unusable = d.Password.MissingError("the password of database." + d.Name)
 	}
 	return c
 }

@@ -23,6 +23,7 @@ type Manifest struct {
 	Name            string        `json:"name"`
 	CreatedAt       time.Time     `json:"created_at"`
 	PlanbVersion    string        `json:"planb_version"`
+	Node            string        `json:"node,omitempty"` // the planb node that made it (planb { node }); empty in older archives
 	DurationSeconds float64       `json:"duration_seconds"`
 	Postgres        *PostgresInfo `json:"postgres,omitempty"`
 	Schemas         []SchemaInfo  `json:"schemas,omitempty"`
