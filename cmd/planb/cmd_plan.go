@@ -124,8 +124,17 @@ func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills})
+	nodes, err := nodesOf(ctx, stores, cat, resources)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills, Nodes: nodes})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Two nodes backing up one resource is refused: the error names them
+	// and the ways out.
+	if err := p.ConflictError(); err != nil {
 		return nil, nil, nil, err
 	}
 	return p, cfg, stores, nil

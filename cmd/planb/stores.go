@@ -124,3 +124,58 @@ func damageOf(ctx context.Context, stores map[string]store.Store, cat plan.Catal
 	wg.Wait()
 	return out, errors.Join(errs...)
 }
+
+// nodesOf reads the nodes records of the folders of the catalog that hold
+// archives or partials of the resources: by store, by archive key, the
+// node that wrote each archive.
+func nodesOf(ctx context.Context, stores map[string]store.Store, cat plan.Catalog, resources []*config.Resource) (map[string]map[string]string, error) {
+	type folder struct {
+		store string
+		ref   store.Ref
+	}
+	wanted := map[store.Ref]bool{}
+	for _, r := range resources {
+		wanted[plan.RefOf(r)] = true
+	}
+	seen := map[folder]bool{}
+	var folders []folder
+	for name, archives := range cat {
+		for _, a := range archives {
+			f := folder{name, a.Ref}
+			if wanted[a.Ref] && !seen[f] {
+				seen[f] = true
+				folders = append(folders, f)
+			}
+		}
+	}
+	var (
+		mu   sync.Mutex
+		out  = map[string]map[string]string{}
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, damageReaders)
+	)
+	for _, f := range folders {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			nodes, err := runner.ReadNodes(ctx, stores[f.store], f.ref)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("read the nodes record of %s in store.%s: %w", f.ref, f.store, err))
+				return
+			}
+			for name, node := range nodes {
+				if out[f.store] == nil {
+					out[f.store] = map[string]string{}
+				}
+				out[f.store][f.ref.Key(name)] = node
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
