@@ -61,6 +61,10 @@ func (g *globals) loadConfig(offline bool) (*config.Config, hcl.Diagnostics, err
 		VarFiles: g.varFiles,
 		Getenv:   os.Getenv,
 		Offline:  offline,
+		// Commands that act on the configuration load it without the values
+		// of sensitive variables when none were given: only the steps that
+		// connect with them fail, naming the variable.
+		DeferSecrets: !offline,
 	})
 	return cfg, diags, nil
 }

@@ -77,3 +77,42 @@ func TestFrictions(t *testing.T) {
 		}
 	})
 }
+
+// Read-only commands need no database secrets: plan, list and graph run
+// with a sensitive password variable that has no value; the apply step that
+// connects fails naming the variable, and the variable's absence is no
+// error for non-sensitive variables only.
+func TestSecretsOnlyWhereNeeded(t *testing.T) {
+	backups := t.TempDir()
+	dir := writeConfig(t, map[string]string{"main.hcl": fmt.Sprintf(`variable "pw" {
+  type      = string
+  sensitive = true
+}
+
+database "css" {
+  host     = "127.0.0.1"
+  password = var.pw
+}
+
+store "node" {
+  local { path = %q }
+}
+
+measurement "health" {
+  database = database.css
+  schema   = "aip_measure"
+  every    = "24h"
+  stores   = [store.node]
+}
+`, backups)})
+	for _, args := range [][]string{{"plan"}, {"list"}, {"graph"}, {"validate"}} {
+		code, out, errs := planbRun(t, "", append([]string{"--chdir", dir}, args...)...)
+		if code != 0 {
+			t.Errorf("planb %s without the password: exit %d\n%s%s", args[0], code, out, errs)
+		}
+	}
+	code, out, errs := planbRun(t, "", "--chdir", dir, "apply", "--auto-approve")
+	if code != 1 || !strings.Contains(out+errs, `the password of database.css comes from the sensitive variable "pw", which has no value`) {
+		t.Errorf("apply without the password: exit %d\n%s%s", code, out, errs)
+	}
+}

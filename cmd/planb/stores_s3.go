@@ -17,6 +17,14 @@ import (
 // selects plain HTTP; connect_timeout, response_timeout and idle_timeout
 // bound the requests. No request is made here.
 func openS3(name string, s *config.S3Store, logger *slog.Logger) (store.Store, error) {
+	for _, k := range []struct {
+		secret config.Secret
+		what   string
+	}{{s.AccessKey, "access_key"}, {s.SecretKey, "secret_key"}} {
+		if k.secret.Missing() != "" {
+			return nil, k.secret.MissingError(fmt.Sprintf("the %s of store.%s", k.what, name))
+		}
+	}
 	if s.AccessKey.IsZero() != s.SecretKey.IsZero() {
 		return nil, fmt.Errorf("s3 store %q: set both access_key and secret_key, or neither (to use the AWS environment variables or shared credentials file)", name)
 	}

@@ -36,6 +36,11 @@ type LoadOptions struct {
 	// reporting them, so a configuration can be validated without its
 	// secrets. Everything that does not depend on them is still checked.
 	Offline bool
+	// DeferSecrets leaves sensitive variables without a value unknown
+	// instead of reporting them: the secrets taken from them report the
+	// variable through Secret.Missing, and only the commands that need
+	// them fail. Non-sensitive variables without a value are still errors.
+	DeferSecrets bool
 	// Hostname names this node when planb { node } is not set; nil =
 	// os.Hostname.
 	Hostname func() (string, error)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -667,5 +668,38 @@ store "b" {
 	}
 	if b.ConnectTimeout != 0 || b.ResponseTimeout != 0 || b.IdleTimeout != 0 {
 		t.Errorf("timeouts of store.b: %+v, want zero (the store's defaults)", b)
+	}
+}
+
+func TestDeferSecrets(t *testing.T) {
+	dir := writeConfig(t, map[string]string{"main.hcl": `variable "pw" {
+  type      = string
+  sensitive = true
+}
+variable "host" {
+  type = string
+}
+database "css" {
+  host     = var.host
+  password = var.pw
+}
+`})
+	cfg, diags := Load(dir, LoadOptions{DeferSecrets: true, Getenv: func(string) string { return "" }, Vars: map[string]string{"host": "db1"}})
+	if diags.HasErrors() {
+		t.Fatalf("deferred secret reported: %v", diags)
+	}
+	pw := cfg.Databases["css"].Password
+	if pw.Missing() != "pw" || pw.Reveal() != "" || pw.IsZero() {
+		t.Fatalf("password = %#v (missing %q), want one that names variable pw", pw, pw.Missing())
+	}
+	// A non-sensitive variable without a value is still an error.
+	_, diags = Load(dir, LoadOptions{DeferSecrets: true, Getenv: func(string) string { return "" }})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `"host"`) {
+		t.Fatalf("missing non-sensitive variable: %v", diags)
+	}
+	// Without DeferSecrets the missing password is an error as before.
+	_, diags = Load(dir, LoadOptions{Getenv: func(string) string { return "" }, Vars: map[string]string{"host": "db1"}})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `"pw"`) {
+		t.Fatalf("missing password without DeferSecrets: %v", diags)
 	}
 }

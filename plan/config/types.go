@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -64,7 +65,12 @@ type Variable struct {
 // Secret holds a value that must never be printed. Its String, GoString and
 // MarshalJSON methods hide the value; Reveal is the only way to read it, and
 // is called only where the value goes to a server or a child's environment.
-type Secret struct{ value string }
+type Secret struct {
+	value string
+	// missing names the sensitive variable the value comes from when that
+	// variable has no value (LoadOptions.DeferSecrets).
+	missing string
+}
 
 // NewSecret wraps v.
 func NewSecret(v string) Secret { return Secret{value: v} }
@@ -73,7 +79,19 @@ func NewSecret(v string) Secret { return Secret{value: v} }
 func (s Secret) Reveal() string { return s.value }
 
 // IsZero reports whether no value is set.
-func (s Secret) IsZero() bool { return s.value == "" }
+func (s Secret) IsZero() bool { return s.value == "" && s.missing == "" }
+
+// Missing returns the name of the sensitive variable the secret comes from
+// when that variable was given no value (a configuration loaded with
+// DeferSecrets), "" otherwise. Commands that need the secret report it.
+func (s Secret) Missing() string { return s.missing }
+
+// MissingError is the error of a command that needs a secret whose variable
+// has no value; what names the setting ("the password of database.css").
+func (s Secret) MissingError(what string) error {
+	return fmt.Errorf("%s comes from the sensitive variable %q, which has no value: set it with %s%s=… in the environment, --var %s=… or a --var-file",
+		what, s.missing, EnvPrefix, s.missing, s.missing)
+}
 
 func (s Secret) String() string {
 	if s.value == "" {

@@ -140,8 +140,28 @@ func (b *body) path(name string) string {
 	return p
 }
 
+// secretStr reads a sensitive attribute. When its value is unknown because
+// it comes from a sensitive variable without a value (DeferSecrets), the
+// secret names that variable.
 func (b *body) secretStr(name string) Secret {
-	return NewSecret(b.str(name, ""))
+	if v := b.str(name, ""); v != "" {
+		return NewSecret(v)
+	}
+	a, ok := b.attrs[name]
+	if !ok || !b.l.opts.DeferSecrets {
+		return Secret{}
+	}
+	for _, tr := range a.Expr.Variables() {
+		if tr.RootName() != "var" || len(tr) < 2 {
+			continue
+		}
+		if attr, ok := tr[1].(hcl.TraverseAttr); ok {
+			if v := b.l.vars[attr.Name]; v != nil && !v.decl.Set && v.decl.Sensitive {
+				return Secret{missing: attr.Name}
+			}
+		}
+	}
+	return Secret{}
 }
 
 func (b *body) boolean(name string, def bool) bool {

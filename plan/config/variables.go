@@ -160,7 +160,7 @@ func (l *loader) evalVariables() {
 	vals := map[string]cty.Value{}
 	for name, v := range l.vars {
 		if !v.decl.Set {
-			if !l.opts.Offline && !v.invalid {
+			if !l.opts.Offline && !(l.opts.DeferSecrets && v.decl.Sensitive) && !v.invalid {
 				l.errorf(&v.decl.DeclRange, "No value for required variable",
 					"The variable %q has no default and no value was given. Set it with --var %s=…, in a --var-file, or in the environment variable %s%s.",
 					name, name, EnvPrefix, name)

@@ -36,6 +36,10 @@ type ConnConfig struct {
 	// LockTimeout, when set, bounds every wait of the connection's
 	// statements for a lock (the session's lock_timeout).
 	LockTimeout time.Duration
+	// Unusable, when set, is why this server cannot be connected to (a
+	// password whose variable has no value): Connect and the pg_dump and
+	// pg_restore commands return it instead of trying.
+	Unusable error
 }
 
 // String describes the connection without the password.
@@ -101,6 +105,9 @@ func (c ConnConfig) pgxConfig() (*pgx.ConnConfig, error) {
 // Connect opens a pgx connection. Authentication failures are reported as
 // such; the password never appears in the error.
 func Connect(ctx context.Context, c ConnConfig) (*pgx.Conn, error) {
+	if c.Unusable != nil {
+		return nil, c.Unusable
+	}
 	cfg, err := c.pgxConfig()
 	if err != nil {
 		return nil, err
@@ -155,6 +162,9 @@ func (e *scrubbedError) Unwrap() error { return e.err }
 // program returns the path of a PostgreSQL client program: in BinDir when
 // set, else looked up in PATH.
 func (c ConnConfig) program(name string) (string, error) {
+	if c.Unusable != nil {
+		return "", c.Unusable
+	}
 	if c.BinDir != "" {
 		p := filepath.Join(c.BinDir, name)
 		if _, err := os.Stat(p); err != nil {
