@@ -13,8 +13,16 @@
 
 variable "node" {
   type        = string
-  description = "Name of this node: its own archives (the persistence database) go below prod/nodes/<node>/."
+  description = "Name of this node: archives record it, and its own archives (the persistence database) go below prod/nodes/<node>/."
   default     = "node-a"
+}
+
+# Each archive records the node that wrote it; a node leaves the archives of
+# other nodes alone and refuses to back up what another node backs up. The
+# name comes from the node's variable file, not the host name, so it stays
+# the same in containers.
+planb {
+  node = var.node
 }
 
 variable "css_host" {
