@@ -43,6 +43,9 @@ type listedArchive struct {
 	Safety bool `json:"safety,omitempty"`
 	// Future marks an archive dated more than a few minutes after now.
 	Future bool `json:"future,omitempty"`
+	// Node is the planb node that made the archive, as its manifest says
+	// ("" for archives of older versions and adopted ones).
+	Node string `json:"node,omitempty"`
 
 	ref store.Ref
 	st  store.Store
@@ -121,6 +124,9 @@ archive and store, its result and how long it took.`,
 				}
 				if r.Future {
 					status += " (dated in the future)"
+				}
+				if r.Node != "" && r.Node != cfg.Node {
+					status += " (node " + r.Node + ")"
 				}
 				if r.Detail != "" {
 					status += ": " + r.Detail
@@ -230,7 +236,7 @@ func readManifests(ctx context.Context, rows []listedArchive) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			a := store.Archive{Ref: r.ref, Name: r.Archive}
-			r.Status, r.Detail = manifestStatus(ctx, r.st, a)
+			r.Status, r.Detail, r.Node = manifestStatus(ctx, r.st, a)
 		}(&rows[i])
 	}
 	wg.Wait()
@@ -251,23 +257,24 @@ func matches(r listedArchive, filter string) bool {
 		r.Archive == filter || strings.TrimSuffix(r.Archive, ".zip") == filter
 }
 
-func manifestStatus(ctx context.Context, st store.Store, a store.Archive) (string, string) {
+func manifestStatus(ctx context.Context, st store.Store, a store.Archive) (status, detail, node string) {
 	obj, err := st.Open(ctx, a.Ref, a.Name)
 	if err != nil {
-		return statusDamaged, err.Error()
+		return statusDamaged, err.Error(), ""
 	}
 	defer obj.Close()
 	rd, err := archive.Open(obj, obj.Size())
 	if err != nil {
-		return statusDamaged, err.Error()
+		return statusDamaged, err.Error(), ""
 	}
-	if _, err := rd.Manifest(); err != nil {
+	m, err := rd.Manifest()
+	if err != nil {
 		if errors.Is(err, archive.ErrNoManifest) {
-			return statusAdopted, ""
+			return statusAdopted, "", ""
 		}
-		return statusDamaged, err.Error()
+		return statusDamaged, err.Error(), ""
 	}
-	return statusComplete, ""
+	return statusComplete, "", m.Node
 }
 
 func sortedKeys[V any](m map[string]V) []string {

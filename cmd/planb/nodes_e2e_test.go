@@ -177,6 +177,21 @@ func TestOneResourceOneNode(t *testing.T) {
 	// Node A, which was first, goes on undisturbed.
 	n.a.run(t, 0, "plan", "--detailed-exitcode", "--now", at(26))
 
+	// list says whose the archives are where another node looks.
+	if r := n.b.run(t, 0, "list"); !strings.Contains(r.stdout, name(25)) || !strings.Contains(r.stdout, "complete (node node-a)") {
+		t.Errorf("list of node B:\n%s", r.stdout)
+	}
+	if r := n.a.run(t, 0, "list"); strings.Contains(r.stdout, "(node ") {
+		t.Errorf("list of node A names its own node:\n%s", r.stdout)
+	}
+	var listed struct{ Archives []struct{ Archive, Node string } }
+	if err := json.Unmarshal([]byte(n.b.run(t, 0, "list", "--json").stdout), &listed); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed.Archives) != 2 || listed.Archives[1].Node != "node-a" {
+		t.Errorf("list --json: %+v", listed)
+	}
+
 	// An upload of node A under way is node A's: node B's plan names it
 	// and cleans nothing.
 	finish := n.holdA(t, at(50))
