@@ -184,7 +184,9 @@ func TestOneResourceOneNode(t *testing.T) {
 	if r := n.a.run(t, 0, "list"); strings.Contains(r.stdout, "(node ") {
 		t.Errorf("list of node A names its own node:\n%s", r.stdout)
 	}
-	var listed struct{ Archives []struct{ Archive, Node string } }
+	var listed struct {
+		Archives []struct{ Archive, Node string }
+	}
 	if err := json.Unmarshal([]byte(n.b.run(t, 0, "list", "--json").stdout), &listed); err != nil {
 		t.Fatal(err)
 	}
