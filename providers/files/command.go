@@ -18,7 +18,8 @@ import (
 const outputTail = 4 << 10
 
 // killGrace is how long a process group gets between SIGTERM and SIGKILL
-// after its context ends.
+// (on Windows: between Ctrl-Break and the termination of its job) after its
+// context ends.
 const killGrace = 5 * time.Second
 
 // Command is an external program to run.
@@ -44,7 +45,9 @@ type Command struct {
 // RunCommand runs c and waits for it. The command runs in its own process
 // group; when ctx ends or the timeout expires the whole group gets SIGTERM,
 // then SIGKILL after a grace period, so children such as a shell's
-// subprocesses do not outlive it. Each line of output (standard error, and
+// subprocesses do not outlive it. On Windows the group is a job object and
+// a console process group: Ctrl-Break, then the job is terminated; the job
+// also ends the command's processes when planb dies. Each line of output (standard error, and
 // standard output unless c.Stdout is set) is logged at info level with the
 // stream name; a nil logger discards it. The error of a failed command
 // names the program, the exit status or signal, the timeout if it was

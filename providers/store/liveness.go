@@ -82,8 +82,8 @@ func (id identity) isSelf(holder LockInfo) bool {
 // Nothing else proves anything: on another host, another boot or another
 // PID namespace (a container on this host), the same pid is another
 // process or none; a record without boot and namespace (written by an
-// older planb, or not on Linux) or a process that cannot be probed proves
-// nothing either.
+// older planb, or on a system other than Linux and Windows) or a process
+// that cannot be probed proves nothing either.
 func (id identity) gone(holder LockInfo) (gone bool, why string) {
 	if id.isSelf(holder) {
 		return false, ""
@@ -92,7 +92,7 @@ func (id identity) gone(holder LockInfo) (gone bool, why string) {
 	case holder.Host != id.host:
 		return false, "held on another host, whose processes cannot be checked from here"
 	case holder.BootID == "" || holder.PIDNamespace == "":
-		return false, "its record does not name the holder's boot and PID namespace (an older planb, or not Linux), so its process cannot be checked"
+		return false, "its record does not name the holder's boot and PID namespace (an older planb, or a system other than Linux and Windows), so its process cannot be checked"
 	case id.bootID == "" || id.pidNS == "" || id.probe == nil:
 		return false, "processes cannot be checked from this process (no /proc of its own PID namespace)"
 	case holder.BootID != id.bootID:
@@ -108,7 +108,7 @@ func (id identity) gone(holder LockInfo) (gone bool, why string) {
 	case !exists:
 		return true, "its process no longer exists"
 	case holder.Start != 0 && start != 0 && start != holder.Start:
-		return true, fmt.Sprintf("its pid %d now belongs to another process (started at tick %d, the holder at tick %d)", holder.PID, start, holder.Start)
+		return true, fmt.Sprintf("its pid %d now belongs to another process (started at %d, the holder at %d)", holder.PID, start, holder.Start)
 	}
 	return false, ""
 }

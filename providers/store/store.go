@@ -309,8 +309,11 @@ type LockInfo struct {
 	// PIDNamespace its PID namespace as /proc/self/ns/pid reads
 	// ("pid:[4026531836]") and Start its process's start time (field 22 of
 	// /proc/<pid>/stat, clock ticks after boot): with Host and PID, what
-	// lets another process prove the holder gone. Empty or zero when
-	// unknown (not Linux, or no /proc of the holder's own namespace).
+	// lets another process prove the holder gone. On Windows they are
+	// "windows-boot:" and the boot time, "windows" (empty in a Windows
+	// container) and the process's creation time, both in 100 ns units
+	// since 1601. Empty or zero when unknown (another system, or no /proc
+	// of the holder's own namespace).
 	BootID       string `json:"boot_id,omitempty"`
 	PIDNamespace string `json:"pid_ns,omitempty"`
 	Start        uint64 `json:"start,omitempty"`
