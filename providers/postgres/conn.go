@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -160,23 +158,13 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // program returns the path of a PostgreSQL client program: in BinDir when
-// set, else looked up in PATH.
+// set, else looked up in PATH and, on Windows, in the usual install
+// folders (see findProgram).
 func (c ConnConfig) program(name string) (string, error) {
 	if c.Unusable != nil {
 		return "", c.Unusable
 	}
-	if c.BinDir != "" {
-		p := filepath.Join(c.BinDir, name)
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%s not found in bin_dir %s", name, c.BinDir)
-		}
-		return p, nil
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("%s not found in PATH (install the PostgreSQL client or set bin_dir)", name)
-	}
-	return p, nil
+	return findProgram(c.BinDir, name)
 }
 
 // connEnvVars are the libpq variables a child's environment must not inherit:

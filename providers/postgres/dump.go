@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -115,10 +116,7 @@ func runChild(cmd *exec.Cmd, c ConnConfig) error {
 	if err == nil {
 		return nil
 	}
-	name := cmd.Args[0]
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		name = name[i+1:]
-	}
+	name := strings.TrimSuffix(filepath.Base(cmd.Args[0]), exeSuffix)
 	msg := strings.TrimSpace(tail.String())
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) && msg != "" {
