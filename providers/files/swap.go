@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -116,7 +115,7 @@ func oldName(dir string) (string, error) {
 }
 
 func explainRename(err error) error {
-	if errors.Is(err, syscall.EXDEV) {
+	if crossDevice(err) {
 		return fmt.Errorf("%w (both directories must be on the same filesystem)", err)
 	}
 	return err
