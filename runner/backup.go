@@ -341,6 +341,10 @@ func (run *backupRun) dump(ctx context.Context, p *Progress, schema, entry strin
 	return nil
 }
 
+// maxNameWarnings bounds the warnings about the names of one folder a restore on
+// Windows would refuse; one more line counts the rest.
+const maxNameWarnings = 20
+
 func (run *backupRun) tree(ctx context.Context, p *Progress, prefix, dir string) (*archive.TreeInfo, error) {
 	stats, err := run.w.AddTree(ctx, prefix, dir, archive.TreeOptions{})
 	if err != nil {
@@ -352,6 +356,16 @@ func (run *backupRun) tree(ctx context.Context, p *Progress, prefix, dir string)
 	for _, s := range stats.Skipped {
 		p.Logger().Warn("left out of the archive: it cannot be stored faithfully",
 			"folder", dir, "path", s.Path, "reason", s.Reason)
+	}
+	// Names Windows cannot hold are archived; a restore on Windows refuses them.
+	for i, n := range stats.NotForWindows {
+		if i == maxNameWarnings {
+			p.Logger().Warn("more names a restore on Windows would refuse",
+				"folder", dir, "count", len(stats.NotForWindows)-i)
+			break
+		}
+		p.Logger().Warn("archived, but a restore on Windows would refuse this name",
+			"folder", dir, "path", n.Name, "reason", n.Reason)
 	}
 	return &archive.TreeInfo{
 		Source: dir, Prefix: prefix, Files: stats.Files, Dirs: stats.Dirs, Symlinks: stats.Symlinks, Bytes: stats.Bytes,

@@ -274,7 +274,8 @@ func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
 	}
 	// Only the folders this restore extracts are checked for safety: a
 	// restore of schemas alone does not depend on the archive's folder
-	// entries. Every checksum is verified all the same.
+	// entries. Every checksum is verified all the same. On Windows, names
+	// Windows cannot hold are refused here, before anything changes.
 	var prefixes []string
 	for _, t := range []*plan.TreeRestore{run.rp.Delivery, run.rp.Files} {
 		if t != nil {
@@ -282,7 +283,7 @@ func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
 		}
 	}
 	if len(prefixes) > 0 {
-		if err := rd.CheckSafe(archive.SafetyOptions{Prefixes: prefixes}); err != nil {
+		if err := rd.CheckSafe(archive.SafetyOptions{Prefixes: prefixes}.ForThisSystem()); err != nil {
 			return fmt.Errorf("%s: %w", run.rp.Archive, err)
 		}
 	}

@@ -19,12 +19,13 @@ import (
 
 // Extract writes the entries under prefix (e.g. "delivery/"; "" means the whole archive)
 // into targetDir, which must be an empty directory or not exist (its parent must). It runs
-// CheckSafe on those entries first and writes nothing when that fails. It then writes only
-// through an os.Root opened on targetDir and never through a symlink: every directory on
-// an entry's path is checked to be a directory, not a link, before it is entered, files
-// are created with O_EXCL, and the symlinks of the archive are created last, after every
-// file and directory, with their targets as stored (absolute or leaving targetDir
-// included). Files are checked against the manifest's SHA-256 when there is one;
+// CheckSafe on those entries first, with the checks of this system (ForThisSystem: on
+// Windows, the names Windows cannot hold), and writes nothing when that fails. It then
+// writes only through an os.Root opened on targetDir and never through a symlink: every
+// directory on an entry's path is checked to be a directory, not a link, before it is
+// entered, files are created with O_EXCL, and the symlinks of the archive are created
+// last, after every file and directory, with their targets as stored (absolute or leaving
+// targetDir included). Files are checked against the manifest's SHA-256 when there is one;
 // permissions (without setuid and setgid) and modification times are restored, directory
 // metadata last. If extraction fails midway, what it wrote is removed again (targetDir
 // too, when Extract created it). The stats do not count the "prefix/" entry itself, whose
@@ -32,6 +33,7 @@ import (
 func (r *Reader) Extract(ctx context.Context, prefix, targetDir string, opts SafetyOptions) (TreeStats, error) {
 	prefix = normPrefix(prefix)
 	what := "archive"
+	opts = opts.ForThisSystem()
 	opts.Prefixes = nil
 	if prefix != "" {
 		what = prefix

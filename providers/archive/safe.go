@@ -52,10 +52,24 @@ type SafetyOptions struct {
 	// CaseInsensitive also treats names that differ only in letter case as duplicates, for
 	// targets on case-insensitive file systems.
 	CaseInsensitive bool
+	// Windows also rejects the names Windows cannot hold (see WindowsNameProblems):
+	// reserved device names, names ending in a dot or a space, the characters <>:"|?*,
+	// and names that differ only in letter case. Extract sets it on Windows; so does
+	// ForThisSystem.
+	Windows bool
 	// Prefixes, when set, restricts the checks to the entries whose names start with one
 	// of them (e.g. "delivery/"): the entries that will be extracted. Other entries are not
 	// looked at. Extract sets it to its own prefix.
 	Prefixes []string
+}
+
+// ForThisSystem returns o with the checks the system planb runs on needs to extract what
+// passes them: Windows on Windows. A restore checks with it before it changes anything.
+func (o SafetyOptions) ForThisSystem() SafetyOptions {
+	if onWindows {
+		o.Windows = true
+	}
+	return o
 }
 
 func (o SafetyOptions) withDefaults() SafetyOptions {
@@ -75,17 +89,21 @@ func (o SafetyOptions) withDefaults() SafetyOptions {
 // link); device, fifo and socket entries; symlinks whose target is empty, holds a NUL or is
 // too long (or any symlink with NoSymlinks); stored entries whose sizes disagree;
 // compression ratios above MaxRatio, entries overlapping each other and totals above
-// MaxTotalSize. Symlink targets may be absolute or leave the archive root: the extraction
-// root confines the names of entries, not where links point. With Prefixes, only the
-// entries under them are checked. It reads the central directory and the symlink entries
-// only. Errors wrap ErrUnsafe and name each offending entry (at most 20).
+// MaxTotalSize; with Windows, the names Windows cannot hold. Symlink targets may be
+// absolute or leave the archive root: the extraction root confines the names of entries,
+// not where links point. With Prefixes, only the entries under them are checked. It reads
+// the central directory and the symlink entries only. Errors wrap ErrUnsafe and name each
+// offending entry (the first 20, then how many more there are).
 func (r *Reader) CheckSafe(opts SafetyOptions) error {
 	opts = opts.withDefaults()
 	var errs []error
+	more := 0
 	report := func(name, format string, args ...any) {
-		if len(errs) < maxUnsafeErrors {
-			errs = append(errs, fmt.Errorf("%w: entry %q: %s", ErrUnsafe, name, fmt.Sprintf(format, args...)))
+		if len(errs) >= maxUnsafeErrors {
+			more++
+			return
 		}
+		errs = append(errs, fmt.Errorf("%w: entry %q: %s", ErrUnsafe, name, fmt.Sprintf(format, args...)))
 	}
 	files := r.zr.File
 	if len(opts.Prefixes) > 0 {
@@ -99,14 +117,16 @@ func (r *Reader) CheckSafe(opts SafetyOptions) error {
 	var links []*zip.File
 	var total uint64
 	var valid []*zip.File
+	var names []string // of the entries whose names are safe
 	for _, f := range files {
 		if reason := unsafeName(f.Name); reason != "" {
 			report(f.Name, "%s", reason)
 			continue
 		}
+		names = append(names, f.Name)
 		key := strings.TrimSuffix(f.Name, "/")
 		dupKey := key
-		if opts.CaseInsensitive {
+		if opts.CaseInsensitive && !opts.Windows { // with Windows, WindowsNameProblems says it
 			dupKey = strings.ToLower(key)
 		}
 		if first, dup := seen[dupKey]; dup {
@@ -142,6 +162,11 @@ func (r *Reader) CheckSafe(opts SafetyOptions) error {
 		total = addSat(total, u)
 		valid = append(valid, f)
 	}
+	if opts.Windows {
+		for _, p := range WindowsNameProblems(names) {
+			report(p.Name, "Windows cannot hold it: %s", p.Reason)
+		}
+	}
 	// Entries cannot overlap when each has its own local header and data; overlapping
 	// entries are how the most efficient zip bombs multiply one compressed stream.
 	var stored uint64
@@ -170,6 +195,9 @@ func (r *Reader) CheckSafe(opts SafetyOptions) error {
 		if _, err := readLinkEntry(f); err != nil {
 			report(f.Name, "%v", err)
 		}
+	}
+	if more > 0 {
+		errs = append(errs, fmt.Errorf("%w: and %d more unsafe entries", ErrUnsafe, more))
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -209,7 +237,10 @@ func unsafeName(name string) string {
 			return "not a clean path"
 		}
 	}
-	if !filepath.IsLocal(filepath.FromSlash(base)) {
+	// On Windows, IsLocal also refuses what Windows cannot hold (reserved names, a colon):
+	// that is for SafetyOptions.Windows to refuse, naming the reason, where files are
+	// written; an archive holding such names is not damaged.
+	if !filepath.IsLocal(filepath.FromSlash(base)) && windowsPathProblem(base) == "" {
 		return "not a local path"
 	}
 	return ""

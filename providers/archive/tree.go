@@ -29,6 +29,9 @@ type TreeStats struct {
 	// Skipped lists, in walk order, what AddTree left out because an archive cannot hold
 	// it faithfully.
 	Skipped []SkippedFile
+	// NotForWindows lists, in walk order, what AddTree archived under a name a restore
+	// on Windows refuses (WindowsNameProblems), with paths relative to the tree's root.
+	NotForWindows []NameProblem
 }
 
 // compressedExt lists extensions of formats that are already compressed: such files are
@@ -61,8 +64,10 @@ func methodFor(name string) uint16 {
 // never followed, and everything is read through an os.Root on dir. What an archive cannot
 // hold faithfully is left out and listed in TreeStats.Skipped: sockets, fifos, devices, and
 // names that are not valid UTF-8 or that readers refuse (a backslash, for one); a directory
-// left out for its name is left out with everything below it. An empty prefix puts the tree
-// at the top of the archive, without a root entry.
+// left out for its name is left out with everything below it. Names a restore on Windows
+// would refuse are archived and listed in TreeStats.NotForWindows. Entry names use "/"
+// on every system: the tree is walked as an fs.FS. An empty prefix puts the tree at the
+// top of the archive, without a root entry.
 func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptions) (TreeStats, error) {
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
@@ -94,6 +99,7 @@ func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptio
 		wg    sync.WaitGroup
 		mu    sync.Mutex
 		stats TreeStats
+		added []string // relative paths of the entries, a directory's ending in "/"
 	)
 	for range w.opts.Workers {
 		wg.Go(func() {
@@ -158,6 +164,11 @@ func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptio
 			}
 			return nil
 		}
+		if d.IsDir() {
+			added = append(added, rel+"/")
+		} else {
+			added = append(added, rel)
+		}
 		switch d.Type() {
 		case 0:
 			select {
@@ -208,6 +219,7 @@ func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptio
 	if walkErr != nil {
 		return stats, fmt.Errorf("add tree %s: %w", dir, walkErr)
 	}
+	stats.NotForWindows = WindowsNameProblems(added)
 	return stats, nil
 }
 
