@@ -32,7 +32,7 @@ func writeConfig(t *testing.T, files map[string]string) string {
 }
 
 func TestValidateExamples(t *testing.T) {
-	for _, ex := range []string{"quickstart", "cast-aip", "fleet"} {
+	for _, ex := range []string{"quickstart", "cast-aip", "fleet", "windows"} {
 		t.Run(ex, func(t *testing.T) {
 			dir := filepath.Join("..", "..", "examples", ex)
 			if _, err := os.Stat(dir); err != nil {
