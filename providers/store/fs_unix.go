@@ -42,3 +42,9 @@ func syncUnsupported(err error) bool {
 func flock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }
 
 func funlock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
+
+// removeFile removes path.
+func removeFile(path string) error { return os.Remove(path) }
+
+// replaceFile renames oldpath to newpath, replacing newpath.
+func replaceFile(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }

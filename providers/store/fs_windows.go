@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"os"
+	"time"
 
 	"github.com/planb-backup/planb/providers/files"
 	"golang.org/x/sys/windows"
@@ -47,4 +49,28 @@ func flock(f *os.File) error {
 func funlock(f *os.File) error {
 	var ol windows.Overlapped
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
+}
+
+// removeFile removes path. Windows refuses to remove or replace a file
+// another process has open, as another planb reading a lock record does for
+// a moment: removeFile and replaceFile try again for up to a second.
+func removeFile(path string) error { return retryShared(func() error { return os.Remove(path) }) }
+
+// replaceFile renames oldpath to newpath, replacing newpath.
+func replaceFile(oldpath, newpath string) error {
+	return retryShared(func() error { return os.Rename(oldpath, newpath) })
+}
+
+func retryShared(op func() error) error {
+	deadline := time.Now().Add(time.Second)
+	delay := time.Millisecond
+	for {
+		err := op()
+		if err == nil || !(errors.Is(err, windows.ERROR_SHARING_VIOLATION) || errors.Is(err, windows.ERROR_ACCESS_DENIED)) ||
+			time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 100*time.Millisecond)
+	}
 }

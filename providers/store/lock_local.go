@@ -211,7 +211,7 @@ func (l *Local) removeStale(path string, ref Ref, stale LockInfo, why string) er
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(path); errors.Is(err, fs.ErrNotExist) {
+	if err := removeFile(path); errors.Is(err, fs.ErrNotExist) {
 		return nil // removed by another process (possible only without flock)
 	} else if err != nil {
 		return err
@@ -281,7 +281,7 @@ func (k *localLock) renew(ctx context.Context, expires time.Time) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := os.Rename(tmp, k.path); err != nil {
+	if err := replaceFile(tmp, k.path); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -308,7 +308,7 @@ func (k *localLock) Unlock() error {
 	if err != nil {
 		return fmt.Errorf("store %q: unlock: %w", k.store.name, err)
 	}
-	if err := os.Remove(k.path); err != nil {
+	if err := removeFile(k.path); err != nil {
 		return fmt.Errorf("store %q: unlock: %w", k.store.name, err)
 	}
 	return nil

@@ -71,7 +71,7 @@ func (l *Local) WriteRecord(ctx context.Context, ref Ref, name string, data []by
 	}
 	err = errors.Join(err, f.Close())
 	if err == nil {
-		err = os.Rename(tmp, p)
+		err = replaceFile(tmp, p)
 	}
 	if err == nil {
 		err = syncDir(filepath.Dir(p))
@@ -105,7 +105,7 @@ func (l *Local) DeleteRecord(ctx context.Context, ref Ref, name string) error {
 		return fmt.Errorf("store %q: %w", l.name, err)
 	}
 	p := l.recordPath(ref, name)
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store %q: delete record: %w", l.name, err)
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
