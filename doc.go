@@ -18,7 +18,8 @@
 //     providers/postgres (pgx, pg_dump, pg_restore), providers/archive (the
 //     ZIP format, manifests, safe extraction), providers/store (local
 //     directories and S3-compatible buckets, locks) and providers/files
-//     (hook commands, options.xml, folder swaps).
+//     (hook commands, options.xml, folder swaps); providers/internal/winjob
+//     holds the Windows job objects their child processes run in.
 //   - cmd/planb wires the command line; bench measures planb against the
 //     scripts it replaces; examples holds configurations that double as test
 //     inputs.
