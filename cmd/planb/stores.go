@@ -66,39 +66,46 @@ func catalog(ctx context.Context, cfg *config.Config, stores map[string]store.St
 	return cat, nil
 }
 
-// damageReaders bounds the damage records read at once: a remote store
-// answers each with a request.
-const damageReaders = 16
+// recordReaders bounds the records read at once: a remote store answers
+// each with a request.
+const recordReaders = 16
 
-// damageOf reads the damage records of the folders of the catalog that
-// hold archives of the resources: by store, by archive key, what checks
-// found damaged.
-func damageOf(ctx context.Context, stores map[string]store.Store, cat plan.Catalog, resources []*config.Resource) (map[string]map[string]plan.Damage, error) {
-	type folder struct {
-		store string
-		ref   store.Ref
-	}
+// storeFolder is the folder of one resource in one store.
+type storeFolder struct {
+	store string
+	ref   store.Ref
+}
+
+// catalogFolders lists the folders of the catalog that hold complete
+// archives of the resources, or partials too when withPartials is set.
+func catalogFolders(cat plan.Catalog, resources []*config.Resource, withPartials bool) []storeFolder {
 	wanted := map[store.Ref]bool{}
 	for _, r := range resources {
 		wanted[plan.RefOf(r)] = true
 	}
-	seen := map[folder]bool{}
-	var folders []folder
+	seen := map[storeFolder]bool{}
+	var folders []storeFolder
 	for name, archives := range cat {
 		for _, a := range archives {
-			f := folder{name, a.Ref}
-			if wanted[a.Ref] && !a.Partial && !seen[f] {
+			f := storeFolder{name, a.Ref}
+			if wanted[a.Ref] && (withPartials || !a.Partial) && !seen[f] {
 				seen[f] = true
 				folders = append(folders, f)
 			}
 		}
 	}
+	return folders
+}
+
+// readFolders calls read for every folder, recordReaders at a time; read
+// runs under a lock shared by all calls, so it may fill one result. The
+// errors of all folders are joined.
+func readFolders(folders []storeFolder, read func(storeFolder) (func(), error)) error {
 	var (
 		mu   sync.Mutex
-		out  = map[string]map[string]plan.Damage{}
 		errs []error
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, damageReaders)
+		sem  = make(chan struct{}, recordReaders)
 	)
 	for _, f := range folders {
 		wg.Add(1)
@@ -106,76 +113,60 @@ func damageOf(ctx context.Context, stores map[string]store.Store, cat plan.Catal
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			list, err := runner.ReadDamage(ctx, stores[f.store], f.ref)
+			keep, err := read(f)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("read the damage record of %s in store.%s: %w", f.ref, f.store, err))
+				errs = append(errs, err)
 				return
 			}
+			keep()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// damageOf reads the damage records of the folders of the catalog that
+// hold archives of the resources: by store, by archive key, what checks
+// found damaged.
+func damageOf(ctx context.Context, stores map[string]store.Store, cat plan.Catalog, resources []*config.Resource) (map[string]map[string]plan.Damage, error) {
+	out := map[string]map[string]plan.Damage{}
+	err := readFolders(catalogFolders(cat, resources, false), func(f storeFolder) (func(), error) {
+		list, err := runner.ReadDamage(ctx, stores[f.store], f.ref)
+		if err != nil {
+			return nil, fmt.Errorf("read the damage record of %s in store.%s: %w", f.ref, f.store, err)
+		}
+		return func() {
 			for _, d := range list {
 				if out[f.store] == nil {
 					out[f.store] = map[string]plan.Damage{}
 				}
 				out[f.store][f.ref.Key(d.Archive)] = d
 			}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+		}, nil
+	})
+	return out, err
 }
 
 // nodesOf reads the nodes records of the folders of the catalog that hold
 // archives or partials of the resources: by store, by archive key, the
 // node that wrote each archive.
 func nodesOf(ctx context.Context, stores map[string]store.Store, cat plan.Catalog, resources []*config.Resource) (map[string]map[string]string, error) {
-	type folder struct {
-		store string
-		ref   store.Ref
-	}
-	wanted := map[store.Ref]bool{}
-	for _, r := range resources {
-		wanted[plan.RefOf(r)] = true
-	}
-	seen := map[folder]bool{}
-	var folders []folder
-	for name, archives := range cat {
-		for _, a := range archives {
-			f := folder{name, a.Ref}
-			if wanted[a.Ref] && !seen[f] {
-				seen[f] = true
-				folders = append(folders, f)
-			}
+	out := map[string]map[string]string{}
+	err := readFolders(catalogFolders(cat, resources, true), func(f storeFolder) (func(), error) {
+		nodes, err := runner.ReadNodes(ctx, stores[f.store], f.ref)
+		if err != nil {
+			return nil, fmt.Errorf("read the nodes record of %s in store.%s: %w", f.ref, f.store, err)
 		}
-	}
-	var (
-		mu   sync.Mutex
-		out  = map[string]map[string]string{}
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, damageReaders)
-	)
-	for _, f := range folders {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			nodes, err := runner.ReadNodes(ctx, stores[f.store], f.ref)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("read the nodes record of %s in store.%s: %w", f.ref, f.store, err))
-				return
-			}
+		return func() {
 			for name, node := range nodes {
 				if out[f.store] == nil {
 					out[f.store] = map[string]string{}
 				}
 				out[f.store][f.ref.Key(name)] = node
 			}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+		}, nil
+	})
+	return out, err
 }
