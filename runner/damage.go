@@ -3,9 +3,6 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"slices"
 	"time"
@@ -27,16 +24,9 @@ type damageDoc struct {
 // ReadDamage returns what the damage record of a resource folder holds;
 // nothing when there is none.
 func ReadDamage(ctx context.Context, st store.Store, ref store.Ref) ([]plan.Damage, error) {
-	data, err := st.ReadRecord(ctx, ref, DamageRecord)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var doc damageDoc
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("store %q: record %s: %w", st.Name(), ref.Key(DamageRecord), err)
+	if _, err := store.ReadJSON(ctx, st, ref, DamageRecord, &doc); err != nil {
+		return nil, err
 	}
 	return doc.Archives, nil
 }

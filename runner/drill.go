@@ -23,16 +23,10 @@ import (
 // ReadDrillRecord returns the drill record of a resource folder in a store;
 // nil when there is none.
 func ReadDrillRecord(ctx context.Context, st store.Store, ref store.Ref) (*plan.DrillRecord, error) {
-	data, err := st.ReadRecord(ctx, ref, plan.DrillRecordName)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var rec plan.DrillRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("store %q: record %s: %w", st.Name(), ref.Key(plan.DrillRecordName), err)
+	found, err := store.ReadJSON(ctx, st, ref, plan.DrillRecordName, &rec)
+	if !found || err != nil {
+		return nil, err
 	}
 	return &rec, nil
 }

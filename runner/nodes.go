@@ -3,9 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
@@ -56,17 +54,13 @@ func ReadNodes(ctx context.Context, st store.Store, ref store.Ref) (map[string]s
 }
 
 func readNodes(ctx context.Context, st store.Store, ref store.Ref) (*nodesDoc, error) {
-	data, err := st.ReadRecord(ctx, ref, NodesRecord)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
+	var doc nodesDoc
+	found, err := store.ReadJSON(ctx, st, ref, NodesRecord, &doc)
+	if !found {
 		return nil, err
 	}
-	var doc nodesDoc
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("store %q: record %s does not parse (%v): it says which node wrote each archive; remove it by hand to treat them all as this node's",
-			st.Name(), ref.Key(NodesRecord), err)
+	if err != nil {
+		return nil, fmt.Errorf("%w: it says which node wrote each archive; remove it by hand to treat them all as this node's", err)
 	}
 	for _, e := range doc.Archives {
 		if e.Archive == "" || e.Node == "" {

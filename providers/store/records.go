@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -160,4 +161,21 @@ func (s *S3) DeleteRecord(ctx context.Context, ref Ref, name string) error {
 		return s.failOn("delete record "+key, "DeleteObject", key, err)
 	}
 	return nil
+}
+
+// ReadJSON reads record name of ref in st into v. found is false, with no
+// error, when there is no such record; a record that does not parse is an
+// error naming the store and the record.
+func ReadJSON(ctx context.Context, st Store, ref Ref, name string, v any) (found bool, err error) {
+	data, err := st.ReadRecord(ctx, ref, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("store %q: record %s does not parse: %w", st.Name(), ref.Key(name), err)
+	}
+	return true, nil
 }
