@@ -15,9 +15,12 @@
 //     copy, prune, restore, drill, unlock) and runs it with bounded
 //     parallelism.
 //   - providers are the only code that touches the outside world:
-//     providers/postgres (pgx, pg_dump, pg_restore), providers/archive (the
+//     providers/postgres (pgx, pg_dump, pg_restore, restoring the schemas of
+//     an application in one transaction), providers/archive (the
 //     ZIP format, manifests, safe extraction), providers/store (local
-//     directories and S3-compatible buckets, locks) and providers/files
+//     directories and S3-compatible buckets, locks, and the records kept beside
+//     the archives: restores under way, damaged archives, drills, nodes) and
+//     providers/files
 //     (hook commands, options.xml, folder swaps); providers/internal/winjob
 //     holds the Windows job objects their child processes run in.
 //   - cmd/planb wires the command line; bench measures planb against the
