@@ -161,6 +161,9 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 	}
 	for _, f := range failed {
 		if errors.Is(f.Err, store.ErrLocked) {
+			if o.lockTimeout == 0 {
+				fmt.Fprintln(g.stderr, "Another apply holds the lock: run again later, or wait for it with --lock-timeout (for example --lock-timeout 10m).")
+			}
 			return withCode(exitLocked, nil)
 		}
 	}

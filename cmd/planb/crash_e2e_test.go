@@ -302,6 +302,9 @@ persistence "slow" {
 	if !strings.Contains(r.stdout+r.stderr, fmt.Sprintf("locked by pid %d", first.Process.Pid)) {
 		t.Errorf("the refused apply does not name the holder:\n%s%s", r.stdout, r.stderr)
 	}
+	if !strings.Contains(r.stderr, "--lock-timeout") {
+		t.Errorf("the refused apply does not mention --lock-timeout:\n%s", r.stderr)
+	}
 	if err := first.Wait(); err != nil {
 		t.Fatalf("the first apply: %v\n%s", err, firstOut.String())
 	}
