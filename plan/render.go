@@ -113,16 +113,16 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 	if p.Restore != nil && p.Restore.NoSafety != "" {
 		bw.printf("No safety backup: %s.\n\n", p.Restore.NoSafety)
 	}
-	if p.Restore != nil && len(p.Restore.Leftovers) > 0 {
-		bw.printf("Left by interrupted restores:\n")
+	if p.Restore != nil {
+		var left []string
 		for _, l := range p.Restore.Leftovers {
 			what := "kept (not part of this restore)"
 			if l.Remove {
 				what = "removed once the restore succeeded"
 			}
-			bw.printf("  %s %s: %s; %s\n", l.Kind, l.Name, l.What, what)
+			left = append(left, fmt.Sprintf("%s %s: %s; %s", l.Kind, l.Name, l.What, what))
 		}
-		bw.printf("\n")
+		bw.list("Left by interrupted restores:", left)
 	}
 	var upToDate []ResourceState
 	for _, r := range p.Resources {
@@ -147,14 +147,8 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			future = append(future, fmt.Sprintf("store.%s %s", r.Store, f))
 		}
 	}
-	if len(future) > 0 {
-		bw.printf("%s more than %s after %s (a copied file, or a wrong clock): never the newest, never counted or pruned by retention:\n",
-			st.paint("Archives dated in the future", "33"), FormatDuration(FutureSkew), p.Now.Format(time.RFC3339))
-		for _, f := range future {
-			bw.printf("  %s\n", f)
-		}
-		bw.printf("\n")
-	}
+	bw.list(fmt.Sprintf("%s more than %s after %s (a copied file, or a wrong clock): never the newest, never counted or pruned by retention:",
+		st.paint("Archives dated in the future", "33"), FormatDuration(FutureSkew), p.Now.Format(time.RFC3339)), future)
 	var damaged []string
 	for _, r := range p.Resources {
 		for _, d := range r.Damaged {
@@ -162,14 +156,7 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 				r.Store, d.Archive, d.Problem, d.By, d.Found.UTC().Format(time.RFC3339)))
 		}
 	}
-	if len(damaged) > 0 {
-		bw.printf("%s (found by a check that read them): never the newest, never copied, never counted or pruned by retention; inspect and remove them by hand, or clear the mark with planb verify once they verify:\n",
-			st.paint("Damaged archives", "31"))
-		for _, d := range damaged {
-			bw.printf("  %s\n", d)
-		}
-		bw.printf("\n")
-	}
+	bw.list(st.paint("Damaged archives", "31")+" (found by a check that read them): never the newest, never copied, never counted or pruned by retention; inspect and remove them by hand, or clear the mark with planb verify once they verify:", damaged)
 	var others []string
 	for _, r := range p.Resources {
 		for _, o := range r.OtherNodes {
@@ -183,33 +170,19 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 			others = append(others, fmt.Sprintf("%s in store.%s: %s (node %s%s)", r.Resource, r.Store, o.Archive, o.Node, what))
 		}
 	}
-	if len(others) > 0 {
-		bw.printf("Archives of other nodes (not among the owners; this node never counts, prunes or cleans them):\n")
-		for _, o := range others {
-			bw.printf("  %s\n", o)
-		}
-		bw.printf("\n")
-	}
+	bw.list("Archives of other nodes (not among the owners; this node never counts, prunes or cleans them):", others)
 	var kept []string
 	for _, r := range p.Resources {
 		for _, k := range r.PartialsKept {
 			kept = append(kept, fmt.Sprintf("%s in store.%s: %s, %s", r.Resource, r.Store, k.Archive, k.Why))
 		}
 	}
-	if len(kept) > 0 {
-		bw.printf("Partial archives not cleaned:\n")
-		for _, k := range kept {
-			bw.printf("  %s\n", k)
-		}
-		bw.printf("\n")
+	bw.list("Partial archives not cleaned:", kept)
+	var orphans []string
+	for _, o := range p.Orphans {
+		orphans = append(orphans, fmt.Sprintf("store.%s %s/%s", o.Store, o.Folder, o.Archive))
 	}
-	if len(p.Orphans) > 0 {
-		bw.printf("Orphaned archives (their resources are no longer configured; a plan never deletes them):\n")
-		for _, o := range p.Orphans {
-			bw.printf("  store.%s %s/%s\n", o.Store, o.Folder, o.Archive)
-		}
-		bw.printf("\n")
-	}
+	bw.list("Orphaned archives (their resources are no longer configured; a plan never deletes them):", orphans)
 	for _, name := range sortedKeys(p.Foreign) {
 		bw.printf("store.%s is shared: %d archive(s) of resources that other configurations back up are not shown.\n\n", name, p.Foreign[name])
 	}
@@ -234,6 +207,19 @@ func (e *errWriter) printf(format string, args ...any) {
 		return
 	}
 	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+// list prints a heading and one indented line per item, then a blank
+// line; nothing when there are no items.
+func (e *errWriter) list(heading string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	e.printf("%s\n", heading)
+	for _, it := range items {
+		e.printf("  %s\n", it)
+	}
+	e.printf("\n")
 }
 
 func (p *Plan) writeRestore(bw *errWriter, a *Action, st Style) {
