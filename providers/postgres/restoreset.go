@@ -123,8 +123,7 @@ func restoreSet(ctx context.Context, c ConnConfig, dumps []SchemaDump, opts SetO
 		schemas[i] = d.Schema
 	}
 	fail := func(err error) error {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+		if isLockTimeout(err) {
 			return lockError(context.WithoutCancel(ctx), c, schemas, opts.LockTimeout, err)
 		}
 		return c.scrub(err)
@@ -650,11 +649,17 @@ func (r *copyReader) Read(p []byte) (int, error) {
 // naming the sessions holding locks on the relations of schemas; other
 // errors are returned as they are.
 func ExplainLockTimeout(ctx context.Context, c ConnConfig, schemas []string, err error) error {
-	var pgErr *pgconn.PgError
-	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55P03" {
+	if !isLockTimeout(err) {
 		return err
 	}
 	return lockError(ctx, c, schemas, c.LockTimeout, err)
+}
+
+// isLockTimeout reports whether err is the server giving up a wait for a
+// lock (lock_timeout, SQLSTATE 55P03).
+func isLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
 }
 
 // lockError explains a lock timeout: which sessions hold locks on the
