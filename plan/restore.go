@@ -277,15 +277,6 @@ func MakeRestore(cfg *config.Config, cat Catalog, r *config.Resource, a store.Ar
 		s.Now = live.Schemas[s.Target]
 		rp.Schemas = append(rp.Schemas, s)
 	}
-	for _, l := range live.Leftovers {
-		switch l.Kind {
-		case "schema":
-			l.Remove = slices.ContainsFunc(rp.Schemas, func(s SchemaRestore) bool { return s.Role != "database" && s.Target == l.Of })
-		case "folder":
-			l.Remove = (rp.Delivery != nil && rp.Delivery.Target == l.Of) || (rp.Files != nil && rp.Files.Target == l.Of)
-		}
-		rp.Leftovers = append(rp.Leftovers, l)
-	}
 	if len(live.Dependents) > 0 {
 		if !req.Cascade {
 			return nil, &DependentsError{Resource: r.Address, Schemas: existingSchemas(rp), Dependents: live.Dependents}
@@ -317,10 +308,16 @@ func MakeRestore(cfg *config.Config, cat Catalog, r *config.Resource, a store.Ar
 			rp.OptionsSkipped = "the archive's options.xml is not written: the configuration sets no options { file = … }"
 		}
 	}
-	for i, l := range rp.Leftovers {
-		if l.Kind == "folder" {
-			rp.Leftovers[i].Remove = (rp.Delivery != nil && rp.Delivery.Target == l.Of) || (rp.Files != nil && rp.Files.Target == l.Of)
+	// What interrupted restores left of the schemas and folders this one
+	// replaces goes once it succeeded.
+	for _, l := range live.Leftovers {
+		switch l.Kind {
+		case "schema":
+			l.Remove = slices.ContainsFunc(rp.Schemas, func(s SchemaRestore) bool { return s.Role != "database" && s.Target == l.Of })
+		case "folder":
+			l.Remove = (rp.Delivery != nil && rp.Delivery.Target == l.Of) || (rp.Files != nil && rp.Files.Target == l.Of)
 		}
+		rp.Leftovers = append(rp.Leftovers, l)
 	}
 	if req.ToDatabase == "" {
 		for _, h := range r.AfterRestore {
