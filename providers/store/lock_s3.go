@@ -98,7 +98,9 @@ func (s *S3) putLock(ctx context.Context, key string, info LockInfo, ifMatch str
 	} else {
 		opts.SetMatchETag(ifMatch)
 	}
-	up, err := s.client.PutObject(withOperation(ctx), s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
+	pctx, end := withOperation(ctx)
+	defer end()
+	up, err := s.client.PutObject(pctx, s.bucket, key, bytes.NewReader(data), int64(len(data)), opts)
 	if err != nil {
 		return "", err
 	}
@@ -114,7 +116,9 @@ func (e *lockDecodeError) Error() string { return e.err.Error() }
 // failure is a *lockDecodeError.
 func (s *S3) readLock(ctx context.Context, key string) (LockInfo, string, error) {
 	var rec LockInfo
-	body, info, _, err := s.core.GetObject(withOperation(ctx), s.bucket, key, minio.GetObjectOptions{})
+	gctx, end := withOperation(ctx)
+	defer end()
+	body, info, _, err := s.core.GetObject(gctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return rec, "", err
 	}
@@ -225,7 +229,7 @@ func (k *s3Lock) Unlock() error {
 	if err != nil {
 		return s.fail("unlock "+k.ref.String(), err)
 	}
-	if err := s.client.RemoveObject(withOperation(ctx), s.bucket, k.key, minio.RemoveObjectOptions{}); err != nil {
+	if err := s.remove(ctx, k.key); err != nil {
 		return s.fail("unlock "+k.ref.String(), err)
 	}
 	return nil

@@ -125,7 +125,9 @@ func (s *S3) WriteRecord(ctx context.Context, ref Ref, name string, data []byte)
 		return fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.recordKey(ref, name)
-	_, err := s.client.PutObject(withOperation(ctx), s.bucket, key, bytes.NewReader(data), int64(len(data)),
+	pctx, end := withOperation(ctx)
+	defer end()
+	_, err := s.client.PutObject(pctx, s.bucket, key, bytes.NewReader(data), int64(len(data)),
 		minio.PutObjectOptions{ContentType: "application/json"})
 	if err != nil {
 		return s.failOn("write record "+key, "PutObject", key, err)
@@ -139,7 +141,9 @@ func (s *S3) ReadRecord(ctx context.Context, ref Ref, name string) ([]byte, erro
 		return nil, fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.recordKey(ref, name)
-	body, _, _, err := s.core.GetObject(withOperation(ctx), s.bucket, key, minio.GetObjectOptions{})
+	gctx, end := withOperation(ctx)
+	defer end()
+	body, _, _, err := s.core.GetObject(gctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s.failOn("read record "+key, "GetObject", key, err)
 	}
@@ -157,7 +161,7 @@ func (s *S3) DeleteRecord(ctx context.Context, ref Ref, name string) error {
 		return fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.recordKey(ref, name)
-	if err := s.client.RemoveObject(withOperation(ctx), s.bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+	if err := s.remove(ctx, key); err != nil && !isNotFound(err) {
 		return s.failOn("delete record "+key, "DeleteObject", key, err)
 	}
 	return nil

@@ -459,7 +459,9 @@ func (s *S3) ListResource(ctx context.Context, ref Ref) ([]Archive, error) {
 // one resource.
 func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 	var out []Archive
-	for obj := range s.client.ListObjects(withOperation(ctx), s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	lctx, end := withOperation(ctx)
+	defer end()
+	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
 		if obj.Err != nil {
 			return nil, s.failOn("list", "ListObjects", "", obj.Err)
 		}
@@ -473,7 +475,9 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 			Size: obj.Size, ModTime: obj.LastModified, Partial: partial, Safety: IsSafety(file),
 		})
 	}
-	for up := range s.client.ListIncompleteUploads(withOperation(ctx), s.bucket, prefix, true) {
+	uctx, end := withOperation(ctx)
+	defer end()
+	for up := range s.client.ListIncompleteUploads(uctx, s.bucket, prefix, true) {
 		if up.Err != nil {
 			return nil, s.failOn("list incomplete uploads", "ListMultipartUploads", "", up.Err)
 		}
@@ -500,11 +504,27 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 	return out, nil
 }
 
+// stat is StatObject of key, as one operation.
+func (s *S3) stat(ctx context.Context, key string) (minio.ObjectInfo, error) {
+	ctx, end := withOperation(ctx)
+	defer end()
+	return s.client.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+}
+
+// remove is RemoveObject of key, as one operation.
+func (s *S3) remove(ctx context.Context, key string) error {
+	ctx, end := withOperation(ctx)
+	defer end()
+	return s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{})
+}
+
 // incompleteUploads returns the upload IDs of the incomplete multipart
 // uploads of exactly key.
 func (s *S3) incompleteUploads(ctx context.Context, key string) ([]string, error) {
 	var ids []string
-	for up := range s.client.ListIncompleteUploads(withOperation(ctx), s.bucket, key, false) {
+	uctx, end := withOperation(ctx)
+	defer end()
+	for up := range s.client.ListIncompleteUploads(uctx, s.bucket, key, false) {
 		if up.Err != nil {
 			return nil, up.Err
 		}
@@ -528,7 +548,7 @@ func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
 	}
-	if _, err := s.client.StatObject(withOperation(ctx), s.bucket, key, minio.StatObjectOptions{}); err == nil {
+	if _, err := s.stat(ctx, key); err == nil {
 		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrExist)
 	} else if !isNotFound(err) {
 		return nil, s.failOn(op, "HeadObject", key, err)
@@ -541,7 +561,9 @@ func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
 		return nil, fmt.Errorf("store %q: %s: an incomplete upload is left over (delete %s first): %w",
 			s.name, op, name+PartialSuffix, fs.ErrExist)
 	}
-	id, err := s.core.NewMultipartUpload(withOperation(ctx), s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	octx, end := withOperation(ctx)
+	id, err := s.core.NewMultipartUpload(octx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
+	end()
 	if err != nil {
 		return nil, s.failOn(op, "CreateMultipartUpload", key, err)
 	}
@@ -640,7 +662,9 @@ func (u *s3Upload) sendPart() error {
 	done := make(chan error, 1)
 	u.inflight = done
 	go func() {
-		part, err := u.store.core.PutObjectPart(withOperation(u.ctx), u.store.bucket, u.key, u.id, number,
+		ctx, end := withOperation(u.ctx)
+		defer end()
+		part, err := u.store.core.PutObjectPart(ctx, u.store.bucket, u.key, u.id, number,
 			bytes.NewReader(data), int64(len(data)), minio.PutObjectPartOptions{})
 		if err == nil {
 			u.mu.Lock()
@@ -704,14 +728,16 @@ func (u *s3Upload) Commit(ctx context.Context) error {
 		return err
 	}
 	op := "commit " + u.display
-	if _, err := u.store.client.StatObject(withOperation(ctx), u.store.bucket, u.key, minio.StatObjectOptions{}); err == nil {
+	if _, err := u.store.stat(ctx, u.key); err == nil {
 		return fmt.Errorf("store %q: %s: %w", u.store.name, op, fs.ErrExist)
 	} else if !isNotFound(err) {
 		return u.store.failOn(op, "HeadObject", u.key, err)
 	}
 	opts := minio.PutObjectOptions{}
 	opts.SetMatchETagExcept("*")
-	if _, err := u.store.core.CompleteMultipartUpload(withServerCopy(ctx, u.size), u.store.bucket, u.key, u.id, u.parts, opts); err != nil {
+	cctx, end := withServerCopy(ctx, u.size)
+	defer end()
+	if _, err := u.store.core.CompleteMultipartUpload(cctx, u.store.bucket, u.key, u.id, u.parts, opts); err != nil {
 		if isPreconditionFailed(err) {
 			return fmt.Errorf("store %q: %s: %w", u.store.name, op, fs.ErrExist)
 		}
@@ -737,7 +763,9 @@ func (u *s3Upload) Abort() error {
 	u.buf, u.spare = nil, nil
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), s3CleanupTimeout)
 	defer cancel()
-	if err := u.store.core.AbortMultipartUpload(withOperation(ctx), u.store.bucket, u.key, u.id); err != nil {
+	actx, end := withOperation(ctx)
+	defer end()
+	if err := u.store.core.AbortMultipartUpload(actx, u.store.bucket, u.key, u.id); err != nil {
 		if minio.ToErrorResponse(err).Code == "NoSuchUpload" {
 			u.store.forgetPartial(ctx, u.ref, u.name)
 			return nil
@@ -760,7 +788,7 @@ func (s *S3) Open(ctx context.Context, ref Ref, name string) (Object, error) {
 		return nil, fmt.Errorf("store %q: %s: %w", s.name, op, err)
 	}
 	key := s.key(ref, name)
-	info, err := s.client.StatObject(withOperation(ctx), s.bucket, key, minio.StatObjectOptions{})
+	info, err := s.stat(ctx, key)
 	if err != nil {
 		return nil, s.failOn(op, "HeadObject", key, err)
 	}
@@ -903,7 +931,8 @@ func (o *s3Object) touch(i int64) {
 // changed or missing object.
 func (o *s3Object) fetch(start, end int64) ([]byte, error) {
 	var err error
-	ctx := withOperation(o.ctx)
+	ctx, done := withOperation(o.ctx)
+	defer done()
 	for attempt := 0; attempt < 2; attempt++ {
 		var data []byte
 		data, err = o.fetchOnce(ctx, start, end)
@@ -974,7 +1003,9 @@ func (s *S3) Delete(ctx context.Context, ref Ref, name string) error {
 			return s.failOn(op, "ListMultipartUploads", archive, err)
 		}
 		for _, id := range ids {
-			err := s.core.AbortMultipartUpload(withOperation(ctx), s.bucket, archive, id)
+			actx, end := withOperation(ctx)
+			err := s.core.AbortMultipartUpload(actx, s.bucket, archive, id)
+			end()
 			if err != nil && minio.ToErrorResponse(err).Code != "NoSuchUpload" {
 				return s.failOn(op, "AbortMultipartUpload", archive, err)
 			}
@@ -982,8 +1013,8 @@ func (s *S3) Delete(ctx context.Context, ref Ref, name string) error {
 		}
 		s.forgetPartial(ctx, ref, stripPartial(name))
 	}
-	if _, err := s.client.StatObject(withOperation(ctx), s.bucket, key, minio.StatObjectOptions{}); err == nil {
-		if err := s.client.RemoveObject(withOperation(ctx), s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+	if _, err := s.stat(ctx, key); err == nil {
+		if err := s.remove(ctx, key); err != nil {
 			return s.failOn(op, "DeleteObject", key, err)
 		}
 		found = true
@@ -1011,26 +1042,28 @@ func (s *S3) CopyFrom(ctx context.Context, src Store, ref Ref, name string) (boo
 	}
 	op := fmt.Sprintf("copy %s from store %q", ref.Key(name), from.name)
 	srcKey, dstKey := from.key(ref, name), s.key(ref, name)
-	info, err := from.client.StatObject(withOperation(ctx), from.bucket, srcKey, minio.StatObjectOptions{})
+	info, err := from.stat(ctx, srcKey)
 	if err != nil {
 		return true, from.failOn("copy "+ref.Key(name), "HeadObject", srcKey, err)
 	}
-	if _, err := s.client.StatObject(withOperation(ctx), s.bucket, dstKey, minio.StatObjectOptions{}); err == nil {
+	if _, err := s.stat(ctx, dstKey); err == nil {
 		return true, fmt.Errorf("store %q: %s: %w", s.name, op, fs.ErrExist)
 	} else if !isNotFound(err) {
 		return true, s.failOn(op, "HeadObject", dstKey, err)
 	}
 	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: dstKey}
 	source := minio.CopySrcOptions{Bucket: from.bucket, Object: srcKey, MatchETag: info.ETag}
+	cctx, end := withServerCopy(ctx, info.Size)
 	if info.Size <= maxS3CopyObjectSize {
-		_, err = s.client.CopyObject(withServerCopy(ctx, info.Size), dst, source)
+		_, err = s.client.CopyObject(cctx, dst, source)
 	} else {
-		_, err = s.client.ComposeObject(withServerCopy(ctx, info.Size), dst, source)
+		_, err = s.client.ComposeObject(cctx, dst, source)
 	}
+	end()
 	if err != nil {
 		return true, s.failOn(op, "CopyObject", dstKey, err)
 	}
-	got, err := s.client.StatObject(withOperation(ctx), s.bucket, dstKey, minio.StatObjectOptions{})
+	got, err := s.stat(ctx, dstKey)
 	if err != nil {
 		return true, s.failOn(op, "HeadObject", dstKey, err)
 	}

@@ -100,9 +100,8 @@ func newS3Transport(next http.RoundTripper, endpoint string, secure bool, t s3Ti
 // timeoutTransport keeps an S3 store's timeouts on every request: from the
 // moment a request is written until the response's headers arrive
 // (response), and between the reads of request and response bodies (idle).
-// A request that timed out is not tried again within the same operation
-// (see withOperation): the endpoint had its chance, and retrying would
-// multiply the wait.
+// A request that timed out ends its operation (see withOperation): the
+// endpoint had its chance, and retrying would multiply the wait.
 type timeoutTransport struct {
 	next     http.RoundTripper
 	endpoint string
@@ -118,6 +117,8 @@ type operationKey struct{}
 type operation struct {
 	// extra is added to the response timeout of its requests.
 	extra time.Duration
+	// cancel ends the operation's context.
+	cancel context.CancelCauseFunc
 
 	mu       sync.Mutex
 	timedOut error
@@ -132,9 +133,12 @@ func (o *operation) responseTimeout(base time.Duration) time.Duration {
 }
 
 // withOperation marks ctx as the context of one store operation: once one
-// of its requests timed out, the others fail at once with the same error.
-func withOperation(ctx context.Context) context.Context {
-	return context.WithValue(ctx, operationKey{}, &operation{})
+// of its requests timed out, the operation's context is done, so that
+// minio-go neither sends the other tries nor waits between them, and the
+// error of the operation is the *TimeoutError. end releases the context;
+// call it once the operation's requests and their bodies are done.
+func withOperation(ctx context.Context) (opctx context.Context, end func()) {
+	return startOperation(ctx, 0)
 }
 
 // s3CopyRate is the pace at which a server is expected to copy data it
@@ -145,9 +149,42 @@ const s3CopyRate = 32 << 20
 
 // withServerCopy is withOperation for a request that makes the server copy
 // n bytes before it answers.
-func withServerCopy(ctx context.Context, n int64) context.Context {
-	return context.WithValue(ctx, operationKey{}, &operation{extra: time.Duration(n/s3CopyRate) * time.Second})
+func withServerCopy(ctx context.Context, n int64) (opctx context.Context, end func()) {
+	return startOperation(ctx, time.Duration(n/s3CopyRate)*time.Second)
 }
+
+func startOperation(ctx context.Context, extra time.Duration) (context.Context, func()) {
+	inner, cancel := context.WithCancelCause(ctx)
+	op := &operation{extra: extra, cancel: cancel}
+	return &operationContext{Context: context.WithValue(inner, operationKey{}, op), op: op}, func() { cancel(nil) }
+}
+
+// operationContext is the context of an operation. Its Err is the
+// operation's *TimeoutError (matching context.Canceled as well) once one
+// of its requests timed out: minio-go returns ctx.Err() when its retries
+// are cut short.
+type operationContext struct {
+	context.Context
+	op *operation
+}
+
+func (c *operationContext) Err() error {
+	err := c.Context.Err()
+	if err != nil {
+		var te *TimeoutError
+		if errors.As(c.op.failed(), &te) {
+			return &operationTimedOut{te}
+		}
+	}
+	return err
+}
+
+// operationTimedOut is the Err of an operation's context once the
+// operation timed out.
+type operationTimedOut struct{ te *TimeoutError }
+
+func (e *operationTimedOut) Error() string   { return e.te.Error() }
+func (e *operationTimedOut) Unwrap() []error { return []error{e.te, context.Canceled} }
 
 func (o *operation) failed() error {
 	if o == nil {
@@ -158,14 +195,19 @@ func (o *operation) failed() error {
 	return o.timedOut
 }
 
+// timeout records the operation's first timeout and ends its context.
 func (o *operation) timeout(err error) {
 	if o == nil {
 		return
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.timedOut == nil {
+	first := o.timedOut == nil
+	if first {
 		o.timedOut = err
+	}
+	o.mu.Unlock()
+	if first {
+		o.cancel(err)
 	}
 }
 
