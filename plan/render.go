@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -183,7 +184,7 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		orphans = append(orphans, fmt.Sprintf("store.%s %s/%s", o.Store, o.Folder, o.Archive))
 	}
 	bw.list("Orphaned archives (their resources are no longer configured; a plan never deletes them):", orphans)
-	for _, name := range sortedKeys(p.Foreign) {
+	for _, name := range slices.Sorted(maps.Keys(p.Foreign)) {
 		bw.printf("store.%s is shared: %d archive(s) of resources that other configurations back up are not shown.\n\n", name, p.Foreign[name])
 	}
 	bw.printf("%s\n", st.paint(p.Summary(), "1"))
@@ -338,15 +339,6 @@ func countSchemas(rp *RestorePlan) int {
 		}
 	}
 	return n
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // FormatBytes prints n in binary units: "512 B", "1.5 KiB", "2.0 GiB".

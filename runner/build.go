@@ -56,9 +56,19 @@ type Env struct {
 func Build(p *plan.Plan, env *Env) (*Graph, error) {
 	b := &builder{p: p, env: env, g: NewGraph(), pairs: map[pairKey]*pair{}, verified: &verifiedSet{}}
 	for _, a := range p.Actions {
+		for _, d := range a.DependsOn {
+			if p.Action(d) == nil {
+				return nil, fmt.Errorf("action %s depends on %s, which the plan does not contain", a.ID, d)
+			}
+		}
+	}
+	for _, a := range p.Actions {
 		if err := b.action(a); err != nil {
 			return nil, err
 		}
+	}
+	if b.err != nil {
+		return nil, b.err
 	}
 	for i := range b.g.steps {
 		s := &b.g.steps[i]
@@ -181,6 +191,8 @@ type builder struct {
 	order []pairKey
 	// verified holds the archives this apply wrote or copied and checked.
 	verified *verifiedSet
+	// err is the first failure of adding a lock step (see lockFor).
+	err error
 }
 
 func (b *builder) resource(addr string) (*config.Resource, error) {
@@ -213,7 +225,7 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 		b.order = append(b.order, k)
 		ref := plan.RefOf(r)
 		wait := b.env.LockWait
-		b.g.Add(Step{
+		err := b.g.Add(Step{
 			ID:       pr.lockID,
 			Label:    fmt.Sprintf("lock %s in store.%s", r.Address, st.Name()),
 			Resource: r.Address,
@@ -233,6 +245,9 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 				return b.p.CheckFolder(st.Name(), ref, archives)
 			},
 		})
+		if err != nil && b.err == nil {
+			b.err = err
+		}
 	}
 	pr.users = append(pr.users, user...)
 	return pr.lockID
@@ -244,9 +259,7 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 func (b *builder) after(a *plan.Action, lockID string) []string {
 	deps := []string{lockID}
 	for _, d := range a.DependsOn {
-		if dep := b.p.Action(d); dep != nil {
-			deps = append(deps, finalStep(dep))
-		}
+		deps = append(deps, finalStep(b.p.Action(d))) // Build checked that d exists
 	}
 	return deps
 }

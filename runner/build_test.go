@@ -2,6 +2,7 @@ package runner
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,5 +52,39 @@ func TestBuildOrdersDependsOnWhateverTheOrder(t *testing.T) {
 	}
 	if !slices.Contains(prepareA.Deps, "backup application.B store.node/archive") {
 		t.Errorf("A's backup does not wait for B's archive: deps %v", prepareA.Deps)
+	}
+}
+
+// TestBuildRefusesUnknownDependsOn builds a saved plan whose action depends
+// on an action the plan does not contain: an error, not an ordering
+// silently dropped.
+func TestBuildRefusesUnknownDependsOn(t *testing.T) {
+	node := &config.Store{Name: "node", Local: &config.LocalStore{Path: t.TempDir()}}
+	db := &config.Database{Name: "css", Host: "127.0.0.1", Port: 5432, DBName: "postgres"}
+	cfg := &config.Config{
+		Digest: "d",
+		Stores: map[string]*config.Store{"node": node},
+		Resources: []*config.Resource{
+			{Kind: config.Application, Address: "application.A", Name: "A", Database: db,
+				Schemas: []config.Schema{{Role: "management", Name: "a"}}, Every: time.Hour,
+				Stores: []*config.Store{node}},
+		},
+	}
+	p, err := plan.Make(cfg, plan.Catalog{}, plan.Options{Now: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Actions) == 0 {
+		t.Fatal("no action planned")
+	}
+	p.Actions[0].DependsOn = append(p.Actions[0].DependsOn, "backup application.Z store.node")
+	local, err := store.NewLocal("node", node.Local.Path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(p, &Env{Config: cfg, Stores: map[string]store.Store{"node": local}})
+	want := "depends on backup application.Z store.node, which the plan does not contain"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Build: %v, want an error containing %q", err, want)
 	}
 }

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/planb-backup/planb/providers/files"
 )
 
 // Metric is the state of one resource in one store after a run.
@@ -98,7 +98,7 @@ func WriteMetricsWithDrills(path string, ms []Metric, drills []DrillMetric) erro
 	if err := writeDrillFamilies(&buf, drills); err != nil {
 		return err
 	}
-	if err := replaceFileSynced(path, buf.Bytes(), 0o644); err != nil {
+	if err := files.WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write metrics: %w", err)
 	}
 	return nil
@@ -107,40 +107,4 @@ func WriteMetricsWithDrills(path string, ms []Metric, drills []DrillMetric) erro
 // escapeLabel escapes a label value as the exposition format requires.
 func escapeLabel(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-// replaceFileSynced replaces path by data through a synced temporary file in
-// the same directory.
-func replaceFileSynced(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -444,6 +444,9 @@ func (run *restoreRun) options(o *plan.OptionsRestore) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(filepath.Dir(o.Target), 0o755); err != nil {
+		return err
+	}
 	return files.WriteFileAtomic(o.Target, data, 0o644)
 }
 

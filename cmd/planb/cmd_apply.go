@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -148,14 +147,18 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		}
 		drills = runner.MergeDrillMetrics(drills, runner.DrillMetrics(p, rerun))
 	}
+	var metricsErr error
 	if o.metricsFile != "" {
-		if err := runner.WriteMetricsWithDrills(o.metricsFile, metrics, drills); err != nil {
-			g.logger.Error("write metrics", "path", o.metricsFile, "err", err)
+		if metricsErr = runner.WriteMetricsWithDrills(o.metricsFile, metrics, drills); metricsErr != nil {
+			g.logger.Error("write metrics", "path", o.metricsFile, "err", metricsErr)
 		}
 	}
 	switch {
 	case canceled || ctx.Err() != nil:
 		return withCode(exitInterrupted, nil)
+	case len(failed) == 0 && metricsErr != nil:
+		// The work is done, but monitoring would not see it.
+		return withCode(exitError, nil)
 	case len(failed) == 0:
 		return nil
 	}
@@ -214,7 +217,7 @@ func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config,
 		parallelism = cfg.Parallelism
 	}
 	if parallelism <= 0 {
-		parallelism = max(runtime.NumCPU(), 2)
+		parallelism = runner.DefaultParallelism()
 	}
 	var events runner.Events
 	if o.asJSON {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -170,7 +172,7 @@ func (g *globals) archivesOf(ctx context.Context, cfg *config.Config, stores map
 		byRef[plan.RefOf(r)] = r
 	}
 	var rows []listedArchive
-	for _, name := range sortedKeys(stores) {
+	for _, name := range slices.Sorted(maps.Keys(stores)) {
 		st := stores[name]
 		list, err := st.List(ctx)
 		if err != nil {
@@ -275,13 +277,4 @@ func manifestStatus(ctx context.Context, st store.Store, a store.Archive) (statu
 		return statusDamaged, err.Error(), ""
 	}
 	return statusComplete, "", m.Node
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -125,7 +127,7 @@ func (l *loader) evalDrills() {
 				owner[addr] = listed{drill: d, rng: ref.rng}
 			}
 		}
-		d.Resources = sortedKeys(set)
+		d.Resources = slices.Sorted(maps.Keys(set))
 	}
 	if implicit != nil {
 		for _, r := range l.cfg.Resources {

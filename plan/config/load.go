@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -365,13 +366,13 @@ func (l *loader) digest(files []sourceFile) string {
 	fmt.Fprintf(h, "parallelism %d\n", l.cfg.Parallelism)
 	fmt.Fprintf(h, "node %q\n", l.cfg.Node)
 	w := bufio.NewWriter(h)
-	for _, name := range sortedKeys(l.cfg.Databases) {
+	for _, name := range slices.Sorted(maps.Keys(l.cfg.Databases)) {
 		digestValue(w, reflect.ValueOf(*l.cfg.Databases[name]))
 	}
-	for _, name := range sortedKeys(l.cfg.Stores) {
+	for _, name := range slices.Sorted(maps.Keys(l.cfg.Stores)) {
 		digestValue(w, reflect.ValueOf(*l.cfg.Stores[name]))
 	}
-	for _, name := range sortedKeys(l.cfg.Retentions) {
+	for _, name := range slices.Sorted(maps.Keys(l.cfg.Retentions)) {
 		digestValue(w, reflect.ValueOf(*l.cfg.Retentions[name]))
 	}
 	for _, r := range l.cfg.Resources {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -667,7 +668,7 @@ func (l *loader) decodeStores(a *hcl.Attribute, ctx *hcl.EvalContext, sc scope) 
 // default stores and depends_on addresses.
 func (l *loader) checkResources() {
 	var all []*Store
-	for _, name := range sortedKeys(l.cfg.Stores) {
+	for _, name := range slices.Sorted(maps.Keys(l.cfg.Stores)) {
 		all = append(all, l.cfg.Stores[name])
 	}
 	if len(all) == 0 && len(l.res) > 0 {
@@ -696,7 +697,7 @@ func (l *loader) checkResources() {
 			l.checkOwners(r.Owners, *ex.ownersRange, r.Address)
 		}
 	}
-	for _, name := range sortedKeys(l.cfg.Stores) {
+	for _, name := range slices.Sorted(maps.Keys(l.cfg.Stores)) {
 		st := l.cfg.Stores[name]
 		if st.Owners != nil {
 			l.checkOwners(st.Owners, l.ownerRanges[st], "store."+name)
@@ -825,7 +826,7 @@ func (l *loader) resolveDependsOn() {
 				}
 			}
 		}
-		r.DependsOn = sortedKeys(set)
+		r.DependsOn = slices.Sorted(maps.Keys(set))
 		if len(r.DependsOn) == 0 {
 			r.DependsOn = nil
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/big"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +68,7 @@ func (b *body) raw(name string) (cty.Value, *hcl.Attribute, bool) {
 	if v.ContainsMarked() {
 		if !b.secret[name] {
 			b.l.errorf(a.Expr.Range().Ptr(), "Sensitive value in a printed field",
-				"The value of %q comes from a sensitive variable, but %q is shown in plans and logs. Sensitive values may be used only for database password and s3 access_key and secret_key.",
+				"The value of %q comes from a sensitive variable, but %q is shown in plans and logs. Sensitive values may be used only for database password, s3 access_key and secret_key, and the url, headers and token of notify blocks.",
 				name, name)
 			b.incomplete = true
 			return cty.NilVal, a, false
@@ -314,14 +313,4 @@ func ParseDuration(s string) (time.Duration, error) {
 		total += time.Duration(part)
 	}
 	return total, nil
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,13 +6,12 @@ import (
 )
 
 // WriteFileAtomic replaces path's contents with data through a temporary
-// file in the same folder, fsynced and renamed over path, so a reader or a
-// crash never sees half a file. The folder is created when missing.
+// file in the same folder, fsynced and renamed over path, and fsyncs the
+// folder, so that a reader or a crash never sees half a file and the new
+// contents are durable once it returns. The folder must exist.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
@@ -32,5 +31,8 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return SyncDir(dir)
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/planb-backup/planb/providers/internal/tail"
 )
 
 // outputTail is how much of a command's output is kept for its error.
@@ -89,8 +91,8 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 	// Each stream keeps its own tail: the two are copied concurrently, so
 	// one shared tail could let the end of stdout push out stderr's last
 	// words, which say why the command failed.
-	errTail := &tailBuffer{max: outputTail / 2}
-	outTail := &tailBuffer{max: outputTail / 2}
+	errTail := tail.New(outputTail / 2)
+	outTail := tail.New(outputTail / 2)
 	stderr := newLineLogger(logger, name, "stderr", errTail)
 	defer stderr.Close()
 	cmd.Stderr = stderr
@@ -134,7 +136,7 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 		err = fmt.Errorf("%w (%w)", err, ctx.Err())
 	}
 	var out [][]byte
-	for _, t := range []*tailBuffer{outTail, errTail} {
+	for _, t := range []*tail.Buffer{outTail, errTail} {
 		if b := bytes.TrimSpace(t.Bytes()); len(b) > 0 {
 			out = append(out, b)
 		}
@@ -143,36 +145,6 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 		return fmt.Errorf("%s: %w\n%s", msg, err, bytes.Join(out, []byte("\n")))
 	}
 	return fmt.Errorf("%s: %w", msg, err)
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu        sync.Mutex
-	max       int
-	buf       []byte
-	truncated bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-		t.truncated = true
-	}
-	return len(p), nil
-}
-
-// Bytes returns the kept output, prefixed with "…" when older output was
-// dropped.
-func (t *tailBuffer) Bytes() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.truncated {
-		return append([]byte("…"), t.buf...)
-	}
-	return bytes.Clone(t.buf)
 }
 
 // lineLogger logs each complete line written to it and copies everything to

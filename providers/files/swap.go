@@ -55,7 +55,7 @@ func SwapDir(dir, newDir string) (commit func() error, rollback func() error, er
 		}
 		return nil, nil, err
 	}
-	syncDir(filepath.Dir(dir))
+	_ = SyncDir(filepath.Dir(dir)) // the swap happened; durability is best effort
 
 	var mu sync.Mutex
 	done := ""
@@ -91,7 +91,7 @@ func SwapDir(dir, newDir string) (commit func() error, rollback func() error, er
 				return fmt.Errorf("swap %s: roll back: restore old copy %s: %w", dir, old, err)
 			}
 		}
-		syncDir(filepath.Dir(dir))
+		_ = SyncDir(filepath.Dir(dir)) // the swap happened; durability is best effort
 		return nil
 	})
 	return commit, rollback, nil
@@ -119,12 +119,4 @@ func explainRename(err error) error {
 		return fmt.Errorf("%w (both directories must be on the same filesystem)", err)
 	}
 	return err
-}
-
-// syncDir makes a rename in dir durable where the platform allows it.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }

@@ -8,7 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
+
+	"github.com/planb-backup/planb/providers/internal/tail"
 )
 
 // DumpOptions selects what Dump writes.
@@ -110,45 +111,17 @@ func quoteName(s string) string { return fmt.Sprintf("%q", s) }
 // returns an error quoting the tail of its stderr (password scrubbed) when
 // it fails.
 func runChild(cmd *exec.Cmd, c ConnConfig) error {
-	tail := &tailBuffer{limit: stderrLimit}
-	cmd.Stderr = tail
+	stderr := tail.New(stderrLimit)
+	cmd.Stderr = stderr
 	err := cmd.Run()
 	if err == nil {
 		return nil
 	}
 	name := strings.TrimSuffix(filepath.Base(cmd.Args[0]), exeSuffix)
-	msg := strings.TrimSpace(tail.String())
+	msg := strings.TrimSpace(stderr.String())
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) && msg != "" {
 		return c.scrub(fmt.Errorf("%s failed (%v): %s", name, err, msg))
 	}
 	return c.scrub(fmt.Errorf("%s: %w", name, err))
-}
-
-// tailBuffer keeps the last limit bytes written to it.
-type tailBuffer struct {
-	mu        sync.Mutex
-	limit     int
-	buf       []byte
-	truncated bool
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if over := len(b.buf) - b.limit; over > 0 {
-		b.buf = append(b.buf[:0], b.buf[over:]...)
-		b.truncated = true
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.truncated {
-		return "…" + string(b.buf)
-	}
-	return string(b.buf)
 }

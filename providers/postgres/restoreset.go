@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/planb-backup/planb/providers/internal/tail"
 )
 
 // SchemaDump is one schema dump of a set restored together.
@@ -320,8 +322,8 @@ func scriptOf(ctx context.Context, c ConnConfig, d SchemaDump, section string, n
 	dieWithParent(cmd)
 	cmd.Env = c.childEnv()
 	cmd.Stdin = rc
-	tail := &tailBuffer{limit: stderrLimit}
-	cmd.Stderr = tail
+	stderr := tail.New(stderrLimit)
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -342,7 +344,7 @@ func scriptOf(ctx context.Context, c ConnConfig, d SchemaDump, section string, n
 	case consumeErr != nil && !ownExit:
 		return consumeErr
 	case waitErr != nil:
-		if msg := strings.TrimSpace(tail.String()); msg != "" {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return c.scrub(fmt.Errorf("pg_restore failed on the dump of schema %s (%v): %s", quoteName(d.Schema), waitErr, msg))
 		}
 		return c.scrub(fmt.Errorf("pg_restore on the dump of schema %s: %w", quoteName(d.Schema), waitErr))

@@ -208,18 +208,6 @@ func TestScrub(t *testing.T) {
 	}
 }
 
-func TestTailBuffer(t *testing.T) {
-	b := &tailBuffer{limit: 8}
-	fmt.Fprint(b, "0123")
-	if b.String() != "0123" {
-		t.Fatalf("got %q", b.String())
-	}
-	fmt.Fprint(b, "456789abc")
-	if got := b.String(); got != "…56789abc" {
-		t.Fatalf("got %q, want the last 8 bytes", got)
-	}
-}
-
 func TestDiff(t *testing.T) {
 	base := func() *SchemaDescription {
 		return &SchemaDescription{

@@ -27,16 +27,6 @@ func linkNoReplace(oldpath, newpath string) error {
 	return os.Rename(oldpath, newpath)
 }
 
-// dirSyncSupported tells whether fsync of a directory exists: it does on
-// Unix, where it makes the directory's entries durable.
-const dirSyncSupported = true
-
-// syncUnsupported reports whether a directory fsync failed only because the
-// file system does not support it.
-func syncUnsupported(err error) bool {
-	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP)
-}
-
 // flock takes an exclusive advisory lock on f, released by funlock or when
 // the process dies.
 func flock(f *os.File) error { return syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }

@@ -28,16 +28,6 @@ func renameNoReplace(oldpath, newpath string) error {
 	return nil
 }
 
-// dirSyncSupported is false: Windows has no fsync of a directory
-// (FlushFileBuffers needs a handle opened for writing, which a directory
-// does not give); NTFS makes the changes to a directory's entries durable
-// through its own journal.
-const dirSyncSupported = false
-
-// syncUnsupported reports whether a directory fsync failed only because the
-// file system does not support it: on Windows, always.
-func syncUnsupported(error) bool { return true }
-
 // flock takes an exclusive lock on the first byte of f (LockFileEx),
 // waiting for it; it is released by funlock, or when f is closed or the
 // process dies.

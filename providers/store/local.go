@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/planb-backup/planb/providers/files"
 )
 
 // Local is a store in a directory of this machine:
@@ -345,7 +347,7 @@ func (u *localUpload) Commit(ctx context.Context) error {
 	u.store.forgetPartial(u.ref, u.name)
 	dir := filepath.Dir(u.final)
 	for _, d := range []string{dir, filepath.Dir(dir), u.store.root} {
-		if err := syncDir(d); err != nil {
+		if err := files.SyncDir(d); err != nil {
 			return fmt.Errorf("store %q: commit %s: %w", u.store.name, u.final, err)
 		}
 	}
@@ -416,29 +418,11 @@ func (l *Local) Delete(ctx context.Context, ref Ref, name string) error {
 	if err := os.Remove(p); err != nil {
 		return fmt.Errorf("store %q: %w", l.name, err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := files.SyncDir(filepath.Dir(p)); err != nil {
 		return fmt.Errorf("store %q: delete %s: %w", l.name, p, err)
 	}
 	if archive, partial := strings.CutSuffix(name, PartialSuffix); partial {
 		l.forgetPartial(ref, archive)
-	}
-	return nil
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed in
-// it are durable. File systems that cannot fsync directories are tolerated;
-// on Windows, which has no directory fsync, it does nothing.
-func syncDir(dir string) error {
-	if !dirSyncSupported {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !syncUnsupported(err) {
-		return fmt.Errorf("fsync folder %s: %w", dir, err)
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/planb-backup/planb/providers/files"
 )
 
 // Polling intervals of Local.Lock while it waits for a held lock.
@@ -142,7 +144,7 @@ func (l *Local) tryLock(path string, info LockInfo) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return files.SyncDir(filepath.Dir(path))
 }
 
 // writeFileSync creates path exclusively (mode 0600), writes data and fsyncs
@@ -285,7 +287,7 @@ func (k *localLock) renew(ctx context.Context, expires time.Time) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(k.path))
+	return files.SyncDir(filepath.Dir(k.path))
 }
 
 // Unlock stops renewing and removes the lock file if it still records this

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
+	"github.com/planb-backup/planb/providers/files"
 )
 
 // Records are small JSON documents a store keeps per resource beside its
@@ -75,7 +76,7 @@ func (l *Local) WriteRecord(ctx context.Context, ref Ref, name string, data []by
 		err = replaceFile(tmp, p)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(p))
+		err = files.SyncDir(filepath.Dir(p))
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -109,7 +110,7 @@ func (l *Local) DeleteRecord(ctx context.Context, ref Ref, name string) error {
 	if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store %q: delete record: %w", l.name, err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := files.SyncDir(filepath.Dir(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store %q: delete record: %w", l.name, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -196,9 +197,9 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 		scheme = "http"
 	}
 	timeouts := s3Timeouts{
-		connect:  cmpOr(opts.ConnectTimeout, DefaultS3ConnectTimeout),
-		response: cmpOr(opts.ResponseTimeout, DefaultS3ResponseTimeout),
-		idle:     cmpOr(opts.IdleTimeout, DefaultS3IdleTimeout),
+		connect:  cmp.Or(opts.ConnectTimeout, DefaultS3ConnectTimeout),
+		response: cmp.Or(opts.ResponseTimeout, DefaultS3ResponseTimeout),
+		idle:     cmp.Or(opts.IdleTimeout, DefaultS3IdleTimeout),
 	}
 	if timeouts.connect < 0 || timeouts.response < 0 || timeouts.idle < 0 {
 		return nil, fmt.Errorf("s3 store %q: negative timeout", name)
@@ -208,14 +209,14 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 store %q: %w", name, err)
 	}
-	retries := cmpOr(opts.MaxRetries, DefaultS3MaxRetries)
+	retries := cmp.Or(opts.MaxRetries, DefaultS3MaxRetries)
 	client, err := minio.New(host, &minio.Options{
 		Creds: creds, Secure: secure, Region: region, MaxRetries: retries, Transport: transport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 store %q: %w", name, err)
 	}
-	partSize := cmpOr(opts.PartSize, DefaultS3PartSize)
+	partSize := cmp.Or(opts.PartSize, DefaultS3PartSize)
 	if partSize < minS3PartSize {
 		return nil, fmt.Errorf("s3 store %q: part size %d is below S3's minimum of 5 MiB", name, partSize)
 	}
@@ -231,17 +232,9 @@ func NewS3(name string, opts S3Options) (*S3, error) {
 		name: name, bucket: opts.Bucket, prefix: prefix, url: scheme + "://" + host,
 		client: client, core: minio.Core{Client: client}, creds: creds,
 		logger: logger, id: newIdentity(hostname, currentUser()),
-		lockTTL: cmpOr(opts.LockTTL, DefaultS3LockTTL), partSize: partSize, accepted: accepted,
+		lockTTL: cmp.Or(opts.LockTTL, DefaultS3LockTTL), partSize: partSize, accepted: accepted,
 		now: time.Now,
 	}, nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // parseS3Endpoint returns the host[:port] of an endpoint and whether to use
