@@ -107,7 +107,7 @@ func (l *Local) List(ctx context.Context) ([]Archive, error) {
 		kindDir := filepath.Join(l.root, kind)
 		names, err := readDirs(kindDir)
 		if err != nil {
-			return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+			return nil, fmt.Errorf("store %q: list: %w", l.name, l.unreadable(err))
 		}
 		for _, name := range names {
 			if err := ctx.Err(); err != nil {
@@ -119,7 +119,7 @@ func (l *Local) List(ctx context.Context) ([]Archive, error) {
 			}
 			as, err := l.listResource(ref)
 			if err != nil {
-				return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+				return nil, fmt.Errorf("store %q: list: %w", l.name, l.unreadable(err))
 			}
 			out = append(out, as...)
 		}
@@ -141,13 +141,24 @@ func (l *Local) ListResource(ctx context.Context, ref Ref) ([]Archive, error) {
 	}
 	out, err := l.listResource(ref)
 	if err != nil {
-		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
+		return nil, fmt.Errorf("store %q: list: %w", l.name, l.unreadable(err))
 	}
 	slices.SortFunc(out, compareArchives)
 	if err := l.attributePartials(ctx, out); err != nil {
 		return nil, fmt.Errorf("store %q: list: %w", l.name, err)
 	}
 	return out, nil
+}
+
+// unreadable marks an error reading the store's folders as the store
+// being unreachable (a mount that is gone, permissions, an I/O error): it
+// says nothing about the archives, and the plans of other stores go on.
+func (l *Local) unreadable(err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	return &UnreachableError{Endpoint: l.root, Local: true, Cause: pe.Error(), Err: err}
 }
 
 // compareArchives orders by Ref, Time, complete before partial, then Name.

@@ -315,6 +315,10 @@ func (s *S3) failOn(op, request, key string, err error) error {
 	if errors.As(err, &te) {
 		return fmt.Errorf("store %q: %s: %w", s.name, op, te)
 	}
+	var ue *UnreachableError
+	if errors.As(err, &ue) {
+		return fmt.Errorf("store %q: %s: %w", s.name, op, ue)
+	}
 	var nc *NoCredentialsError
 	if errors.As(err, &nc) {
 		return fmt.Errorf("store %q: %s: %w", s.name, op, nc)

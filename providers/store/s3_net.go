@@ -33,10 +33,84 @@ const (
 	DefaultS3IdleTimeout = 30 * time.Second
 )
 
-// ErrUnreachable is matched (errors.Is) by the errors of S3 requests that
-// got no answer in time: the endpoint cannot be connected to, or it stalls.
-// It says nothing about the data in the store.
+// ErrUnreachable is matched (errors.Is) by the errors of a store that could
+// not be reached: an S3 endpoint that cannot be connected to (refused,
+// unknown host, no route, connect timeout) or that stalls, and a local
+// store's folder that cannot be read (see UnreachableError). It says
+// nothing about the data in the store.
 var ErrUnreachable = errors.New("endpoint unreachable")
+
+// UnreachableError is the error of a store that could not be reached
+// although it answered nothing wrong: an S3 request whose connection
+// failed, or a local store whose folder could not be read. It matches
+// ErrUnreachable. Its message names the endpoint as configured, never a
+// host name the S3 client derived from it (a bucket's virtual host, an AWS
+// dual-stack name).
+type UnreachableError struct {
+	// Endpoint is "scheme://host:port" of an S3 store, or the folder of a
+	// local store.
+	Endpoint string
+	// Local is set for a local store's folder.
+	Local bool
+	// Cause is what failed, in a few words: "connection refused", "no
+	// such host", "open /backups/applications: permission denied".
+	Cause string
+	// Err is the error the cause was taken from.
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	if e.Local {
+		return fmt.Sprintf("cannot read %s: %s", e.Endpoint, e.Cause)
+	}
+	return fmt.Sprintf("could not connect to %s: %s", e.Endpoint, e.Cause)
+}
+
+// Unwrap returns the underlying error.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrUnreachable) true.
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+// UnreachableReason returns, for an error that matches ErrUnreachable, why
+// the store could not be reached in a few words, naming the endpoint
+// ("could not connect to http://10.0.0.5:9000: connection refused"), and
+// "" for other errors.
+func UnreachableReason(err error) string {
+	var ue *UnreachableError
+	if errors.As(err, &ue) {
+		return ue.Error()
+	}
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return te.Error()
+	}
+	if errors.Is(err, ErrUnreachable) {
+		return err.Error()
+	}
+	return ""
+}
+
+// dialCause says in a few words why a connection could not be opened,
+// without the address dialled: that may be a host name the S3 client made
+// up from the configured endpoint.
+func dialCause(oe *net.OpError) string {
+	var dns *net.DNSError
+	if errors.As(oe, &dns) {
+		if dns.IsNotFound {
+			return "no such host"
+		}
+		return "host name lookup failed: " + dns.Err
+	}
+	var se *os.SyscallError
+	if errors.As(oe, &se) {
+		return se.Err.Error()
+	}
+	if oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return oe.Error()
+}
 
 // TimeoutError is the error of an S3 request that the endpoint did not
 // answer in time. It matches ErrUnreachable.
@@ -300,7 +374,9 @@ func (tt *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 // classify turns the error of a request that timed out into a
-// TimeoutError; other errors are returned as they are.
+// TimeoutError, and that of a connection that could not be opened into an
+// UnreachableError naming the configured endpoint; other errors are
+// returned as they are.
 func (tt *timeoutTransport) classify(ctx context.Context, err error) error {
 	var te *TimeoutError
 	if cause := context.Cause(ctx); errors.As(cause, &te) {
@@ -313,6 +389,9 @@ func (tt *timeoutTransport) classify(ctx context.Context, err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() && strings.Contains(err.Error(), "TLS handshake") {
 		return &TimeoutError{Endpoint: tt.endpoint, Phase: "connect", Limit: tt.t.connect, Setting: "connect_timeout"}
+	}
+	if oe != nil && oe.Op == "dial" {
+		return &UnreachableError{Endpoint: tt.endpoint, Cause: dialCause(oe), Err: err}
 	}
 	return err
 }
