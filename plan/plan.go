@@ -62,6 +62,9 @@ type Plan struct {
 	// resource's owners wrote backups: two nodes back up one resource.
 	// Such a plan is refused (see ConflictError).
 	Conflicts []NodeConflict `json:"node_conflicts,omitempty"`
+	// Unreachable are the stores the plan could not list because they
+	// could not be reached; their resources are StatusUnknown there.
+	Unreachable []UnreachableStore `json:"unreachable_stores,omitempty"`
 }
 
 // Action is one unit of work of a plan.
@@ -138,6 +141,8 @@ type ResourceState struct {
 	// resource's owners wrote: never counted, copied, pruned or cleaned
 	// by this node.
 	OtherNodes []NodeArchive `json:"other_nodes,omitempty"`
+	// Unreachable is set with StatusUnknown: "store unreachable (<why>)".
+	Unreachable string `json:"unreachable,omitempty"`
 }
 
 // NodeArchive is an archive (or partial) of a resource in a store, and
@@ -206,6 +211,8 @@ type CatalogEntry struct {
 // Counts tallies a plan's actions for its summary line.
 type Counts struct {
 	Backup, Copy, Prune, Clean, Restore, Drill, UpToDate int
+	// Unknown counts resource/store pairs in unreachable stores.
+	Unknown int
 }
 
 // Counts returns how many actions of each type the plan holds, and how many
@@ -229,8 +236,11 @@ func (p *Plan) Counts() Counts {
 		}
 	}
 	for _, r := range p.Resources {
-		if r.Status == StatusUpToDate {
+		switch r.Status {
+		case StatusUpToDate:
 			c.UpToDate++
+		case StatusUnknown:
+			c.Unknown++
 		}
 	}
 	return c

@@ -20,6 +20,11 @@ type Catalog map[string][]store.Archive
 type Options struct {
 	// Now is the time schedules and retention are evaluated at.
 	Now time.Time
+	// Unreachable holds the stores that could not be listed because they
+	// could not be reached, by name: why (store.UnreachableReason). The
+	// catalog has nothing of them; their resources are StatusUnknown
+	// there, and nothing is planned in them.
+	Unreachable map[string]string
 	// Targets limits the plan to these resource addresses. An address of a
 	// for_each block without a key (application.all) targets every instance.
 	Targets      []string
@@ -38,6 +43,8 @@ type Options struct {
 	// that nodes outside the resource's owners (config.Config.OwnersOf)
 	// wrote are left alone, and reported (see Plan.Conflicts).
 	Nodes map[string]map[string]string
+	// Versions makes applications due when a new version was delivered.
+	Versions VersionFacts
 }
 
 // Make compares the desired state with the catalog and returns the plan
@@ -58,13 +65,14 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 		Node:          cfg.Node,
 		Actions:       []*Action{},
 	}
+	resources = p.withoutUnreachable(resources, opts.Unreachable)
 	folders := indexCatalog(cat)
 
 	// The archive that backs up each resource, by address, so depends_on
 	// can order backups after those of the resources they depend on.
 	backupOf := map[string]string{}
 	for _, r := range resources {
-		planResource(p, cfg, r, folders, opts.Damaged, opts.Nodes)
+		planResource(p, cfg, r, folders, opts.Damaged, opts.Nodes, opts.Versions)
 		for _, a := range p.Actions {
 			if a.Resource == r.Address && a.Type == Backup {
 				backupOf[r.Address] = a.ID
@@ -135,7 +143,7 @@ type storeView struct {
 	partialsKept []PartialKept
 }
 
-func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage, nodes map[string]map[string]string) {
+func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage, nodes map[string]map[string]string, versions VersionFacts) {
 	ref := RefOf(r)
 	views := make([]*storeView, 0, len(r.Stores))
 	for _, s := range r.Stores {
@@ -182,6 +190,7 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 		}
 		views = append(views, v)
 	}
+	markNewVersions(r, views, versions)
 
 	// Partial leftovers go first: a new archive may want the same name.
 	// Only those store.Cleanable allows are cleaned, never one a run that

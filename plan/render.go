@@ -52,6 +52,9 @@ func (p *Plan) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d to drill", c.Drill))
 	}
 	parts = append(parts, fmt.Sprintf("%d up to date", c.UpToDate))
+	if c.Unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d unknown", c.Unknown))
+	}
 	return "Plan: " + strings.Join(parts, ", ") + "."
 }
 
@@ -67,9 +70,12 @@ const maxUpToDateShown = 20
 // WriteHuman prints the plan for a person to review.
 func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 	bw := &errWriter{w: w}
-	if len(p.Actions) == 0 {
+	switch {
+	case len(p.Actions) == 0 && len(p.Unreachable) > 0:
+		bw.printf("No changes as of %s, but not every store could be reached.\n\n", p.Now.Format(time.RFC3339))
+	case len(p.Actions) == 0:
 		bw.printf("No changes: every resource is up to date as of %s.\n\n", p.Now.Format(time.RFC3339))
-	} else {
+	default:
 		bw.printf("planb will perform the following actions (as of %s):\n\n", p.Now.Format(time.RFC3339))
 	}
 	for _, a := range p.Actions {
@@ -141,6 +147,7 @@ func (p *Plan) WriteHuman(w io.Writer, st Style) error {
 		}
 		bw.printf("\n")
 	}
+	p.writeUnknown(bw, st)
 	p.writeDrillStates(bw, st)
 	var future []string
 	for _, r := range p.Resources {

@@ -57,13 +57,18 @@ func major(v string) string {
 
 // CheckFresh compares a saved plan with the configuration digest and the
 // catalog of now. It returns an error wrapping ErrStale that names what
-// changed.
-func (p *Plan) CheckFresh(configDigest string, cat Catalog) error {
+// changed. The folders of the stores named unreachable (they could not be
+// listed now) are not compared: the plan's steps in them fail on their
+// own, and the others run.
+func (p *Plan) CheckFresh(configDigest string, cat Catalog, unreachable ...string) error {
 	if p.ConfigDigest != configDigest {
 		return fmt.Errorf("%w: the configuration changed since the plan was made; run planb plan again", ErrStale)
 	}
 	now := indexCatalog(cat)
 	for _, f := range p.Catalog {
+		if named(unreachable, f.Store) {
+			continue
+		}
 		kind, name, _ := strings.Cut(f.Folder, "/")
 		if d := p.folderChanges(f, now[folderKey{f.Store, store.Ref{Kind: kind, Name: name}}]); d != "" {
 			return fmt.Errorf("%w: store.%s %s changed since the plan was made (%s); run planb plan again", ErrStale, f.Store, f.Folder, d)
