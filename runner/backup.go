@@ -45,6 +45,9 @@ type backupRun struct {
 
 	mu       sync.Mutex
 	manifest archive.Manifest
+	// versions are the delivery folder's version folders when the backup
+	// began (see noteVersions).
+	versions []string
 }
 
 // backup builds the steps of a backup action:
@@ -314,6 +317,9 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 	if _, err := noteNode(ctx, run.st, plan.RefOf(r), run.name, env.Config.Node); err != nil {
 		return err
 	}
+	if err := run.noteVersions(ctx); err != nil {
+		return err
+	}
 	up, err := run.st.Create(ctx, plan.RefOf(r), run.name)
 	if err != nil {
 		return err
@@ -404,6 +410,9 @@ func (run *backupRun) finish(ctx context.Context, env *Env) error {
 		m.CreatedAt = t
 	}
 	m.DurationSeconds = time.Since(run.start).Seconds()
+	if m.Delivery != nil {
+		m.Delivery.Versions = run.versions
+	}
 	if err := run.w.Close(&m); err != nil {
 		return fmt.Errorf("write archive %s: %w", run.name, err)
 	}

@@ -128,7 +128,11 @@ func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills, Nodes: nodes})
+	versions, err := g.versionFacts(ctx, stores, cat, resources)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills, Nodes: nodes, Versions: versions})
 	if err != nil {
 		return nil, nil, nil, err
 	}

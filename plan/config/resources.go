@@ -29,6 +29,7 @@ var applicationSchema = &hcl.BodySchema{
 		{Name: "database", Required: true},
 		{Name: "schemas", Required: true},
 		{Name: "delivery_folder"},
+		{Name: "on_new_version"},
 		{Name: "every"},
 		{Name: "retention"},
 		{Name: "stores"},
@@ -432,6 +433,7 @@ func (l *loader) decodeResource(rb *resBlock, ctx *hcl.EvalContext, sc scope, ad
 			ex.schemaRange = a.Expr.Range()
 		}
 		r.DeliveryFolder = bd.path("delivery_folder")
+		r.OnNewVersion = bd.boolean("on_new_version", true)
 		if rb.options != nil {
 			ob := l.body(rb.options, ctx, sc)
 			r.Options = &Options{

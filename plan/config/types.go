@@ -228,6 +228,10 @@ type Resource struct {
 	// Path is the folder of a file-based persistence database (H2).
 	Path string
 	// Before and After run around the copy of Path; After runs even when
+	// OnNewVersion makes the resource due when its delivery folder holds a
+	// top-level folder (a version) that the newest backup did not
+	// (on_new_version, default true).
+	OnNewVersion bool
 	// the copy fails.
 	Before       []Command
 	After        []Command

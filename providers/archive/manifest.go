@@ -92,6 +92,10 @@ type TreeInfo struct {
 	Bytes    int64  `json:"bytes"`
 	// Skipped lists what was left out because an archive cannot hold it faithfully.
 	Skipped []SkippedFile `json:"skipped,omitempty"`
+	// Versions are the top-level folders of a delivery folder (its
+	// delivered versions) when the backup began; empty in archives of
+	// older planb versions and in adopted ones.
+	Versions []string `json:"versions,omitempty"`
 }
 
 // SkippedFile is a file of a tree that was left out of the archive, and why: a socket, a
