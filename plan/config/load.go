@@ -60,6 +60,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "measurement", LabelNames: []string{"name"}},
 		{Type: "persistence", LabelNames: []string{"name"}},
 		{Type: "drill", LabelNames: []string{"name"}},
+		{Type: "notify", LabelNames: []string{"name"}},
 	},
 }
 
@@ -88,6 +89,8 @@ type loader struct {
 	unknownDBs map[string]bool
 	// ownerRanges holds where each store's owners are set.
 	ownerRanges map[*Store]hcl.Range
+	// notifiers are the notify blocks.
+	notifiers []*hcl.Block
 }
 
 // Load reads all *.hcl files of dir (in name order) and evaluates them.
@@ -150,6 +153,7 @@ func (l *loader) run() *Config {
 	l.evalResources()
 	l.checkResources()
 	l.evalDrills()
+	l.evalNotifiers()
 	l.cfg.Digest = l.digest(files)
 	return l.cfg
 }
@@ -257,6 +261,8 @@ func (l *loader) collect(files []sourceFile) {
 				l.blocks[b.Type][b.Labels[0]] = b
 			case "drill":
 				l.drills = append(l.drills, b)
+			case "notify":
+				l.notifiers = append(l.notifiers, b)
 			default:
 				l.collectResource(b)
 			}

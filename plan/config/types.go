@@ -36,6 +36,8 @@ type Config struct {
 	Resources []*Resource
 	// Drills are the restore drills, sorted by name.
 	Drills []*Drill
+	// Notifiers are the notify blocks, sorted by name.
+	Notifiers []*Notifier
 	// Digest identifies the configuration: a SHA-256 over the file names and
 	// contents and the non-sensitive variable values. Saved plans record it.
 	Digest string
