@@ -106,6 +106,10 @@ type Archive struct {
 	// in this store, unexpired and not proven gone: work in progress,
 	// never cleaned.
 	Live bool
+	// Encrypted marks an archive an encrypted store (Encrypted) keeps
+	// encrypted, as Name + EncryptedSuffix; Size is then the encrypted
+	// size.
+	Encrypted bool
 }
 
 // Status returns StatusPartial or StatusComplete.
@@ -127,8 +131,12 @@ const timeLayout = "2006-01-02-15-04-05"
 
 // extensions are the archive formats whose names ParseArchiveName accepts:
 // ZIP (the default and the original system's) and planb's opt-in tar.zst.
-// A safety backup (see SafetyArchiveName) ends in ".safety.zip".
-var extensions = []string{SafetySuffix, ".zip", ".tar.zst"}
+// A safety backup (see SafetyArchiveName) ends in ".safety.zip". Each may
+// be followed by EncryptedSuffix: the archive encrypted with age.
+var extensions = []string{
+	SafetySuffix + EncryptedSuffix, ".zip" + EncryptedSuffix, ".tar.zst" + EncryptedSuffix,
+	SafetySuffix, ".zip", ".tar.zst",
+}
 
 // SafetySuffix ends the names of safety backups: the state a restore
 // replaced, taken just before it.
@@ -142,10 +150,11 @@ func SafetyArchiveName(resource string, t time.Time) string {
 	return resource + "_" + t.UTC().Format(timeLayout) + SafetySuffix
 }
 
-// IsSafety reports whether an archive name (with or without ".partial") is
-// a safety backup's.
+// IsSafety reports whether an archive name (with or without ".partial",
+// encrypted or not) is a safety backup's.
 func IsSafety(name string) bool {
-	return strings.HasSuffix(strings.TrimSuffix(name, PartialSuffix), SafetySuffix)
+	base := strings.TrimSuffix(strings.TrimSuffix(name, PartialSuffix), EncryptedSuffix)
+	return strings.HasSuffix(base, SafetySuffix)
 }
 
 // ArchiveName returns "<resource>_YYYY-MM-DD-HH-mm-SS.zip" for t in UTC, the
@@ -157,7 +166,8 @@ func ArchiveName(resource string, t time.Time) string {
 // ParseArchiveName splits an archive file name, with or without the
 // ".partial" suffix, into resource name and time (UTC). The time is the last
 // "_"-separated part before the extension, so resource names may contain '_'.
-// Extensions ".zip" and ".tar.zst" are recognised. ok is false for any other
+// Extensions ".zip", ".safety.zip" and ".tar.zst" are recognised, each also
+// with ".age" appended (encrypted). ok is false for any other
 // name, including an empty resource or an impossible date.
 func ParseArchiveName(file string) (resource string, t time.Time, partial bool, ok bool) {
 	base, partial := strings.CutSuffix(file, PartialSuffix)
