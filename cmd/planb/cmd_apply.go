@@ -77,13 +77,14 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		if err != nil {
 			return err
 		}
-		cat, err := catalog(ctx, cfg, stores, cfg.Resources)
+		cat, unreachable, err := catalog(ctx, cfg, stores, cfg.Resources)
 		if err != nil {
 			return err
 		}
-		if err := p.CheckFresh(cfg.Digest, cat); err != nil {
+		if err := p.CheckFresh(cfg.Digest, cat, unreachableNames(unreachable)...); err != nil {
 			return err
 		}
+		g.warnUnreachable(p, unreachable)
 		if p.Restore != nil {
 			if err := g.checkRestoreFresh(ctx, p, cfg, stores); err != nil {
 				return err
@@ -98,7 +99,7 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 			return err
 		}
 		if !p.HasChanges() {
-			return nil
+			return unreachableFailure(p)
 		}
 		if !o.autoApprove {
 			ok, err := g.confirm()
@@ -112,8 +113,11 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 	}
 	if !p.HasChanges() {
 		fmt.Fprintln(g.stdout, "Nothing to do.")
-		return nil
+		return unreachableFailure(p)
 	}
+	// The plan names the stores it could not reach; planning again below
+	// covers only what changed.
+	unreached := unreachableFailure(p)
 	res, err := g.execute(ctx, p, cfg, stores, o)
 	if err != nil {
 		return err
@@ -160,7 +164,10 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		// The work is done, but monitoring would not see it.
 		return withCode(exitError, nil)
 	case len(failed) == 0:
-		return nil
+		return unreached
+	}
+	if unreached != nil {
+		fmt.Fprintln(g.stderr, "Error:", unreached)
 	}
 	for _, f := range failed {
 		if errors.Is(f.Err, store.ErrLocked) {
@@ -242,4 +249,24 @@ func (g *globals) confirm() (bool, error) {
 		return false, withCode(exitError, errors.New("no answer on standard input; use --auto-approve to apply without asking"))
 	}
 	return strings.TrimSpace(line) == "yes", nil
+}
+
+// unreachableFailure is the outcome of an apply whose plan could not reach
+// some stores: all other work is done, then it fails naming them (exit 1).
+// It is nil when the plan reached every store.
+func unreachableFailure(p *plan.Plan) error {
+	if err := p.UnreachableError(); err != nil {
+		return withCode(exitError, err)
+	}
+	return nil
+}
+
+// warnUnreachable says which stores a saved plan relies on that cannot be
+// reached now: the plan's work in them fails, the rest is done.
+func (g *globals) warnUnreachable(p *plan.Plan, unreachable map[string]string) {
+	for _, name := range unreachableNames(unreachable) {
+		if slices.ContainsFunc(p.Actions, func(a *plan.Action) bool { return a.Store == name || a.FromStore == name }) {
+			fmt.Fprintf(g.stderr, "Warning: store.%s cannot be reached now (%s): the plan's work in it will fail; the rest is done.\n", name, unreachable[name])
+		}
+	}
 }

@@ -65,7 +65,12 @@ interrupted run), adopted (made by the original system, without manifest),
 orphaned (its resource is no longer configured), foreign (in a shared store,
 a resource another configuration backs up) or damaged (unreadable). Then,
 for every resource a drill covers, its last restore drill: when, from which
-archive and store, its result and how long it took.`,
+archive and store, its result and how long it took.
+
+A store that cannot be reached (its endpoint refuses or does not answer, its
+folder cannot be read) does not stop the listing: the other stores are
+listed, the unreachable one is named on standard error (and in --json's
+unreachable_stores), and list exits 4.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			filter := ""
@@ -80,10 +85,11 @@ archive and store, its result and how long it took.`,
 			if err != nil {
 				return err
 			}
-			rows, err := g.archivesOf(cmd.Context(), cfg, stores, filter, true)
+			rows, unreachable, err := g.archivesOf(cmd.Context(), cfg, stores, filter, true)
 			if err != nil {
 				return err
 			}
+			failure := unlisted(unreachable)
 			var addrs map[string]bool
 			if filter != "" {
 				addrs = map[string]bool{}
@@ -93,7 +99,7 @@ archive and store, its result and how long it took.`,
 					}
 				}
 			}
-			drills, err := g.listDrills(cmd.Context(), cfg, stores, addrs)
+			drills, err := g.listDrills(cmd.Context(), cfg, reachable(stores, unreachable), addrs)
 			if err != nil {
 				return err
 			}
@@ -103,15 +109,19 @@ archive and store, its result and how long it took.`,
 				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
-					FormatVersion string          `json:"format_version"`
-					Archives      []listedArchive `json:"archives"`
-					Drills        []listedDrill   `json:"drills,omitempty"`
-				}{"1.0", rows, drills})
+				if err := enc.Encode(struct {
+					FormatVersion string             `json:"format_version"`
+					Archives      []listedArchive    `json:"archives"`
+					Drills        []listedDrill      `json:"drills,omitempty"`
+					Unreachable   []unreachableStore `json:"unreachable_stores,omitempty"`
+				}{"1.0", rows, drills, unreachableStores(unreachable)}); err != nil {
+					return err
+				}
+				return failure
 			}
 			if len(rows) == 0 {
 				fmt.Fprintln(g.stdout, "No archives.")
-				return nil
+				return failure
 			}
 			tw := tabwriter.NewWriter(g.stdout, 2, 8, 2, ' ', 0)
 			fmt.Fprintln(tw, "RESOURCE\tSTORE\tARCHIVE\tTIME\tSIZE\tSTATUS")
@@ -138,7 +148,10 @@ archive and store, its result and how long it took.`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			return g.writeDrills(drills)
+			if err := g.writeDrills(drills); err != nil {
+				return err
+			}
+			return failure
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
@@ -147,36 +160,43 @@ archive and store, its result and how long it took.`,
 
 // archives lists the archives of every configured store whose resource
 // address, folder or name matches filter ("" = all). With manifests, complete
-// archives are opened to tell planb's from adopted ones.
-func (g *globals) archives(ctx context.Context, filter string, manifests bool) ([]listedArchive, error) {
+// archives are opened to tell planb's from adopted ones. The stores that
+// could not be reached are returned in unreachable, by name, with why.
+func (g *globals) archives(ctx context.Context, filter string, manifests bool) (rows []listedArchive, unreachable map[string]string, err error) {
 	cfg, err := g.mustLoadConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stores, err := g.openStores(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return g.archivesOf(ctx, cfg, stores, filter, manifests)
 }
 
 // archivesOf is archives for a configuration loaded and its stores opened
 // already.
-func (g *globals) archivesOf(ctx context.Context, cfg *config.Config, stores map[string]store.Store, filter string, manifests bool) ([]listedArchive, error) {
+func (g *globals) archivesOf(ctx context.Context, cfg *config.Config, stores map[string]store.Store, filter string, manifests bool) (rows []listedArchive, unreachable map[string]string, err error) {
 	now, err := g.clock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byRef := map[store.Ref]*config.Resource{}
 	for _, r := range cfg.Resources {
 		byRef[plan.RefOf(r)] = r
 	}
-	var rows []listedArchive
 	for _, name := range slices.Sorted(maps.Keys(stores)) {
 		st := stores[name]
 		list, err := st.List(ctx)
+		if why := store.UnreachableReason(err); why != "" && ctx.Err() == nil {
+			if unreachable == nil {
+				unreachable = map[string]string{}
+			}
+			unreachable[name] = why
+			continue
+		}
 		if err != nil {
-			return nil, &listError{fmt.Errorf("list store.%s (%s): %w", name, st, err)}
+			return nil, nil, &listError{fmt.Errorf("list store.%s (%s): %w", name, st, err)}
 		}
 		for _, a := range list {
 			row := listedArchive{
@@ -205,7 +225,10 @@ func (g *globals) archivesOf(ctx context.Context, cfg *config.Config, stores map
 		readManifests(ctx, rows)
 	}
 	if filter != "" && len(rows) == 0 {
-		return nil, fmt.Errorf("no archive matches %q", filter)
+		if len(unreachable) > 0 {
+			return nil, nil, &listError{fmt.Errorf("no archive matches %q in the stores that could be reached: %w", filter, unlisted(unreachable))}
+		}
+		return nil, nil, fmt.Errorf("no archive matches %q", filter)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].Folder != rows[j].Folder {
@@ -216,7 +239,49 @@ func (g *globals) archivesOf(ctx context.Context, cfg *config.Config, stores map
 		}
 		return rows[i].Time.Before(rows[j].Time)
 	})
-	return rows, nil
+	return rows, unreachable, nil
+}
+
+// unreachableStore is a store list could not reach, in list --json.
+type unreachableStore struct {
+	Store string `json:"store"`
+	Error string `json:"error"`
+}
+
+// unreachableStores returns the unreachable stores sorted by name.
+func unreachableStores(unreachable map[string]string) []unreachableStore {
+	var out []unreachableStore
+	for _, name := range unreachableNames(unreachable) {
+		out = append(out, unreachableStore{name, unreachable[name]})
+	}
+	return out
+}
+
+// unlisted is the outcome of a listing that could not reach some stores:
+// exit code 4, naming each; nil when every store was listed.
+func unlisted(unreachable map[string]string) error {
+	if len(unreachable) == 0 {
+		return nil
+	}
+	var msgs []string
+	for _, u := range unreachableStores(unreachable) {
+		msgs = append(msgs, fmt.Sprintf("store.%s could not be reached (%s): its archives are not listed", u.Store, u.Error))
+	}
+	return withCode(exitUnreadable, errors.New(strings.Join(msgs, "; ")))
+}
+
+// reachable returns the stores that are not unreachable.
+func reachable(stores map[string]store.Store, unreachable map[string]string) map[string]store.Store {
+	if len(unreachable) == 0 {
+		return stores
+	}
+	out := make(map[string]store.Store, len(stores))
+	for name, st := range stores {
+		if _, down := unreachable[name]; !down {
+			out[name] = st
+		}
+	}
+	return out
 }
 
 // manifestReaders bounds the archives whose manifests are read at once: a

@@ -36,6 +36,11 @@ With --restore ADDR it plans a restore instead: per schema what exists now
 against what the archive holds, the folders replaced, the options written, the
 safety backup taken first and the after_restore hooks that will run.
 
+A store that cannot be reached (its endpoint refuses or does not answer, its
+folder cannot be read) does not stop the plan: its resources show as unknown
+there, nothing is planned in it, the other stores are planned as usual, and
+plan exits 4.
+
 With --detailed-exitcode the exit code is 0 when nothing is to do, 2 when the
 plan has changes and 1 on errors.`,
 		Args: cobra.NoArgs,
@@ -73,6 +78,11 @@ plan has changes and 1 on errors.`,
 					fmt.Fprintf(g.stdout, "\nSaved the plan to %s. Apply exactly this plan with: planb apply %s\n", o.out, o.out)
 				}
 			}
+			// The plan of the other stores is shown (and saved); the
+			// exit code says it is not the whole picture.
+			if err := p.UnreachableError(); err != nil {
+				return withCode(exitUnreadable, err)
+			}
 			if o.detailedExitCode && p.HasChanges() {
 				return withCode(exitChanges, nil)
 			}
@@ -100,7 +110,7 @@ func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cat, err := catalog(ctx, cfg, stores, cfg.Resources)
+	cat, unreachable, err := catalog(ctx, cfg, stores, cfg.Resources)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -132,7 +142,7 @@ func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills, Nodes: nodes, Versions: versions})
+	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills, Nodes: nodes, Unreachable: unreachable, Versions: versions})
 	if err != nil {
 		return nil, nil, nil, err
 	}

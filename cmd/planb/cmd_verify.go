@@ -47,7 +47,7 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 			if len(args) == 1 {
 				filter = args[0]
 			}
-			rows, err := g.archives(cmd.Context(), filter, false)
+			rows, down, err := g.archives(cmd.Context(), filter, false)
 			if err != nil {
 				if errors.As(err, new(*listError)) {
 					return withCode(exitUnreadable, err)
@@ -55,6 +55,12 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 				return err
 			}
 			failed, unreadable, checked := 0, 0, 0
+			// A store that could not be listed is reported like an
+			// archive that could not be read; the others are verified.
+			for _, u := range unreachableStores(down) {
+				unreadable++
+				fmt.Fprintf(g.stdout, "UNREADABLE store.%s: not listed: %s\n", u.Store, u.Error)
+			}
 			marks := &damageMarks{g: g}
 			// unreachable holds, per store, why its endpoint stopped
 			// answering: its other archives are not tried.

@@ -29,7 +29,7 @@ func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) 
 	if r == nil {
 		return nil, nil, nil, fmt.Errorf("--restore %s: no such resource in the configuration", req.Resource)
 	}
-	cat, err := catalog(ctx, cfg, stores, []*config.Resource{r})
+	cat, err := restoreCatalog(ctx, cfg, stores, r)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -223,7 +223,7 @@ func (g *globals) checkRestoreFresh(ctx context.Context, p *plan.Plan, cfg *conf
 	if r == nil {
 		return fmt.Errorf("%w: %s is no longer configured", plan.ErrStale, rp.Resource)
 	}
-	cat, err := catalog(ctx, cfg, stores, []*config.Resource{r})
+	cat, err := restoreCatalog(ctx, cfg, stores, r)
 	if err != nil {
 		return err
 	}
@@ -246,4 +246,19 @@ func (g *globals) checkRestoreFresh(ctx context.Context, p *plan.Plan, cfg *conf
 		return err
 	}
 	return p.CheckRestoreFresh(contents.Digest, live)
+}
+
+// restoreCatalog lists the stores of the resource a restore is planned
+// for. A restore needs them all (any of them may hold the newest archive,
+// or the record of an interrupted restore): one that cannot be reached
+// fails it, naming the store.
+func restoreCatalog(ctx context.Context, cfg *config.Config, stores map[string]store.Store, r *config.Resource) (plan.Catalog, error) {
+	cat, unreachable, err := catalog(ctx, cfg, stores, []*config.Resource{r})
+	if err != nil {
+		return nil, err
+	}
+	if names := unreachableNames(unreachable); len(names) > 0 {
+		return nil, fmt.Errorf("store.%s could not be reached (%s): a restore of %s needs every store of the resource", names[0], unreachable[names[0]], r.Address)
+	}
+	return cat, nil
 }

@@ -43,27 +43,48 @@ func (g *globals) openStores(cfg *config.Config) (map[string]store.Store, error)
 	return out, nil
 }
 
-// catalog lists every store that one of the resources uses.
-func catalog(ctx context.Context, cfg *config.Config, stores map[string]store.Store, resources []*config.Resource) (plan.Catalog, error) {
+// catalog lists every store that one of the resources uses. A store that
+// could not be reached (store.ErrUnreachable: an S3 endpoint that refuses
+// or does not answer, a local folder that cannot be read) is left out of
+// the catalog and returned in unreachable, by name, with why; any other
+// error of a listing (refused credentials, a missing bucket) fails.
+func catalog(ctx context.Context, cfg *config.Config, stores map[string]store.Store, resources []*config.Resource) (cat plan.Catalog, unreachable map[string]string, err error) {
 	used := map[string]bool{}
 	for _, r := range resources {
 		for _, s := range r.Stores {
 			used[s.Name] = true
 		}
 	}
-	cat := plan.Catalog{}
+	cat = plan.Catalog{}
 	for name := range used {
 		st, ok := stores[name]
 		if !ok {
-			return nil, fmt.Errorf("store.%s is not open", name)
+			return nil, nil, fmt.Errorf("store.%s is not open", name)
 		}
 		archives, err := st.List(ctx)
+		if why := store.UnreachableReason(err); why != "" && ctx.Err() == nil {
+			if unreachable == nil {
+				unreachable = map[string]string{}
+			}
+			unreachable[name] = why
+			continue
+		}
 		if err != nil {
-			return nil, fmt.Errorf("list store.%s (%s): %w", name, st, err)
+			return nil, nil, fmt.Errorf("list store.%s (%s): %w", name, st, err)
 		}
 		cat[name] = archives
 	}
-	return cat, nil
+	return cat, unreachable, nil
+}
+
+// unreachableNames returns the names of the unreachable stores, sorted.
+func unreachableNames(unreachable map[string]string) []string {
+	names := make([]string, 0, len(unreachable))
+	for n := range unreachable {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // recordReaders bounds the records read at once: a remote store answers

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,9 +118,61 @@ func Connect(ctx context.Context, c ConnConfig) (*pgx.Conn, error) {
 		if errors.As(err, &pgErr) && (pgErr.Code == "28P01" || pgErr.Code == "28000") {
 			return nil, c.scrub(fmt.Errorf("connect to %s: authentication failed for user %q: %s", c, c.User, pgErr.Message))
 		}
-		return nil, c.scrub(fmt.Errorf("connect to %s: %w", c, err))
+		return nil, c.scrub(&connectError{conn: c.String(), reasons: connectReasons(err), err: err})
 	}
 	return conn, nil
+}
+
+// connectError is a failure to reach a server: "connect to
+// postgres://user@host:port/db: " and why each try failed, each distinct
+// reason once.
+type connectError struct {
+	conn    string
+	reasons []string
+	err     error
+}
+
+func (e *connectError) Error() string {
+	return "connect to " + e.conn + ": " + strings.Join(e.reasons, "; ")
+}
+
+func (e *connectError) Unwrap() error { return e.err }
+
+// connectReasons returns why the tries to connect failed, each distinct
+// reason once. pgx tries every address of the host, and with sslmode
+// prefer each twice (with TLS, then without), so a refused connection
+// would otherwise be reported once per try, in the same words.
+func connectReasons(err error) []string {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return []string{err.Error()}
+	}
+	tries := []error{ce.Unwrap()}
+	if joined, ok := ce.Unwrap().(interface{ Unwrap() []error }); ok {
+		tries = joined.Unwrap()
+	}
+	var out []string
+	for _, t := range tries {
+		if r := tryReason(t); !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// tryReason says why one try failed: "127.0.0.1:5432: connection refused"
+// for a connection that could not be opened, else pgx's words.
+func tryReason(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" && oe.Addr != nil && oe.Err != nil {
+		cause := oe.Err.Error()
+		var se *os.SyscallError
+		if errors.As(oe.Err, &se) {
+			cause = se.Err.Error()
+		}
+		return oe.Addr.String() + ": " + cause
+	}
+	return err.Error()
 }
 
 // IsConnectError reports whether err is a failure to reach or log in to a
