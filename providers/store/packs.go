@@ -88,7 +88,7 @@ func (l *Local) packPath(id string) string {
 }
 
 // PutPack implements Packs: the pack is written beside its final name,
-// fsynced, linked into place without replacing anything and its folder
+// fsynced, renamed into place without replacing anything and its folder
 // fsynced.
 func (l *Local) PutPack(ctx context.Context, id string, r io.Reader, size int64) error {
 	if err := CheckPackID(id); err != nil {
@@ -116,7 +116,7 @@ func (l *Local) PutPack(ctx context.Context, id string, r io.Reader, size int64)
 	}
 	err = errors.Join(err, f.Close())
 	if err == nil {
-		err = linkNoReplace(tmp, p)
+		err = renameNoReplace(tmp, p)
 		if errors.Is(err, fs.ErrExist) {
 			err = nil
 		}
