@@ -61,6 +61,9 @@ type Notifier struct {
 	Host string
 	// Headers are the extra HTTP headers of a webhook, by name.
 	Headers map[string]Secret
+	// HeadersMissing names the sensitive variable without a value that the
+	// headers come from (LoadOptions.DeferSecrets); Headers is nil then.
+	HeadersMissing string
 	// Token is the access token of an ntfy server (sent as a bearer
 	// token); zero when not set.
 	Token Secret
@@ -119,6 +122,8 @@ func (l *loader) decodeNotifier(b *hcl.Block) *Notifier {
 	}
 	if h := bd.strMap("headers"); h != nil {
 		n.Headers = l.notifyHeaders(name, kc.Attributes["headers"], h)
+	} else {
+		n.HeadersMissing = bd.missingSecret("headers")
 	}
 	n.Token = bd.secretStr("token")
 	n.On = l.notifyEvents(name, n.Kind, content.Attributes["on"], l.body(content, l.full, scopeGlobal))

@@ -87,8 +87,8 @@ func TestNotifyWithoutSecrets(t *testing.T) {
 	}
 	cfg = mustLoad(t, map[string]string{"notify.hcl": notifyHCL}, LoadOptions{DeferSecrets: true})
 	chat := cfg.Notifiers[0]
-	if chat.URL.Missing() != "hook" || cfg.Notifiers[2].Token.Missing() != "ntfy_token" {
-		t.Errorf("missing secrets: url %q, token %q", chat.URL.Missing(), cfg.Notifiers[2].Token.Missing())
+	if chat.URL.Missing() != "hook" || cfg.Notifiers[2].Token.Missing() != "ntfy_token" || chat.HeadersMissing != "ntfy_token" || chat.Headers != nil {
+		t.Errorf("missing secrets: url %q, token %q, headers %q", chat.URL.Missing(), cfg.Notifiers[2].Token.Missing(), chat.HeadersMissing)
 	}
 }
 

@@ -146,9 +146,18 @@ func (b *body) secretStr(name string) Secret {
 	if v := b.str(name, ""); v != "" {
 		return NewSecret(v)
 	}
+	if missing := b.missingSecret(name); missing != "" {
+		return Secret{missing: missing}
+	}
+	return Secret{}
+}
+
+// missingSecret names the sensitive variable without a value that
+// attribute name refers to (DeferSecrets), or "".
+func (b *body) missingSecret(name string) string {
 	a, ok := b.attrs[name]
 	if !ok || !b.l.opts.DeferSecrets {
-		return Secret{}
+		return ""
 	}
 	for _, tr := range a.Expr.Variables() {
 		if tr.RootName() != "var" || len(tr) < 2 {
@@ -156,11 +165,11 @@ func (b *body) secretStr(name string) Secret {
 		}
 		if attr, ok := tr[1].(hcl.TraverseAttr); ok {
 			if v := b.l.vars[attr.Name]; v != nil && !v.decl.Set && v.decl.Sensitive {
-				return Secret{missing: attr.Name}
+				return attr.Name
 			}
 		}
 	}
-	return Secret{}
+	return ""
 }
 
 func (b *body) boolean(name string, def bool) bool {
