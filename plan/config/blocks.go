@@ -27,7 +27,7 @@ var databaseSchema = &hcl.BodySchema{
 
 var storeSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "shared"}, {Name: "owners"}},
-	Blocks:     []hcl.BlockHeaderSchema{{Type: "local"}, {Type: "s3"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "local"}, {Type: "s3"}, {Type: "encryption"}},
 }
 
 var localStoreSchema = &hcl.BodySchema{
@@ -238,21 +238,32 @@ func (l *loader) databaseNode(name string, b *hcl.Block) *node {
 func (l *loader) storeNode(name string, b *hcl.Block) *node {
 	content, diags := b.Body.Content(storeSchema)
 	l.diags = append(l.diags, diags...)
-	var local, s3 *hcl.BodyContent
-	if len(content.Blocks) != 1 {
-		l.errorf(&b.DefRange, "Invalid store",
-			"A store holds exactly one local { path = … } or s3 { … } block; this one has %d.", len(content.Blocks))
-	}
+	var local, s3, enc *hcl.BodyContent
+	var encBlock *hcl.Block
+	kinds := 0
 	for _, nb := range content.Blocks {
 		switch nb.Type {
 		case "local":
+			kinds++
 			local, diags = nb.Body.Content(localStoreSchema)
 		case "s3":
+			kinds++
 			s3, diags = nb.Body.Content(s3StoreSchema)
+		case "encryption":
+			if encBlock != nil {
+				l.errorf(&nb.DefRange, "Duplicate encryption block", "Store %q has an encryption block already, at %s.", name, encBlock.DefRange)
+				continue
+			}
+			encBlock = nb
+			enc, diags = nb.Body.Content(encryptionSchema)
 		}
 		l.diags = append(l.diags, diags...)
 	}
-	return &node{kind: kindStore, name: name, exprs: attrExprs(content, local, s3), eval: func(ctx *hcl.EvalContext) cty.Value {
+	if kinds != 1 {
+		l.errorf(&b.DefRange, "Invalid store",
+			"A store holds exactly one local { path = … } or s3 { … } block; this one has %d.", kinds)
+	}
+	return &node{kind: kindStore, name: name, exprs: attrExprs(content, local, s3, enc), eval: func(ctx *hcl.EvalContext) cty.Value {
 		st := &Store{Name: name, DeclRange: b.DefRange}
 		sb := l.body(content, ctx, scopeGlobal)
 		st.Shared = sb.boolean("shared", false)
@@ -260,8 +271,11 @@ func (l *loader) storeNode(name string, b *hcl.Block) *node {
 			st.Owners = owners
 			l.ownerRanges[st] = content.Attributes["owners"].Expr.Range()
 		}
+		if enc != nil {
+			st.Encryption = l.decodeEncryption(name, enc, encBlock.DefRange, l.body(enc, ctx, scopeGlobal).require("recipients"))
+		}
 		switch {
-		case len(content.Blocks) != 1:
+		case kinds != 1:
 		case local != nil:
 			st.Local = &LocalStore{Path: l.body(local, ctx, scopeGlobal).require("path").path("path")}
 		case s3 != nil:

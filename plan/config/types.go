@@ -134,8 +134,11 @@ type Store struct {
 	// Owners are the nodes that share every resource backed up into this
 	// store (a failover pair), unless a resource names its own; nil when
 	// not set.
-	Owners    []string
-	DeclRange hcl.Range
+	Owners []string
+	// Encryption encrypts the store's archives; nil when they are kept
+	// plain.
+	Encryption *Encryption
+	DeclRange  hcl.Range
 }
 
 // LocalStore is a directory on this machine.
@@ -225,15 +228,15 @@ type Resource struct {
 	Schemas []Schema
 	// DeliveryFolder is the application's delivered source code ("" = none).
 	DeliveryFolder string
+	// OnNewVersion makes the resource due when its delivery folder holds a
+	// top-level folder (a version) that the newest backup did not
+	// (on_new_version, default true).
+	OnNewVersion bool
 	// Options are the version options written as options.xml (nil = none).
 	Options *Options
 	// Path is the folder of a file-based persistence database (H2).
 	Path string
 	// Before and After run around the copy of Path; After runs even when
-	// OnNewVersion makes the resource due when its delivery folder holds a
-	// top-level folder (a version) that the newest backup did not
-	// (on_new_version, default true).
-	OnNewVersion bool
 	// the copy fails.
 	Before       []Command
 	After        []Command
