@@ -208,3 +208,44 @@ func TestUnreachableStoreFailsOnlyItsOwnWork(t *testing.T) {
 		t.Errorf("the unreachable store changed:\n%s", d)
 	}
 }
+
+// TestUnreadableLocalStoreFailsOnlyItsOwnWork: a local store whose folder
+// cannot be read is unreachable like an S3 endpoint that refuses: the
+// other store is planned and backed up into, and apply exits 1 naming it.
+func TestUnreadableLocalStoreFailsOnlyItsOwnWork(t *testing.T) {
+	good, bad, data := t.TempDir(), t.TempDir(), t.TempDir()
+	writeTree(t, data, map[string]string{"h2/node.mv.db": "H2 database"})
+	// A kind folder that is a file cannot be listed, whoever runs the
+	// test (root reads folders without permissions).
+	if err := os.WriteFile(filepath.Join(bad, "persistence"), []byte("not a folder"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeConfig(t, map[string]string{"main.hcl": `
+store "good" {
+  local { path = "` + good + `" }
+}
+
+store "bad" {
+  local { path = "` + bad + `" }
+}
+
+persistence "node" {
+  path   = "` + filepath.Join(data, "h2") + `"
+  every  = "24h"
+  stores = [store.good, store.bad]
+}
+`})
+	why := "store unreachable (cannot read " + bad + ": "
+	code, out, errs := planbRun(t, "", "--chdir", dir, "plan")
+	if code != exitUnreadable || !strings.Contains(out, "+ backup persistence.node into store.good") ||
+		!strings.Contains(out, "persistence.node in store.bad: unknown: "+why) {
+		t.Errorf("plan: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = planbRun(t, "", "--chdir", dir, "apply", "--auto-approve")
+	if code != exitError || !strings.Contains(errs, "store.bad could not be reached (cannot read "+bad+": ") {
+		t.Errorf("apply: exit %d, want %d naming store.bad\n%s%s", code, exitError, out, errs)
+	}
+	if got := len(zips(t, good, "persistence/node")); got != 1 {
+		t.Errorf("store.good holds %d archives of node, want 1", got)
+	}
+}
