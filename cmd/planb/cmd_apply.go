@@ -51,6 +51,7 @@ Without, it plans, shows the plan and asks for confirmation ('yes'), unless
 	f.DurationVar(&o.lockTimeout, "lock-timeout", 0, "wait this long for a lock another apply holds (default: fail at once with exit code 11)")
 	f.StringVar(&o.metricsFile, "metrics-file", "", "write Prometheus textfile metrics to PATH")
 	f.StringArrayVar(&o.targets, "target", nil, "limit the plan to a resource address (repeatable)")
+	g.sendsNotifications(cmd)
 	return cmd
 }
 
@@ -234,6 +235,7 @@ func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config,
 	}
 	res := runner.Run(ctx, graph, runner.Options{Parallelism: parallelism, Events: events, Logger: g.logger})
 	events.Close()
+	g.report.executed(p, res)
 	if !o.asJSON {
 		res.WriteSummary(g.stdout)
 	}

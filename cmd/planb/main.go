@@ -69,6 +69,9 @@ type globals struct {
 	dbLockTimeout time.Duration
 
 	logger *slog.Logger
+	// report collects what apply or verify did for their notifications;
+	// nil when none are sent.
+	report *runReport
 }
 
 func newRootCmd(g *globals) *cobra.Command {
