@@ -9,8 +9,9 @@ import (
 )
 
 // TestS3StallingEndpointFailsPlanAndList points a store at an endpoint that
-// accepts connections and never answers: plan and list fail within the
-// configured response timeout, naming the store and the endpoint.
+// accepts connections and never answers: plan, list and verify report the
+// store unreachable within the configured response timeout, naming the
+// store and the endpoint, and exit 4.
 func TestS3StallingEndpointFailsPlanAndList(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,16 +58,17 @@ persistence "files" {
 			start := time.Now()
 			code, out, errs := planbRun(t, "", append([]string{"--chdir", dir}, args...)...)
 			took := time.Since(start)
-			wantCode := exitError
-			if args[0] == "verify" {
-				wantCode = exitUnreadable // a store problem, not damage
+			if code != exitUnreadable { // a store problem, not damage
+				t.Fatalf("exit %d, want %d\n%s%s", code, exitUnreadable, out, errs)
 			}
-			if code != wantCode {
-				t.Fatalf("exit %d, want %d\n%s%s", code, wantCode, out, errs)
-			}
-			want := endpoint + " sent no response within 1s of the request (response_timeout)"
-			if !strings.Contains(errs, `store "fleet"`) || !strings.Contains(errs, want) {
-				t.Errorf("stderr lacks the store and %q:\n%s", want, errs)
+			reason := endpoint + " sent no response within 1s of the request (response_timeout)"
+			want := map[string]string{
+				"list":   "store.fleet could not be reached (" + reason + "): its archives are not listed",
+				"plan":   "store.fleet could not be reached (" + reason + "): nothing is planned there for persistence.files",
+				"verify": "UNREADABLE store.fleet: not listed: " + reason,
+			}[args[0]]
+			if !strings.Contains(out+errs, want) {
+				t.Errorf("output lacks %q:\n%s%s", want, out, errs)
 			}
 			if took > 4*time.Second {
 				t.Errorf("took %s, want about the timeout (1s)", took)
