@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/planb-backup/planb/plan"
@@ -14,7 +16,8 @@ func newGraphCmd(g *globals) *cobra.Command {
 		Short: "Print the step graph of a plan as Graphviz DOT",
 		Long: `Graph prints the steps apply would run, and their dependencies, as Graphviz
 DOT: the plan made now, or the saved PLAN-FILE. Render it with
-'planb graph | dot -Tsvg > plan.svg'.`,
+'planb graph | dot -Tsvg > plan.svg'. --target limits the plan made now to
+resources, as for plan.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var p *plan.Plan
@@ -23,6 +26,9 @@ DOT: the plan made now, or the saved PLAN-FILE. Render it with
 				return err
 			}
 			if len(args) == 1 {
+				if len(targets) > 0 {
+					return errors.New("--target cannot be combined with a saved plan: the plan's targets were fixed when it was made")
+				}
 				if p, err = plan.Load(args[0]); err != nil {
 					return err
 				}
