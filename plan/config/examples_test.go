@@ -69,7 +69,7 @@ func TestExamplesLoadOffline(t *testing.T) {
 
 func TestCastAIPExample(t *testing.T) {
 	cfg, diags := Load("../../examples/cast-aip", LoadOptions{
-		Vars:   map[string]string{"css_password": "pw", "s3_secret_key": "sk"},
+		Vars:   map[string]string{"css_password": "pw", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e"},
 		Getenv: func(string) string { return "" },
 	})
 	if len(diags) > 0 {
@@ -104,6 +104,9 @@ func TestCastAIPExample(t *testing.T) {
 	}
 	if s3 := cfg.Stores["offsite"].S3; s3.SecretKey.Reveal() != "sk" || s3.AccessKey.Reveal() != "planb-aip" {
 		t.Errorf("offsite store: %+v", s3)
+	}
+	if n := cfg.Notifiers; len(n) != 1 || n[0].Kind != Healthchecks || n[0].URL.Reveal() != "https://hc-ping.com/0f1e" || n[0].Host != "" || len(n[0].On) != 3 {
+		t.Errorf("notifiers: %+v", n)
 	}
 	node1 := cfg.Resource("persistence.node1")
 	if len(node1.Before) != 1 || len(node1.After) != 1 || node1.Path != "/var/lib/aip/node1/h2" || len(node1.Stores) != 1 {
