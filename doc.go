@@ -4,8 +4,8 @@
 //
 //   - plan/config reads every *.hcl file of a configuration directory into a
 //     Config: variables, databases, stores, retention policies, the
-//     resources (applications, measurement schemas, persistence databases)
-//     and the restore drills.
+//     resources (applications, measurement schemas, persistence databases),
+//     the restore drills and the notify blocks.
 //   - plan compares a Config with the catalog of the stores and makes a Plan:
 //     per resource and store, backup, copy, prune, clean, restore or drill,
 //     and why.
@@ -19,10 +19,12 @@
 //     an application in one transaction), providers/archive (the
 //     ZIP format, manifests, safe extraction), providers/store (local
 //     directories and S3-compatible buckets, locks, and the records kept beside
-//     the archives: restores under way, damaged archives, drills, nodes) and
+//     the archives: restores under way, damaged archives, drills, nodes),
 //     providers/files
-//     (hook commands, options.xml, folder swaps); providers/internal/winjob
-//     holds the Windows job objects their child processes run in.
+//     (hook commands, options.xml, folder swaps) and providers/notify (the
+//     run summaries sent to healthchecks, webhooks and ntfy);
+//     providers/internal/winjob holds the Windows job objects their child
+//     processes run in.
 //   - cmd/planb wires the command line; bench measures planb against the
 //     scripts it replaces; examples holds configurations that double as test
 //     inputs.

@@ -27,9 +27,10 @@
 // (stores = [database.css]) is reported as such.
 //
 // Values of sensitive variables carry a cty mark. Only database.password,
-// s3.access_key and s3.secret_key may hold them (they become Secret
-// values); a sensitive value anywhere else would be printed in plans and
-// is an error. Diagnostics never contain sensitive values.
+// s3.access_key, s3.secret_key and the url, headers and token of notify
+// blocks may hold them (they become Secret values); a sensitive value
+// anywhere else would be printed in plans and is an error. Diagnostics never
+// contain sensitive values.
 //
 // Relative paths (store local path, delivery_folder, persistence path,
 // bin_dir, command dir) are taken relative to the configuration directory,
