@@ -92,6 +92,7 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 		}
 	}
 	planDrills(p, cfg, resources, folders, opts.Damaged, opts.Drills)
+	noteDecryption(p, cfg)
 	p.Orphans, p.Foreign = orphans(cfg, cat)
 	return p, nil
 }
