@@ -80,22 +80,8 @@ func (g *globals) finishNotifications(ctx context.Context, n *notify.Notifier, e
 func (g *globals) notifyTargets(cfg *config.Config) []notify.Target {
 	var out []notify.Target
 	for _, nb := range cfg.Notifiers {
-		secrets := map[string]config.Secret{"url": nb.URL, "token": nb.Token}
-		for k, v := range nb.Headers {
-			secrets["header "+k] = v
-		}
-		missing := ""
-		for what, s := range secrets {
-			if s.Missing() != "" {
-				missing = s.MissingError(fmt.Sprintf("the %s of notify.%s", what, nb.Name)).Error()
-			}
-		}
-		if nb.HeadersMissing != "" {
-			missing = fmt.Sprintf("the headers of notify.%s come from the sensitive variable %q, which has no value: set it with %s%s=… in the environment, --var %s=… or a --var-file",
-				nb.Name, nb.HeadersMissing, config.EnvPrefix, nb.HeadersMissing, nb.HeadersMissing)
-		}
-		if missing != "" {
-			g.logger.Warn("notifications not sent", "notify", "notify."+nb.Name, "err", missing)
+		if err := nb.MissingSecret(); err != nil {
+			g.logger.Warn("notifications not sent", "notify", "notify."+nb.Name, "err", err)
 			continue
 		}
 		t := notify.Target{

@@ -75,6 +75,22 @@ type Notifier struct {
 // Sends reports whether the notifier is told about event e.
 func (n *Notifier) Sends(e NotifyEvent) bool { return slices.Contains(n.On, e) }
 
+// MissingSecret returns the error of a notifier whose url, token or headers
+// come from a sensitive variable without a value (LoadOptions.DeferSecrets),
+// naming the variable; nil when every secret is known.
+func (n *Notifier) MissingSecret() error {
+	of := " of notify." + n.Name
+	switch {
+	case n.URL.Missing() != "":
+		return n.URL.MissingError("the url" + of)
+	case n.Token.Missing() != "":
+		return n.Token.MissingError("the token" + of)
+	case n.HeadersMissing != "":
+		return Secret{missing: n.HeadersMissing}.MissingError("the headers" + of)
+	}
+	return nil
+}
+
 var notifySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "on"}},
 	Blocks: []hcl.BlockHeaderSchema{

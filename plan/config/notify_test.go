@@ -90,6 +90,12 @@ func TestNotifyWithoutSecrets(t *testing.T) {
 	if chat.URL.Missing() != "hook" || cfg.Notifiers[2].Token.Missing() != "ntfy_token" || chat.HeadersMissing != "ntfy_token" || chat.Headers != nil {
 		t.Errorf("missing secrets: url %q, token %q, headers %q", chat.URL.Missing(), cfg.Notifiers[2].Token.Missing(), chat.HeadersMissing)
 	}
+	if err := cfg.Notifiers[2].MissingSecret(); err == nil || !strings.Contains(err.Error(), `the token of notify.phone comes from the sensitive variable "ntfy_token"`) {
+		t.Errorf("MissingSecret of notify.phone: %v", err)
+	}
+	if err := cfg.Notifiers[1].MissingSecret(); err != nil {
+		t.Errorf("MissingSecret of notify.hc: %v", err)
+	}
 }
 
 func TestNotifyDiagnostics(t *testing.T) {
