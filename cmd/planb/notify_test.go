@@ -249,3 +249,40 @@ notify "both" {
 		t.Errorf("validate of a mailto URL: exit %d\n%s", code, errs)
 	}
 }
+
+// A damaged archive makes verify send a failure with the counts and the
+// archive that failed.
+func TestNotifyVerifyFailure(t *testing.T) {
+	srv := newNotifyServer(t)
+	backups := t.TempDir()
+	writeTree(t, filepath.Join(backups, "applications", "A"), map[string]string{"A_2026-11-25-08-00-00.zip": "not a zip archive"})
+	dir := writeConfig(t, map[string]string{"main.hcl": fmt.Sprintf(`database "css" {
+  host = "localhost"
+}
+
+store "node" {
+  local { path = %q }
+}
+
+application "A" {
+  database = database.css
+  schemas  = { management = "a_mngt" }
+  stores   = [store.node]
+}
+`, backups) + notifyHCL(srv.URL)})
+	code, out, errs := planbRun(t, "", "--chdir", dir, "--var", "notify_token=tok-Zq9-secret", "verify")
+	if code != exitError {
+		t.Fatalf("verify of a damaged archive: exit %d, want 1\n%s%s", code, out, errs)
+	}
+	hc := byPath(srv.take(), "/ping/")
+	if len(hc) != 1 || hc[0].path != "/ping/hc-uuid-Zq9/fail" {
+		t.Fatalf("healthchecks got %q, want the failure", paths(hc))
+	}
+	s := hc[0].summary(t)
+	if s.Event != "failure" || *s.ExitCode != 1 || s.Archives == nil || s.Archives.Verified != 1 || s.Archives.Damaged != 1 ||
+		len(s.Failures) != 1 || s.Failures[0].Label != "damaged" || s.Failures[0].Archive != "applications/A/A_2026-11-25-08-00-00.zip" ||
+		s.Failures[0].Resource != "application.A" || s.Failures[0].Store != "node" || s.Failures[0].Error == "" ||
+		!strings.Contains(s.Text, "1 damaged") {
+		t.Errorf("verify failure summary: %s", hc[0].body)
+	}
+}
