@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -139,5 +142,53 @@ notify "slow" {
 	}
 	if got := zips(t, e.backups, "applications/legacy"); len(got) != 1 {
 		t.Errorf("%d archives, want the backup made", len(got))
+	}
+}
+
+// An interrupted apply (exit 130) sends a failure whose result is
+// interrupted.
+func TestNotifyInterruptedApply(t *testing.T) {
+	srv := newNotifyServer(t)
+	marker := filepath.Join(t.TempDir(), "before-started")
+	dir := writeConfig(t, map[string]string{"main.hcl": fmt.Sprintf(`store "node" {
+  local { path = %q }
+}
+
+persistence "h2" {
+  path   = %q
+  stores = [store.node]
+  before {
+    command = ["sh", "-c", "touch %s; sleep 60"]
+  }
+}
+`, t.TempDir(), t.TempDir(), marker) + notifyHCL(srv.URL)})
+	cmd := exec.Command(planbBin, "--chdir", dir, "apply", "--auto-approve")
+	cmd.Env = append(os.Environ(), "PLANB_VAR_notify_token=tok-Zq9-secret")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, err := os.Stat(marker); err != nil; _, err = os.Stat(marker) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the before command did not start\n%s%s", out.String(), errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("interrupted apply: %v, want exit 130\n%s%s", err, out.String(), errb.String())
+	}
+	hc := byPath(srv.take(), "/ping/")
+	if p := paths(hc); len(p) != 2 || p[0] != "/ping/hc-uuid-Zq9/start" || p[1] != "/ping/hc-uuid-Zq9/fail" {
+		t.Fatalf("healthchecks got %q, want the start and the failure", p)
+	}
+	s := hc[1].summary(t)
+	if s.Event != "failure" || s.Result != "interrupted" || *s.ExitCode != exitInterrupted || !strings.Contains(s.Text, "interrupted") {
+		t.Errorf("interrupted summary: %s", hc[1].body)
 	}
 }
