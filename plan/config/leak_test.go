@@ -65,6 +65,22 @@ func TestSecretsDoNotLeak(t *testing.T) {
   schemas  = { management = var.secret }
 }
 `,
+		"notify url": `notify "n" {
+  webhook { url = "ftp://hooks.example/${var.secret}" }
+}
+`,
+		"notify header": `notify "n" {
+  webhook {
+    url     = "https://hooks.example/h"
+    headers = { "X Key" = var.secret, X-Other = "a\n${var.secret}" }
+  }
+}
+`,
+		"notify on": `notify "n" {
+  ntfy { url = "https://ntfy.example/${var.secret}" }
+  on = ["failure", var.secret]
+}
+`,
 	}
 	for name, main := range tests {
 		t.Run(name, func(t *testing.T) {
