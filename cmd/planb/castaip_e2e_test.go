@@ -52,8 +52,9 @@ offsite       = { endpoint = %q, region = "us-east-1", insecure = true }
 delivery_root = %q
 backup_root   = %q
 s3_access_key = %q
+bin_dir       = %q
 daily_apps    = { MAINFRAME = "mainframe" }
-`, srv.Host, srv.Port, srv.User, db, s3.URL, deliveryRoot, backupRoot, s3.AccessKey)), 0o600)
+`, srv.Host, srv.Port, srv.User, db, s3.URL, deliveryRoot, backupRoot, s3.AccessKey, srv.BinDir)), 0o600)
 	e := &estate{
 		srv: srv, db: db, dir: filepath.Join("..", "..", "examples", "cast-aip"),
 		env: []string{"PLANB_VAR_css_password=" + srv.Password, "PLANB_VAR_s3_secret_key=" + s3.SecretKey},

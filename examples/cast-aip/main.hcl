@@ -19,7 +19,7 @@ database "css" {
   password = var.css_password
   dbname   = var.css.dbname
   sslmode  = var.css.sslmode
-  bin_dir  = "/usr/lib/postgresql/15/bin"
+  bin_dir  = var.bin_dir
 }
 
 database "console" {
@@ -29,4 +29,5 @@ database "console" {
   password = var.css_password
   dbname   = "aip_config"
   sslmode  = var.css.sslmode
+  bin_dir  = var.bin_dir
 }

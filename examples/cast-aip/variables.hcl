@@ -1,6 +1,8 @@
-# Inputs of the estate. Secrets come from the environment
-# (PLANB_VAR_css_password, PLANB_VAR_s3_secret_key) or a --var-file that is
-# not committed; `planb validate` works without them.
+# Inputs of the estate. Site values (hosts, folders, the bucket's access
+# key) go into a --var-file such as site.vars.hcl (see README.md); secrets
+# come from the environment (PLANB_VAR_css_password, PLANB_VAR_s3_secret_key,
+# PLANB_VAR_healthchecks_url) or a --var-file that is not committed.
+# `planb validate` works without any of them.
 
 variable "css_password" {
   type        = string
@@ -40,6 +42,12 @@ variable "offsite" {
   }
 }
 
+variable "bin_dir" {
+  type        = string
+  default     = null
+  description = "Folder of pg_dump and pg_restore, such as /usr/lib/postgresql/15/bin; null looks in PATH (and, on Windows, the PostgreSQL and CAST Storage Service install folders). pg_dump must not be older than the server."
+}
+
 variable "delivery_root" {
   type        = string
   default     = "/data/aip/delivery"
@@ -48,8 +56,7 @@ variable "delivery_root" {
 
 variable "s3_access_key" {
   type        = string
-  description = "Access key of the off-site bucket."
-  default     = "planb-aip"
+  description = "Access key of the off-site bucket (no default: every site has its own)."
 }
 
 variable "s3_secret_key" {

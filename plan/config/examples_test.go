@@ -69,7 +69,7 @@ func TestExamplesLoadOffline(t *testing.T) {
 
 func TestCastAIPExample(t *testing.T) {
 	cfg, diags := Load("../../examples/cast-aip", LoadOptions{
-		Vars:   map[string]string{"css_password": "pw", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e"},
+		Vars:   map[string]string{"css_password": "pw", "s3_access_key": "ak", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e"},
 		Getenv: func(string) string { return "" },
 	})
 	if len(diags) > 0 {
@@ -102,8 +102,12 @@ func TestCastAIPExample(t *testing.T) {
 	if cfg.Databases["console"].Host != "css.aip.example.com" || cfg.Databases["console"].Password.Reveal() != "pw" {
 		t.Errorf("console database: %+v", cfg.Databases["console"])
 	}
-	if s3 := cfg.Stores["offsite"].S3; s3.SecretKey.Reveal() != "sk" || s3.AccessKey.Reveal() != "planb-aip" {
+	if s3 := cfg.Stores["offsite"].S3; s3.SecretKey.Reveal() != "sk" || s3.AccessKey.Reveal() != "ak" {
 		t.Errorf("offsite store: %+v", s3)
+	}
+	// bin_dir is null by default: pg_dump is looked up in PATH.
+	if d := cfg.Databases["css"].BinDir; d != "" {
+		t.Errorf("css bin_dir %q, want none by default", d)
 	}
 	if n := cfg.Notifiers; len(n) != 1 || n[0].Kind != Healthchecks || n[0].URL.Reveal() != "https://hc-ping.com/0f1e" || n[0].Host != "" || len(n[0].On) != 3 {
 		t.Errorf("notifiers: %+v", n)
@@ -111,5 +115,28 @@ func TestCastAIPExample(t *testing.T) {
 	node1 := cfg.Resource("persistence.node1")
 	if len(node1.Before) != 1 || len(node1.After) != 1 || node1.Path != "/var/lib/aip/node1/h2" || len(node1.Stores) != 1 {
 		t.Errorf("persistence.node1: %+v", node1)
+	}
+}
+
+// The S3 access key of the example has no default: every site sets its own.
+func TestCastAIPExampleNeedsTheAccessKey(t *testing.T) {
+	_, diags := Load("../../examples/cast-aip", LoadOptions{
+		Vars:   map[string]string{"css_password": "pw", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e"},
+		Getenv: func(string) string { return "" },
+	})
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), `"s3_access_key" has no default`) {
+		t.Errorf("loading without s3_access_key: %v", diags)
+	}
+	cfg, diags := Load("../../examples/cast-aip", LoadOptions{
+		Vars:   map[string]string{"css_password": "pw", "s3_access_key": "ak", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e", "bin_dir": "/opt/pg16/bin"},
+		Getenv: func(string) string { return "" },
+	})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, db := range []string{"css", "console"} {
+		if d := cfg.Databases[db].BinDir; d != "/opt/pg16/bin" {
+			t.Errorf("database %s: bin_dir %q, want the variable's", db, d)
+		}
 	}
 }
