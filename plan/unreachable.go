@@ -70,9 +70,10 @@ func (p *Plan) withoutUnreachable(resources []*config.Resource, unreachable map[
 	return out
 }
 
-// UnreachableError says which stores the plan could not reach and what
-// was therefore not done, or returns nil when it reached them all. Apply
-// does all other work, then fails with it.
+// UnreachableError says which stores the plan could not reach and for
+// which resources nothing is planned there, or returns nil when it reached
+// them all. Plan exits 4 with it, apply does all other work and then fails
+// with it.
 func (p *Plan) UnreachableError() error {
 	if len(p.Unreachable) == 0 {
 		return nil
@@ -82,7 +83,7 @@ func (p *Plan) UnreachableError() error {
 		if i > 0 {
 			msg += "; "
 		}
-		msg += fmt.Sprintf("store.%s could not be reached (%s): nothing was backed up, copied, pruned or cleaned there for %s", u.Store, u.Error, joinAddresses(u.Resources))
+		msg += fmt.Sprintf("store.%s could not be reached (%s): nothing is planned there for %s", u.Store, u.Error, joinAddresses(u.Resources))
 	}
 	return fmt.Errorf("%s", msg)
 }

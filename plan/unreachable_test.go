@@ -78,7 +78,7 @@ func TestUnreachableStorePlansTheOthers(t *testing.T) {
 				strings.Join(p.Unreachable[0].Resources, ",") != strings.Join(resourcesOf(c.unknown), ",") {
 				t.Errorf("unreachable stores %+v", p.Unreachable)
 			}
-			if err := p.UnreachableError(); err == nil || !strings.Contains(err.Error(), "store."+c.unreachable+" could not be reached ("+refused+")") {
+			if err := p.UnreachableError(); err == nil || !strings.Contains(err.Error(), "store."+c.unreachable+" could not be reached ("+refused+"): nothing is planned there for ") {
 				t.Errorf("UnreachableError = %v", err)
 			}
 		})
