@@ -39,17 +39,17 @@ type Plan struct {
 	ConfigDigest string    `json:"config_digest"`
 	// Node is the planb node the plan was made for (planb { node }).
 	Node    string    `json:"node,omitempty"`
-	Targets []string  `json:"targets,omitempty"`
+	Targets []string  `json:"targets"`
 	Actions []*Action `json:"actions"`
 	// Resources is the state of every planned resource in every store,
 	// including those that are up to date.
 	Resources []ResourceState `json:"resources"`
 	// Orphans are archives of resources that are no longer configured.
 	// They are reported, never deleted by a plan.
-	Orphans []ArchiveRef `json:"orphans,omitempty"`
+	Orphans []ArchiveRef `json:"orphans"`
 	// Foreign counts, per shared store, the archives of resources that
 	// other configurations back up there.
-	Foreign map[string]int `json:"foreign,omitempty"`
+	Foreign map[string]int `json:"foreign"`
 	// Catalog lists the store folders the plan relied on, with the
 	// archives they held. Apply refuses the plan when any of them changed.
 	Catalog []CatalogFolder `json:"catalog"`
@@ -57,14 +57,14 @@ type Plan struct {
 	Restore *RestorePlan `json:"restore,omitempty"`
 	// Drills is where every planned resource that a drill covers stands:
 	// due (a drill action), up to date, or without an archive to drill.
-	Drills []DrillState `json:"drills,omitempty"`
+	Drills []DrillState `json:"drills"`
 	// Conflicts are the resources in stores where nodes outside the
 	// resource's owners wrote backups: two nodes back up one resource.
 	// Such a plan is refused (see ConflictError).
-	Conflicts []NodeConflict `json:"node_conflicts,omitempty"`
+	Conflicts []NodeConflict `json:"node_conflicts"`
 	// Unreachable are the stores the plan could not list because they
 	// could not be reached; their resources are StatusUnknown there.
-	Unreachable []UnreachableStore `json:"unreachable_stores,omitempty"`
+	Unreachable []UnreachableStore `json:"unreachable_stores"`
 }
 
 // Action is one unit of work of a plan.
@@ -128,19 +128,19 @@ type ResourceState struct {
 	Safety int `json:"safety_backups,omitempty"`
 	// Future names archives dated more than FutureSkew after the plan's
 	// time: never the newest, never counted or pruned by retention.
-	Future []string `json:"future,omitempty"`
+	Future []string `json:"future"`
 	// PartialsKept lists the partial archives the plan does not clean:
 	// another run still writes them, or no run recorded them and they are
 	// recent (see store.Cleanable).
-	PartialsKept []PartialKept `json:"partials_kept,omitempty"`
+	PartialsKept []PartialKept `json:"partials_kept"`
 	// Damaged lists archives a check that read them found damaged (see
 	// Options.Damaged): never the newest, never copied, never counted or
 	// pruned by retention.
-	Damaged []Damage `json:"damaged,omitempty"`
+	Damaged []Damage `json:"damaged"`
 	// OtherNodes lists the archives and partials that nodes outside the
 	// resource's owners wrote: never counted, copied, pruned or cleaned
 	// by this node.
-	OtherNodes []NodeArchive `json:"other_nodes,omitempty"`
+	OtherNodes []NodeArchive `json:"other_nodes"`
 	// Unreachable is set with StatusUnknown: "store unreachable (<why>)".
 	Unreachable string `json:"unreachable,omitempty"`
 }
