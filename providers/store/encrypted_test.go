@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
@@ -201,6 +202,13 @@ func TestEncryptedNames(t *testing.T) {
 	if ilist, _ := inner.List(ctx); len(ilist) != 1 || ilist[0].Name != "shop_2026-11-25-20-30-00.zip.age.partial" {
 		t.Fatalf("inner lists the partial as %+v", ilist)
 	}
+	// A leftover is cleaned by its listed (plain) name.
+	if err := st.Delete(ctx, ref, "shop_2026-11-25-20-30-00.zip.partial"); err != nil {
+		t.Fatalf("Delete of the partial: %v", err)
+	}
+	if ilist, _ := inner.List(ctx); len(ilist) != 0 {
+		t.Fatalf("after Delete of the partial the inner store lists %+v", ilist)
+	}
 	up.Abort()
 	// A plain archive from before the encryption lists and opens as it is.
 	put(t, inner, ref, "shop_2026-11-24-20-30-00.zip", "plain")
@@ -307,5 +315,54 @@ func TestEncryptedS3(t *testing.T) {
 	}
 	if list, err := writer.List(ctx); err != nil || len(list) != 0 {
 		t.Fatalf("after Delete: %+v, %v", list, err)
+	}
+}
+
+// BenchmarkEncryptedUpload writes the same 32 MiB archive into a plain
+// local store and into an encrypted one, side by side: the ratio of the
+// two is what encryption costs a backup's write (docs/PERFORMANCE.md).
+func BenchmarkEncryptedUpload(b *testing.B) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := crypt.NewKeys([]string{id.Recipient().String()}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 32<<20)
+	for i := range data {
+		data[i] = byte(i * 7 % 253)
+	}
+	ref := Ref{KindApplications, "shop"}
+	for _, bc := range []struct {
+		name string
+		wrap func(Store) Store
+	}{
+		{"plain", func(s Store) Store { return s }},
+		{"encrypted", func(s Store) Store { return NewEncrypted(s, keys, EncryptedOptions{}) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for i := 0; b.Loop(); i++ {
+				inner, err := NewLocal("bench", b.TempDir(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st := bc.wrap(inner)
+				up, err := st.Create(context.Background(), ref, ArchiveName("shop", time.Unix(int64(i), 0)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for off := 0; off < len(data); off += 1 << 20 {
+					if _, err := up.Write(data[off : off+1<<20]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := up.Commit(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -179,15 +179,29 @@ func (k *Keys) Recipients() int { return len(k.recipients) }
 func (k *Keys) IdentityFile() string { return k.identityFile }
 
 // Identities reads the identity file once and returns its identities. It
-// fails with ErrNoIdentity when no file is configured; errors never quote
-// the file's contents.
+// fails with ErrNoIdentity when no file is configured, and with an error
+// matching ErrNoIdentity that names the file when it cannot be read or
+// holds no usable key; errors never quote the file's contents.
 func (k *Keys) Identities() ([]age.Identity, error) {
 	if k.identityFile == "" {
 		return nil, ErrNoIdentity
 	}
-	k.once.Do(func() { k.identities, k.idErr = LoadIdentities(k.identityFile) })
+	k.once.Do(func() {
+		k.identities, k.idErr = LoadIdentities(k.identityFile)
+		if k.idErr != nil {
+			k.idErr = unusableIdentity{k.idErr}
+		}
+	})
 	return k.identities, k.idErr
 }
+
+// unusableIdentity is the error of an identity file that cannot be read or
+// parsed: like no identity at all, it matches ErrNoIdentity.
+type unusableIdentity struct{ err error }
+
+func (e unusableIdentity) Error() string        { return e.err.Error() }
+func (e unusableIdentity) Unwrap() error        { return e.err }
+func (e unusableIdentity) Is(target error) bool { return target == ErrNoIdentity }
 
 // LoadIdentities reads an identity file: age identities (AGE-SECRET-KEY-1…,
 // one per line, as age-keygen writes them) or an unencrypted OpenSSH

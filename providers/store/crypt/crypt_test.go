@@ -105,8 +105,12 @@ func TestIdentities(t *testing.T) {
 	}
 	k, _ := NewKeys([]string{id.Recipient().String()}, badFile)
 	_, err = k.Unseal(sealed)
-	if err == nil || strings.Contains(err.Error(), "NOTAKEY") || !strings.Contains(err.Error(), badFile) {
+	if !errors.Is(err, ErrNoIdentity) || strings.Contains(err.Error(), "NOTAKEY") || !strings.Contains(err.Error(), badFile) {
 		t.Fatalf("bad identity file: %v", err)
+	}
+	k, _ = NewKeys([]string{id.Recipient().String()}, filepath.Join(dir, "missing.key"))
+	if _, err := k.Unseal(sealed); !errors.Is(err, ErrNoIdentity) || !strings.Contains(err.Error(), "missing.key") {
+		t.Fatalf("missing identity file: %v", err)
 	}
 	other, _ := age.GenerateX25519Identity()
 	os.WriteFile(ageFile, []byte(other.String()+"\n"), 0o600)
