@@ -295,7 +295,7 @@ func MakeRestore(cfg *config.Config, cat Catalog, r *config.Resource, a store.Ar
 		}
 	}
 	roleFilter := len(req.Roles) > 0
-	if r.DeliveryFolder != "" && !roleFilter && hasPrefix(contents.Entries, "delivery/") {
+	if r.DeliveryFolder != "" && !roleFilter && (hasPrefix(contents.Entries, "delivery/") || inPacks(contents, "delivery/")) {
 		rp.Delivery = &TreeRestore{Target: r.DeliveryFolder, Prefix: "delivery/", Now: live.Delivery, Archive: treeOf(contents, "delivery/")}
 	}
 	if r.Path != "" && !roleFilter && hasPrefix(contents.Entries, "files/") {
@@ -543,6 +543,20 @@ func treeOf(c ArchiveContents, prefix string) TreeState {
 		}
 	}
 	return ts
+}
+
+// inPacks reports whether the archive keeps the tree under prefix in its
+// store's packs (an incremental backup): then no entry holds its files.
+func inPacks(c ArchiveContents, prefix string) bool {
+	if c.Manifest == nil {
+		return false
+	}
+	for _, t := range []*archive.TreeInfo{c.Manifest.Delivery, c.Manifest.Files} {
+		if t != nil && t.Prefix == prefix && t.Index != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func hasPrefix(entries []string, prefix string) bool {

@@ -139,7 +139,7 @@ func (b *builder) backup(a *plan.Action, r *config.Resource, st store.Store) err
 			Label: fmt.Sprintf("archive delivery folder %s", r.DeliveryFolder),
 			Deps:  []string{prepareID},
 			Run: func(ctx context.Context, p *Progress) error {
-				info, err := run.tree(ctx, p, "delivery/", r.DeliveryFolder)
+				info, err := run.delivery(ctx, p, env, r.DeliveryFolder)
 				run.mu.Lock()
 				run.manifest.Delivery = info
 				run.mu.Unlock()

@@ -321,7 +321,11 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 			if _, err := noteNode(ctx, dst, ref, a.Archive, b.env.Config.Node); err != nil {
 				return err
 			}
-			if err := copyVerified(ctx, src, dst, ref, a.Archive, p); err != nil {
+			err := copyPacks(ctx, src, dst, ref, a.Archive)
+			if err == nil {
+				err = copyVerified(ctx, src, dst, ref, a.Archive, p)
+			}
+			if err != nil {
 				var d *DamagedError
 				if errors.As(err, &d) && d.Store == src.Name() {
 					noteDamage(ctx, b.env.Logger, src, ref, a.Archive, "copy to store."+dst.Name(), d)

@@ -290,6 +290,9 @@ func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
 	if err := rd.Verify(ctx); err != nil {
 		return fmt.Errorf("%s: %w", run.rp.Archive, err)
 	}
+	if err := checkPacked(ctx, run.st, run.ref, run.rp.Archive, rd); err != nil {
+		return err
+	}
 	p.Add(obj.Size())
 	run.mu.Lock()
 	run.rd = rd
@@ -382,12 +385,12 @@ func (run *restoreRun) extract(ctx context.Context, p *Progress, t *plan.TreeRes
 		return err
 	}
 	staging := files.StagingDir(t.Target)
-	stats, err := run.rd.Extract(ctx, t.Prefix, staging, archive.SafetyOptions{})
+	n, err := run.extractTree(ctx, t.Prefix, staging)
 	if err != nil {
 		os.RemoveAll(staging)
 		return err
 	}
-	p.Add(stats.Bytes)
+	p.Add(n)
 	run.mu.Lock()
 	run.staged[t.Target] = staging
 	run.mu.Unlock()

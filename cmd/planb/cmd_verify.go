@@ -139,11 +139,17 @@ func verifyOne(ctx context.Context, r listedArchive, deep bool) (string, error) 
 		if err == nil {
 			err = runner.VerifyArchive(ctx, rd)
 		}
+		if err == nil {
+			return "", runner.VerifyPacks(ctx, r.st, r.ref, r.Archive, t, obj.Size())
+		}
 		return "", runner.Classify(ctx, r.Store, r.ref, r.Archive, t, err)
 	}
 	var db *config.Database
 	if r.res != nil {
 		db = r.res.Database
+	}
+	if err := runner.VerifyPacks(ctx, r.st, r.ref, r.Archive, t, obj.Size()); err != nil {
+		return "", err
 	}
 	checks, err := runner.VerifyDeep(ctx, t, obj.Size(), db)
 	if err != nil {

@@ -19,6 +19,11 @@ import (
 // resource does not set every.
 const DefaultEvery = 24 * time.Hour
 
+// DefaultFullReadEvery is how often an incremental backup reads every file
+// of the delivery folder, unchanged or not, when full_read_every is not
+// set: every 10th backup.
+const DefaultFullReadEvery = 10
+
 // schemaRoles are the schema roles of an application, in dump order.
 var schemaRoles = []string{"management", "dashboard", "analysis"}
 
@@ -30,6 +35,8 @@ var applicationSchema = &hcl.BodySchema{
 		{Name: "schemas", Required: true},
 		{Name: "delivery_folder"},
 		{Name: "on_new_version"},
+		{Name: "incremental"},
+		{Name: "full_read_every"},
 		{Name: "every"},
 		{Name: "retention"},
 		{Name: "stores"},
@@ -434,6 +441,8 @@ func (l *loader) decodeResource(rb *resBlock, ctx *hcl.EvalContext, sc scope, ad
 		}
 		r.DeliveryFolder = bd.path("delivery_folder")
 		r.OnNewVersion = bd.boolean("on_new_version", true)
+		r.Incremental = bd.boolean("incremental", false)
+		r.FullReadEvery = bd.integer("full_read_every", DefaultFullReadEvery, 1, 1000000)
 		if rb.options != nil {
 			ob := l.body(rb.options, ctx, sc)
 			r.Options = &Options{

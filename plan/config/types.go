@@ -232,6 +232,12 @@ type Resource struct {
 	// top-level folder (a version) that the newest backup did not
 	// (on_new_version, default true).
 	OnNewVersion bool
+	// Incremental keeps the delivery folder's files in the store's packs,
+	// each content once, instead of in every archive (incremental);
+	// FullReadEvery makes every Nth such backup read every file, changed
+	// or not (full_read_every).
+	Incremental   bool
+	FullReadEvery int
 	// Options are the version options written as options.xml (nil = none).
 	Options *Options
 	// Path is the folder of a file-based persistence database (H2).

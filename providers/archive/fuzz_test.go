@@ -270,7 +270,7 @@ func checkReader(t *testing.T, r *Reader) {
 	}
 	m, err := r.Manifest()
 	switch {
-	case err == nil && (m == nil || m.FormatVersion < 1 || m.FormatVersion > FormatVersion):
+	case err == nil && (m == nil || m.FormatVersion < 1 || m.FormatVersion > FormatVersionPacks):
 		t.Fatalf("Manifest() = %+v without an error", m)
 	case err != nil && m != nil:
 		t.Fatalf("Manifest() returned a manifest and %v", err)
@@ -498,6 +498,7 @@ func FuzzManifest(f *testing.F) {
 		strings.Replace(hello, `"size":5`, `"size":-5`, 1),
 		strings.Replace(hello, `"a.txt"`, `"../a.txt"`, 1),
 		strings.Replace(hello, `"format_version":1`, `"format_version":2`, 1),
+		strings.Replace(hello, `"format_version":1`, `"format_version":3`, 1),
 		strings.Replace(hello, `2cf2`, `0000`, 1),
 		`{"format_version":1,"entries":null}`,
 		`{"format_version":1,"entries":[null]}`,

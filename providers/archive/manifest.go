@@ -15,6 +15,11 @@ const ManifestName = "manifest.json"
 // FormatVersion is the manifest format this package writes. Fields are only ever added.
 const FormatVersion = 1
 
+// FormatVersionPacks is the manifest format of an archive that keeps a
+// folder in the store's packs (TreeInfo.Index): the archive alone does not
+// hold that folder's files.
+const FormatVersionPacks = 2
+
 // Manifest describes one backup. It is stored as manifest.json inside the archive.
 type Manifest struct {
 	FormatVersion   int           `json:"format_version"`
@@ -96,6 +101,16 @@ type TreeInfo struct {
 	// delivered versions) when the backup began; empty in archives of
 	// older planb versions and in adopted ones.
 	Versions []string `json:"versions,omitempty"`
+	// Index, when set, is the entry holding the index of a folder kept in
+	// the store's packs (an incremental backup): the archive has no
+	// entries under Prefix then. Packs lists the packs the index
+	// references; Reused counts the files not read because the previous
+	// backup's index said they did not change, Stored the compressed bytes
+	// this backup added to packs.
+	Index  string   `json:"index,omitempty"`
+	Packs  []string `json:"packs,omitempty"`
+	Reused int      `json:"reused_files,omitempty"`
+	Stored int64    `json:"stored_bytes,omitempty"`
 }
 
 // SkippedFile is a file of a tree that was left out of the archive, and why: a socket, a

@@ -86,7 +86,7 @@ func (r *Reader) readManifest() (*Manifest, error) {
 	if err := json.NewDecoder(io.LimitReader(rc, maxManifestSize)).Decode(&m); err != nil {
 		return nil, fmt.Errorf("read %s: %w", ManifestName, err)
 	}
-	if m.FormatVersion < 1 || m.FormatVersion > FormatVersion {
+	if m.FormatVersion < 1 || m.FormatVersion > FormatVersionPacks {
 		return nil, fmt.Errorf("read %s: unsupported format_version %d", ManifestName, m.FormatVersion)
 	}
 	return &m, nil

@@ -203,6 +203,11 @@ func (b *builder) run(ctx context.Context, dir string) (*Index, error) {
 			return err
 		}
 		if rel == "." {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			idx.Mode, idx.MTime = modeString(info.Mode()), info.ModTime().UTC()
 			return nil
 		}
 		if reason := unstorable(rel, d.Type()); reason != "" {

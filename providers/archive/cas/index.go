@@ -29,8 +29,11 @@ const (
 // entry of the backup archive (see runner and docs/CONFIGURATION.md).
 type Index struct {
 	FormatVersion int `json:"format_version"`
-	// Source is the folder that was backed up.
-	Source string `json:"source"`
+	// Source is the folder that was backed up; Mode and MTime are its own
+	// permission bits and modification time.
+	Source string    `json:"source"`
+	Mode   string    `json:"mode,omitempty"`
+	MTime  time.Time `json:"mtime,omitzero"`
 	// FullRead is set when every file was read (none reused from the
 	// parent); SinceFullRead counts the backups since the last one that
 	// was.

@@ -32,7 +32,8 @@ const maxProblems = 20
 
 // CheckPacks checks that every pack the index references is present in
 // the store and long enough for every content it locates there. It reads
-// no content: one StatPack per pack.
+// no content: one StatPack per pack. What is wrong is a *ProblemsError;
+// other errors are the store's.
 func CheckPacks(ctx context.Context, idx *Index, packs store.Packs) error {
 	need := map[string]int64{}
 	for _, e := range idx.Entries {
@@ -57,8 +58,8 @@ func CheckPacks(ctx context.Context, idx *Index, packs store.Packs) error {
 
 // Verify reads every content the index references, decompresses it and
 // checks its size and SHA-256: what a restore would write. A missing pack
-// and a content that does not match are problems the error lists (by
-// file), after reading everything else.
+// and a content that does not match are problems a *ProblemsError lists
+// (by file), after reading everything else; other errors are the store's.
 func Verify(ctx context.Context, idx *Index, packs store.Packs) error {
 	var mu sync.Mutex
 	var problems []string
@@ -84,16 +85,28 @@ func Verify(ctx context.Context, idx *Index, packs store.Packs) error {
 	return problemsError(problems)
 }
 
+// ProblemsError lists what is wrong with the packs of an index: packs
+// missing or too short, contents that do not decompress or do not match
+// their hash. Reading again will not help.
+type ProblemsError struct {
+	Problems []string // sorted
+}
+
+func (e *ProblemsError) Error() string {
+	shown := e.Problems
+	more := ""
+	if len(shown) > maxProblems {
+		shown, more = shown[:maxProblems], fmt.Sprintf("; and %d more", len(e.Problems)-maxProblems)
+	}
+	return fmt.Sprintf("%d problem(s) with the packs: %s%s", len(e.Problems), strings.Join(shown, "; "), more)
+}
+
 func problemsError(problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
 	slices.Sort(problems)
-	n := len(problems)
-	if n > maxProblems {
-		problems = append(problems[:maxProblems], fmt.Sprintf("and %d more", n-maxProblems))
-	}
-	return fmt.Errorf("%d problem(s) with the packs: %s", n, strings.Join(problems, "; "))
+	return &ProblemsError{Problems: problems}
 }
 
 // checkContent decompresses one content into w and checks it against e.
@@ -261,7 +274,26 @@ func Extract(ctx context.Context, idx *Index, packs store.Packs, targetDir strin
 			return files, bytes, fmt.Errorf("extract into %s: %w", targetDir, err)
 		}
 	}
+	if err := restoreRoot(root, idx); err != nil {
+		return files, bytes, fmt.Errorf("extract into %s: %w", targetDir, err)
+	}
 	return files, bytes, nil
+}
+
+// restoreRoot gives the folder itself the mode and mtime the index
+// recorded (indexes that recorded none leave it as created).
+func restoreRoot(root *os.Root, idx *Index) error {
+	if idx.Mode == "" {
+		return nil
+	}
+	mode, err := (Entry{Path: ".", Type: TypeDir, Mode: idx.Mode}).FileMode()
+	if err != nil {
+		return err
+	}
+	if err := root.Chmod(".", mode&(fs.ModePerm|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return err
+	}
+	return root.Chtimes(".", idx.MTime, idx.MTime)
 }
 
 // writeFile creates one file of the index with its content (compressed in

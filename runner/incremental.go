@@ -1,0 +1,339 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/archive/cas"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// maxIndex bounds what is read of a folder's index entry.
+const maxIndex = 1 << 30
+
+// indexEntry is the archive entry holding the index of the tree stored
+// under prefix in packs: "index/delivery.json".
+func indexEntry(prefix string) string {
+	return "index/" + strings.Trim(prefix, "/") + ".json"
+}
+
+// delivery archives the resource's delivery folder: into the store's
+// packs, each content once, with an index in the archive, when the
+// resource is incremental and the store keeps packs; whole into the
+// archive otherwise.
+func (run *backupRun) delivery(ctx context.Context, p *Progress, env *Env, dir string) (*archive.TreeInfo, error) {
+	packs, ok := run.st.(store.Packs)
+	if !run.r.Incremental || !ok {
+		if run.r.Incremental {
+			p.Logger().Warn("the store keeps no packs: the delivery folder is archived whole", "store", run.st.Name())
+		}
+		return run.tree(ctx, p, "delivery/", dir)
+	}
+	return run.packedTree(ctx, p, env, packs, "delivery/", dir)
+}
+
+// packedTree stores dir in the store's packs and its index in the archive.
+// The previous backup in the same store is the parent: the files its
+// index says did not change are not read, unless this backup is one that
+// reads everything (every FullReadEvery-th, or the first).
+func (run *backupRun) packedTree(ctx context.Context, p *Progress, env *Env, packs store.Packs, prefix, dir string) (*archive.TreeInfo, error) {
+	logger := p.Logger()
+	parent := run.parentIndex(ctx, logger, prefix)
+	list, err := packs.ListPacks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("archive %s: %w", dir, err)
+	}
+	present := make(map[string]bool, len(list))
+	for _, pk := range list {
+		present[pk.ID] = true
+	}
+	full := parent == nil || parent.SinceFullRead+1 >= run.r.FullReadEvery
+	idx, stats, err := cas.Build(ctx, dir, packs, cas.BuildOptions{
+		Parent: parent, Present: present, FullRead: full, Workers: env.Workers, TempDir: tempDir(env),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("archive %s: %w", dir, err)
+	}
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := run.w.AddBytes(indexEntry(prefix), data, time.Now()); err != nil {
+		return nil, fmt.Errorf("archive %s: %w", dir, err)
+	}
+	p.Add(stats.Bytes)
+	for _, s := range idx.Skipped {
+		logger.Warn("left out of the archive: it cannot be stored faithfully", "folder", dir, "path", s.Path, "reason", s.Reason)
+	}
+	logger.Info("delivery folder stored in packs", "folder", dir, "files", stats.Files, "read_bytes", stats.Read,
+		"reused_files", stats.Reused, "stored_bytes", stats.Stored, "new_packs", stats.NewPacks, "full_read", idx.FullRead)
+	run.mu.Lock()
+	run.manifest.FormatVersion = archive.FormatVersionPacks
+	run.mu.Unlock()
+	return &archive.TreeInfo{
+		Source: dir, Prefix: prefix, Files: stats.Files, Dirs: stats.Dirs, Symlinks: stats.Symlinks, Bytes: stats.Bytes,
+		Skipped: idx.Skipped, Index: indexEntry(prefix), Packs: idx.Packs(), Reused: stats.Reused, Stored: stats.Stored,
+	}, nil
+}
+
+// parentIndex returns the index of the tree under prefix of the newest
+// complete archive of the resource in the run's store, or nil when there
+// is none or it cannot be read (then every file is read: logged).
+func (run *backupRun) parentIndex(ctx context.Context, logger *slog.Logger, prefix string) *cas.Index {
+	ref := plan.RefOf(run.r)
+	list, err := run.st.ListResource(ctx, ref)
+	if err != nil {
+		logger.Warn("no previous index: every file is read", "err", err)
+		return nil
+	}
+	var newest *store.Archive
+	for i, a := range list {
+		if !a.Partial && a.Name != run.name && (newest == nil || a.Time.After(newest.Time)) {
+			newest = &list[i]
+		}
+	}
+	if newest == nil {
+		return nil
+	}
+	idx, err := func() (*cas.Index, error) {
+		obj, err := run.st.Open(ctx, ref, newest.Name)
+		if err != nil {
+			return nil, err
+		}
+		defer obj.Close()
+		rd, err := archive.Open(obj, obj.Size())
+		if err != nil {
+			return nil, err
+		}
+		return readIndex(rd, prefix)
+	}()
+	if err != nil {
+		logger.Warn("no previous index: every file is read", "archive", newest.Name, "err", err)
+		return nil
+	}
+	return idx
+}
+
+// readIndex returns the index of the tree under prefix when the archive
+// keeps it in packs; nil, without error, when it does not (its entries
+// hold the files, or it has no manifest).
+func readIndex(rd *archive.Reader, prefix string) (*cas.Index, error) {
+	m, err := rd.Manifest()
+	if errors.Is(err, archive.ErrNoManifest) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	t := packedTree(m, prefix)
+	if t == nil {
+		return nil, nil
+	}
+	r, err := rd.OpenEntry(t.Index)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", t.Index, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, maxIndex))
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", t.Index, err)
+	}
+	idx, err := cas.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", t.Index, err)
+	}
+	return idx, nil
+}
+
+// packedTree returns the tree of the manifest under prefix that is kept in
+// packs, or nil.
+func packedTree(m *archive.Manifest, prefix string) *archive.TreeInfo {
+	for _, t := range []*archive.TreeInfo{m.Delivery, m.Files} {
+		if t != nil && t.Prefix == prefix && t.Index != "" {
+			return t
+		}
+	}
+	return nil
+}
+
+// packedIndexes returns the indexes of every tree the archive keeps in
+// packs.
+func packedIndexes(rd *archive.Reader) ([]*cas.Index, error) {
+	var out []*cas.Index
+	for _, prefix := range []string{"delivery/", "files/"} {
+		idx, err := readIndex(rd, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if idx != nil {
+			out = append(out, idx)
+		}
+	}
+	return out, nil
+}
+
+// extractTree extracts the tree under prefix into staging: from the
+// archive's entries, or, for a tree kept in packs, from the store's packs
+// (every content checked against its SHA-256 as it is written). It
+// returns the bytes written.
+func (run *restoreRun) extractTree(ctx context.Context, prefix, staging string) (int64, error) {
+	idx, err := readIndex(run.rd, prefix)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", run.rp.Archive, err)
+	}
+	if idx == nil {
+		stats, err := run.rd.Extract(ctx, prefix, staging, archive.SafetyOptions{})
+		return stats.Bytes, err
+	}
+	packs, ok := run.st.(store.Packs)
+	if !ok {
+		return 0, fmt.Errorf("%s keeps %s in packs, and store.%s keeps none", run.rp.Archive, prefix, run.st.Name())
+	}
+	_, n, err := cas.Extract(ctx, idx, packs, staging)
+	return n, err
+}
+
+// checkPacked checks, before a restore changes anything, that every pack
+// the archive's packed trees reference is in the store.
+func checkPacked(ctx context.Context, st store.Store, ref store.Ref, name string, rd *archive.Reader) error {
+	indexes, err := packedIndexes(rd)
+	if err != nil {
+		return &DamagedError{Store: st.Name(), Archive: ref.Key(name), Err: err}
+	}
+	if len(indexes) == 0 {
+		return nil
+	}
+	packs, ok := st.(store.Packs)
+	if !ok {
+		return fmt.Errorf("%s keeps folders in packs, and store.%s keeps none", ref.Key(name), st.Name())
+	}
+	for _, idx := range indexes {
+		if err := cas.CheckPacks(ctx, idx, packs); err != nil {
+			return classifyPacks(ctx, st, ref, name, err)
+		}
+	}
+	return nil
+}
+
+// VerifyPacks checks the folders an archive keeps in its store's packs, as
+// `planb verify` does: every pack they reference is present, and every
+// content decompresses to its size and SHA-256. An archive without such
+// folders passes; so does one that does not open or has no manifest (the
+// archive's own check reports that). Damage is a *DamagedError, a store
+// that fails an *UnreadableError.
+func VerifyPacks(ctx context.Context, st store.Store, ref store.Ref, name string, ra io.ReaderAt, size int64) error {
+	rd, err := archive.Open(ra, size)
+	if err != nil {
+		return nil
+	}
+	indexes, err := packedIndexes(rd)
+	if err != nil {
+		return &DamagedError{Store: st.Name(), Archive: ref.Key(name), Err: err}
+	}
+	if len(indexes) == 0 {
+		return nil
+	}
+	packs, ok := st.(store.Packs)
+	if !ok {
+		return &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: errors.New("it keeps folders in packs, and the store keeps none")}
+	}
+	for _, idx := range indexes {
+		if err := cas.Verify(ctx, idx, packs); err != nil {
+			return classifyPacks(ctx, st, ref, name, err)
+		}
+	}
+	return nil
+}
+
+// classifyPacks turns the error of a check of an archive's packs into a
+// *DamagedError (packs missing or wrong) or an *UnreadableError (the store
+// failed); an interrupted check keeps its error.
+func classifyPacks(ctx context.Context, st store.Store, ref store.Ref, name string, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	if errors.As(err, new(*cas.ProblemsError)) {
+		return &DamagedError{Store: st.Name(), Archive: ref.Key(name), Err: err}
+	}
+	return &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: err}
+}
+
+// copyPacks copies into dst the packs of the archive's packed folders that
+// dst lacks, before the archive itself is copied: an archive is never
+// visible in a store without its packs. Each pack is checked against its
+// id (the SHA-256 of its bytes) on the way; a pack missing or wrong in src
+// is a *DamagedError of the archive there.
+func copyPacks(ctx context.Context, src, dst store.Store, ref store.Ref, name string) error {
+	if store.DecryptError(src) != nil {
+		return nil
+	}
+	obj, err := src.Open(ctx, ref, name)
+	if err != nil {
+		return err
+	}
+	defer obj.Close()
+	rd, err := archive.Open(obj, obj.Size())
+	if err != nil {
+		return nil // copyVerified's check of the source reports it
+	}
+	indexes, err := packedIndexes(rd)
+	if err != nil {
+		return &DamagedError{Store: src.Name(), Archive: ref.Key(name), Err: err}
+	}
+	if len(indexes) == 0 {
+		return nil
+	}
+	from, ok1 := src.(store.Packs)
+	to, ok2 := dst.(store.Packs)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("copy %s: it keeps folders in packs, and store.%s or store.%s keeps none", ref.Key(name), src.Name(), dst.Name())
+	}
+	for _, idx := range indexes {
+		for _, id := range idx.Packs() {
+			if err := copyPack(ctx, from, to, id); err != nil {
+				if errors.As(err, new(*cas.ProblemsError)) {
+					return &DamagedError{Store: src.Name(), Archive: ref.Key(name), Err: err}
+				}
+				return fmt.Errorf("copy %s from store.%s to store.%s: %w", ref.Key(name), src.Name(), dst.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// copyPack copies pack id from one store to another unless the other holds
+// it, checking its bytes against its id.
+func copyPack(ctx context.Context, from, to store.Packs, id string) error {
+	if _, err := to.StatPack(ctx, id); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	size, err := from.StatPack(ctx, id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &cas.ProblemsError{Problems: []string{fmt.Sprintf("pack %s is missing", id)}}
+	}
+	if err != nil {
+		return err
+	}
+	data, err := from.ReadPack(ctx, id, 0, size)
+	if err != nil {
+		return err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != id {
+		return &cas.ProblemsError{Problems: []string{fmt.Sprintf("pack %s does not match its id (SHA-256)", id)}}
+	}
+	return to.PutPack(ctx, id, bytes.NewReader(data), size)
+}
