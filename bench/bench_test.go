@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -133,5 +134,89 @@ func TestSeedSQLProportions(t *testing.T) {
 	}
 	if got := MeasurementSQL(Size{MeasurementMB: 1}, []string{"a'b"})[0]; !strings.Contains(got, `ARRAY['a''b']`) {
 		t.Errorf("application names are not quoted as SQL strings: %s", got)
+	}
+}
+
+func TestNextVersionChangesAndAddsTheAskedShare(t *testing.T) {
+	dir := t.TempDir()
+	s := Size{DeliveryFiles: 200, DeliveryMB: 1}
+	if _, err := WriteVersions(dir, "app01", s, 1, 10, 5); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NextVersion(filepath.Join(dir, "v1"), filepath.Join(dir, "v2"), 10, 5, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Changed != 20 || c.New != 10 || c.Files != 210 {
+		t.Fatalf("NextVersion = %+v, want 20 changed, 10 new, 210 files", c)
+	}
+	same, differ, added := 0, 0, 0
+	var onDisk int64
+	err = filepath.Walk(filepath.Join(dir, "v2"), func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		onDisk += info.Size()
+		rel, _ := filepath.Rel(filepath.Join(dir, "v2"), p)
+		old, err := os.ReadFile(filepath.Join(dir, "v1", rel))
+		if os.IsNotExist(err) {
+			added++
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		now, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(old, now) {
+			same++
+		} else {
+			differ++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same != 180 || differ != 20 || added != 10 || onDisk != c.Bytes {
+		t.Errorf("v2 holds %d identical, %d changed, %d new files, %d bytes; want 180, 20, 10, %d", same, differ, added, onDisk, c.Bytes)
+	}
+	// The same seed derives the same version.
+	again, err := NextVersion(filepath.Join(dir, "v1"), filepath.Join(dir, "v2again"), 10, 5, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != c {
+		t.Errorf("a second derivation with the same seed gave %+v, want %+v", again, c)
+	}
+}
+
+func TestWriteVersionsDerivesEachFromThePrevious(t *testing.T) {
+	dir := t.TempDir()
+	n, err := WriteVersions(dir, "app01", Size{DeliveryFiles: 100, DeliveryMB: 1}, 3, 10, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]int{}
+	var onDisk int64
+	err = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		files[strings.SplitN(rel, string(filepath.Separator), 2)[0]]++
+		onDisk += info.Size()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"v1": 100, "v2": 105, "v3": 110}; !maps.Equal(files, want) {
+		t.Errorf("files per version %v, want %v", files, want)
+	}
+	if onDisk != n {
+		t.Errorf("WriteVersions reported %d bytes, %d on disk", n, onDisk)
 	}
 }

@@ -3,6 +3,8 @@ package bench
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -141,11 +143,7 @@ func WriteDelivery(dir, app string, s Size) (int64, error) {
 	if s.DeliveryFiles <= 0 {
 		return 0, nil
 	}
-	seed := uint64(0)
-	for _, c := range app {
-		seed = seed*31 + uint64(c)
-	}
-	rng := rand.New(rand.NewPCG(seed, uint64(s.DeliveryFiles)))
+	rng := rand.New(rand.NewPCG(appSeed(app), uint64(s.DeliveryFiles)))
 	mean := (int64(s.DeliveryMB) << 20) / int64(s.DeliveryFiles)
 	var total int64
 	for i := range s.DeliveryFiles {
@@ -191,4 +189,160 @@ func writeSource(path string, rng *rand.Rand, size int64, id int) (int64, error)
 		return written, err
 	}
 	return written, f.Close()
+}
+
+// VersionChange counts what NextVersion did to derive one version from
+// another.
+type VersionChange struct {
+	// Files is the number of files of the new version, Bytes their size.
+	Files int
+	Bytes int64
+	// Changed files got new content, New files did not exist before; the
+	// rest are byte-identical copies.
+	Changed, New int
+	// ChangedBytes and NewBytes are the sizes of the changed and new files.
+	ChangedBytes, NewBytes int64
+}
+
+// WriteVersions writes application app's delivery folder under dir as
+// versions delivered one after another: v1 holds s.DeliveryFiles source
+// files of about s.DeliveryMB in total, and each later version is derived
+// from the one before by NextVersion with changedPct % of its files changed
+// and newPct % new. The content depends only on app, s and the percentages.
+// It returns the bytes written.
+func WriteVersions(dir, app string, s Size, versions, changedPct, newPct int) (int64, error) {
+	if versions < 1 || s.DeliveryFiles <= 0 {
+		return 0, nil
+	}
+	seed := appSeed(app)
+	rng := rand.New(rand.NewPCG(seed, uint64(s.DeliveryFiles)))
+	mean := (int64(s.DeliveryMB) << 20) / int64(s.DeliveryFiles)
+	var total int64
+	for i := range s.DeliveryFiles {
+		p := filepath.Join(dir, "v1", "src", fmt.Sprintf("pkg%02d", i%40), fmt.Sprintf("PRG%05d.cob", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return total, err
+		}
+		n, err := writeSource(p, rng, mean/2+rng.Int64N(mean+1), i)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	for v := 2; v <= versions; v++ {
+		c, err := NextVersion(filepath.Join(dir, fmt.Sprintf("v%d", v-1)), filepath.Join(dir, fmt.Sprintf("v%d", v)),
+			changedPct, newPct, seed+uint64(v))
+		total += c.Bytes
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// NextVersion writes a new version folder to as a copy of the version
+// folder from (which it does not change) in which changedPct % of the files,
+// picked at random, get new content of about the same size and newPct % new
+// files are added, the way a new delivery of an application's source
+// differs from the last one. Copies are new files (new inodes, new
+// modification times), as a delivery tool writes them. The choice and the
+// content depend only on the files of from and on seed.
+func NextVersion(from, to string, changedPct, newPct int, seed uint64) (VersionChange, error) {
+	var c VersionChange
+	var files []string
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		return c, fmt.Errorf("list version %s: %w", from, err)
+	}
+	if len(files) == 0 {
+		return c, fmt.Errorf("version %s holds no files", from)
+	}
+	// WalkDir visits in lexical order: the list, and so the choice, is
+	// stable.
+	rng := rand.New(rand.NewPCG(seed, uint64(len(files))))
+	changed := pickPercent(rng, len(files), changedPct)
+	var total int64
+	for i, src := range files {
+		rel, err := filepath.Rel(from, src)
+		if err != nil {
+			return c, err
+		}
+		dst := filepath.Join(to, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return c, err
+		}
+		var n int64
+		if changed[i] {
+			info, err := os.Stat(src)
+			if err != nil {
+				return c, err
+			}
+			n, err = writeSource(dst, rng, info.Size(), int(rng.Int32N(100000)))
+			if err != nil {
+				return c, fmt.Errorf("write %s: %w", dst, err)
+			}
+			c.Changed++
+			c.ChangedBytes += n
+		} else if n, err = copyFile(src, dst); err != nil {
+			return c, err
+		}
+		total += n
+	}
+	mean := total / int64(len(files))
+	for i := range (len(files)*newPct + 50) / 100 {
+		dst := filepath.Join(to, "src", fmt.Sprintf("pkg%02d", rng.IntN(40)), fmt.Sprintf("NEW%d_%05d.cob", seed, i))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return c, err
+		}
+		n, err := writeSource(dst, rng, mean/2+rng.Int64N(mean+1), i)
+		if err != nil {
+			return c, fmt.Errorf("write %s: %w", dst, err)
+		}
+		c.New++
+		c.NewBytes += n
+		total += n
+	}
+	c.Files = len(files) + c.New
+	c.Bytes = total
+	return c, nil
+}
+
+// pickPercent marks pct % of n items (rounded) chosen at random.
+func pickPercent(rng *rand.Rand, n, pct int) []bool {
+	marked := make([]bool, n)
+	for _, i := range rng.Perm(n)[:min(n, (n*pct+50)/100)] {
+		marked[i] = true
+	}
+	return marked
+}
+
+func copyFile(src, dst string) (int64, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(out, in)
+	if err != nil {
+		out.Close()
+		return n, fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return n, out.Close()
+}
+
+func appSeed(app string) uint64 {
+	seed := uint64(0)
+	for _, c := range app {
+		seed = seed*31 + uint64(c)
+	}
+	return seed
 }

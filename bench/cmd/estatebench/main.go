@@ -62,6 +62,7 @@ type options struct {
 	methods     string
 	// Overrides of the preset's fields; 0 keeps the preset.
 	apps, analysisMB, deliveryFiles, deliveryMB int
+	dayTwo                                      dayTwoOptions
 }
 
 func main() {
@@ -82,6 +83,7 @@ func main() {
 	flag.IntVar(&o.analysisMB, "analysis-mb", 0, "override the preset: MB of each analysis schema")
 	flag.IntVar(&o.deliveryFiles, "delivery-files", 0, "override the preset: files in each delivery folder")
 	flag.IntVar(&o.deliveryMB, "delivery-mb", 0, "override the preset: MB of each delivery folder")
+	o.dayTwo.register(flag.CommandLine)
 	flag.Parse()
 	// A signal (or a closed stdout) cancels the run; the server is stopped
 	// and the work directory removed on the way out.
@@ -166,11 +168,16 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	e.baseEnv = append(e.baseEnv, "PATH="+o.pgBinDir+":"+os.Getenv("PATH"), "PLANB_VAR_css_password="+e.srv.password, "NO_COLOR=1")
 
 	header(out, e)
-	if !o.skipBackup || !o.skipRestore {
+	if !o.skipBackup || !o.skipRestore || o.dayTwo.run {
 		if err := e.seed(ctx, out); err != nil {
 			return fmt.Errorf("seed the estate: %w", err)
 		}
 		if err := e.compare(ctx, out); err != nil {
+			return err
+		}
+	}
+	if o.dayTwo.run {
+		if err := e.dayTwo(ctx, out); err != nil {
 			return err
 		}
 	}
