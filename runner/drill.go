@@ -350,7 +350,7 @@ func (dr *drillRun) extract(ctx context.Context, rd *archive.Reader, m *archive.
 	defer os.RemoveAll(scratch)
 	for i, t := range trees {
 		dir := filepath.Join(scratch, fmt.Sprint(i))
-		if _, err := rd.Extract(ctx, t.Prefix, dir, archive.SafetyOptions{}); err != nil {
+		if _, err := extractTree(ctx, dr.st, dr.a.Archive, rd, t.Prefix, dir); err != nil {
 			return err
 		}
 		c, err := countTree(dir)

@@ -189,19 +189,25 @@ func packedIndexes(rd *archive.Reader) ([]*cas.Index, error) {
 // (every content checked against its SHA-256 as it is written). It
 // returns the bytes written.
 func (run *restoreRun) extractTree(ctx context.Context, prefix, staging string) (int64, error) {
-	idx, err := readIndex(run.rd, prefix)
+	return extractTree(ctx, run.st, run.rp.Archive, run.rd, prefix, staging)
+}
+
+// extractTree extracts the tree under prefix of archive name, read from
+// rd, into dir: from the archive's entries, or from st's packs.
+func extractTree(ctx context.Context, st store.Store, name string, rd *archive.Reader, prefix, dir string) (int64, error) {
+	idx, err := readIndex(rd, prefix)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", run.rp.Archive, err)
+		return 0, fmt.Errorf("%s: %w", name, err)
 	}
 	if idx == nil {
-		stats, err := run.rd.Extract(ctx, prefix, staging, archive.SafetyOptions{})
+		stats, err := rd.Extract(ctx, prefix, dir, archive.SafetyOptions{})
 		return stats.Bytes, err
 	}
-	packs, ok := run.st.(store.Packs)
+	packs, ok := st.(store.Packs)
 	if !ok {
-		return 0, fmt.Errorf("%s keeps %s in packs, and store.%s keeps none", run.rp.Archive, prefix, run.st.Name())
+		return 0, fmt.Errorf("%s keeps %s in packs, and store.%s keeps none", name, prefix, st.Name())
 	}
-	_, n, err := cas.Extract(ctx, idx, packs, staging)
+	_, n, err := cas.Extract(ctx, idx, packs, dir)
 	return n, err
 }
 

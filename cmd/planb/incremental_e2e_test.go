@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/planb-backup/planb/plan"
 )
 
 // incrementalEstate is newEstate with shop's delivery folder kept in the
@@ -216,8 +218,20 @@ func TestIncrementalVerifyFindsDamage(t *testing.T) {
 // archive references that the store lacks, and no others; the copy
 // verifies and restores from that store alone.
 func TestIncrementalCopy(t *testing.T) {
-	e := incrementalEstate(t, "")
+	e := incrementalEstate(t, `
+drill "daily" {
+  every        = "24h"
+  applications = [application.shop]
+}
+`)
 	e.mustPlanb(t, 0, "apply", "--auto-approve", "--target", "application.shop", "--now", "2026-11-25T08:00:00Z")
+	// The drill of the first backup extracted its delivery folder from the
+	// packs: every file of it.
+	if rec := readDrill(t, e.backups, "applications/shop"); rec.Result != plan.DrillOK {
+		t.Fatalf("drill of an incremental archive: %+v", rec)
+	} else if c := drillCheck(rec, "delivery/"); c == nil || c.Files != 64 {
+		t.Errorf("drill's delivery check: %+v, want 64 files", c)
+	}
 	cfg := filepath.Join(e.dir, "estate.hcl")
 	src := bytes.Replace(mustRead(t, cfg), []byte("  stores = [store.node]"), []byte("  stores = [store.node, store.offsite]"), 1)
 	src = append(src, fmt.Sprintf("\nstore \"offsite\" {\n  local { path = %q }\n}\n", e.second)...)
@@ -255,4 +269,14 @@ func TestIncrementalCopy(t *testing.T) {
 	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--store", "offsite", "--no-safety-backup", "--out", planFile, "--now", "2026-11-25T10:00:00Z")
 	e.mustPlanb(t, 0, "apply", planFile)
 	assertSameTree(t, want, treeSnapshot(t, e.delivery))
+}
+
+// drillCheck returns the check of a drill record named check, or nil.
+func drillCheck(rec plan.DrillRecord, check string) *plan.DrillCheck {
+	for i := range rec.Checks {
+		if rec.Checks[i].Check == check {
+			return &rec.Checks[i]
+		}
+	}
+	return nil
 }
