@@ -161,7 +161,7 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 	switch {
 	case canceled || ctx.Err() != nil:
 		return withCode(exitInterrupted, nil)
-	case len(failed) == 0 && metricsErr != nil:
+	case len(failed) == 0 && metricsErr != nil && unreached == nil:
 		// The work is done, but monitoring would not see it.
 		return withCode(exitError, nil)
 	case len(failed) == 0:
