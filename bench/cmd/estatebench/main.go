@@ -8,12 +8,14 @@
 //	c  planb:     planb apply --auto-approve
 //	d  floor:     every schema pg_dump -Fc -Z0 > /dev/null in parallel, plus
 //	              reading the delivery tree: the least any backup must do
+//	e  encrypted: planb apply --auto-approve into a store encrypted with age
+//	              to one recipient (no identity), the cost of encryption
 //
 // and restores: planb plan --restore + apply against unzip + pg_restore one
 // schema after another. Runs alternate (the order rotates every round) and
 // repeat; the table shows medians of wall time, CPU time of the process tree,
 // CPU time of the PostgreSQL server, peak RSS of the largest process, and
-// output size, followed by the ratios c/a, c/b, c/d.
+// output size, followed by the ratios c/a, c/b, c/d and e/c.
 //
 // A second part times a no-op `planb plan` over 1,000 applications with 30
 // archives each in a local store.
@@ -42,6 +44,7 @@ import (
 	"syscall"
 	"time"
 
+	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/planb-backup/planb/bench"
@@ -78,7 +81,7 @@ func main() {
 	flag.BoolVar(&o.skipPlan, "skip-plan", false, "skip the planning benchmark")
 	flag.IntVar(&o.planApps, "plan-apps", 1000, "applications in the planning benchmark")
 	flag.IntVar(&o.planArchive, "plan-archives", 30, "archives per application in the planning benchmark")
-	flag.StringVar(&o.methods, "methods", "abcd", "backup methods to run (a cast, b borgmatic, c planb, d floor); restores need a and c")
+	flag.StringVar(&o.methods, "methods", "abcde", "backup methods to run (a cast, b borgmatic, c planb, d floor, e planb into an encrypted store); restores need a and c")
 	flag.IntVar(&o.apps, "apps", 0, "override the preset: number of applications")
 	flag.IntVar(&o.analysisMB, "analysis-mb", 0, "override the preset: MB of each analysis schema")
 	flag.IntVar(&o.deliveryFiles, "delivery-files", 0, "override the preset: files in each delivery folder")
@@ -264,6 +267,12 @@ func (e *env) seed(ctx context.Context, out io.Writer) error {
 // configHead is the start of every planb configuration the benchmark writes:
 // the password variable, the throwaway server and a local store at root.
 func (e *env) configHead(root string) string {
+	return e.configHeadWith(root, "")
+}
+
+// configHeadWith is configHead with extra lines in the store block (an
+// encryption block).
+func (e *env) configHeadWith(root, storeExtra string) string {
 	return fmt.Sprintf(`variable "css_password" {
   type      = string
   sensitive = true
@@ -280,9 +289,9 @@ database "css" {
 }
 
 store "node" {
-  local { path = %q }
+  local { path = %q }%s
 }
-`, e.srv.port, e.o.pgBinDir, root)
+`, e.srv.port, e.o.pgBinDir, root, storeExtra)
 }
 
 // writeConfigs writes the planb configuration and the borgmatic one.
@@ -295,7 +304,7 @@ func (e *env) writeConfigs() error {
 	for i, a := range e.apps {
 		apps[i] = fmt.Sprintf("%q", a)
 	}
-	cfg := e.configHead(e.out("planb")) + fmt.Sprintf(`
+	resources := fmt.Sprintf(`
 application "estate" {
   for_each = toset([%s])
 
@@ -313,7 +322,21 @@ measurement "health" {
   stores   = [store.node]
 }
 `, strings.Join(apps, ", "), filepath.Join(e.root, "delivery"), bench.MeasurementSchema)
-	if err := os.WriteFile(filepath.Join(cfgDir, "estate.hcl"), []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(cfgDir, "estate.hcl"), []byte(e.configHead(e.out("planb"))+resources), 0o644); err != nil {
+		return err
+	}
+	// Method e: the same into a store encrypted to one age recipient, as a
+	// backup host without any private key writes it.
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	encDir := filepath.Join(e.work, "planb-config-encrypted")
+	if err := os.MkdirAll(encDir, 0o755); err != nil {
+		return err
+	}
+	encrypted := fmt.Sprintf("\n  encryption {\n    recipients = [%q]\n  }", id.Recipient().String())
+	if err := os.WriteFile(filepath.Join(encDir, "estate.hcl"), []byte(e.configHeadWith(e.out("planb-encrypted"), encrypted)+resources), 0o644); err != nil {
 		return err
 	}
 	// borgmatic 1.7 layout (sections); the password stays in this 0600 file.
@@ -417,6 +440,9 @@ func (e *env) backupMethods() []method {
 			script: fmt.Sprintf("set -euo pipefail\n%s --chdir %s apply --auto-approve > /dev/null\n", q(e.planb), q(filepath.Join(e.work, "planb-config"))),
 			output: e.out("planb")},
 		method{key: "d", name: "floor: pg_dump -Z0 > /dev/null ∥ + read delivery", prepare: func() error { return nil }, script: floor.String()},
+		method{key: "e", name: "planb apply into an encrypted store (age, recipient only)", prepare: reset("planb-encrypted"),
+			script: fmt.Sprintf("set -euo pipefail\n%s --chdir %s apply --auto-approve > /dev/null\n", q(e.planb), q(filepath.Join(e.work, "planb-config-encrypted"))),
+			output: e.out("planb-encrypted")},
 	)
 	return slices.DeleteFunc(ms, func(m method) bool { return !strings.Contains(e.o.methods, m.key) })
 }
@@ -588,6 +614,11 @@ func ratios(out io.Writer, res map[string]bench.Sample) {
 	line("c/a output", "≤ 1.1", bench.Ratio(float64(c.Output), float64(res["a"].Output)))
 	line("c/a CPU (tree + server)", "—", bench.Ratio((c.CPU+c.ServerCPU).Seconds(), (res["a"].CPU+res["a"].ServerCPU).Seconds()))
 	line("c/a peak RSS", "—", bench.Ratio(float64(c.PeakRSS), float64(res["a"].PeakRSS)))
+	if enc, ok := res["e"]; ok {
+		line("e/c wall (into an encrypted store over a plain one)", "≤ 1.10", bench.Ratio(enc.Wall.Seconds(), c.Wall.Seconds()))
+		line("e/c CPU (tree)", "—", bench.Ratio(enc.CPU.Seconds(), c.CPU.Seconds()))
+		line("e/c output", "—", bench.Ratio(float64(enc.Output), float64(c.Output)))
+	}
 	fmt.Fprintln(out)
 }
 
