@@ -19,7 +19,8 @@
 //     an application in one transaction), providers/archive (the
 //     ZIP format, manifests, safe extraction), providers/store (local
 //     directories and S3-compatible buckets, locks, and the records kept beside
-//     the archives: restores under way, damaged archives, drills, nodes),
+//     the archives: restores under way, damaged archives, drills, nodes; a
+//     wrapper that encrypts a store with age, on top of providers/store/crypt),
 //     providers/files
 //     (hook commands, options.xml, folder swaps) and providers/notify (the
 //     run summaries sent to healthchecks, webhooks and ntfy);

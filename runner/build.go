@@ -55,6 +55,9 @@ type Env struct {
 // (Always) still run.
 func Build(p *plan.Plan, env *Env) (*Graph, error) {
 	b := &builder{p: p, env: env, g: NewGraph(), pairs: map[pairKey]*pair{}, verified: &verifiedSet{}}
+	if err := checkKeys(p, env.Stores); err != nil {
+		return nil, err
+	}
 	for _, a := range p.Actions {
 		for _, d := range a.DependsOn {
 			if p.Action(d) == nil {
@@ -346,7 +349,13 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 // was sent; once committed otherwise, the same way, or, when the store's
 // server made the copy, by checking it as the source was checked. A copy
 // that fails its check is deleted.
+//
+// From an encrypted store without an identity only a copy into a store
+// that encrypts to the same recipients can be made (copySealed).
 func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name string, p *Progress) error {
+	if err := store.DecryptError(src); err != nil {
+		return copySealed(ctx, src, dst, ref, name, err)
+	}
 	obj, err := src.Open(ctx, ref, name)
 	if err != nil {
 		return err
@@ -390,9 +399,40 @@ func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name
 	return nil
 }
 
+// copySealed copies an archive out of an encrypted store that cannot
+// decrypt (why says so) into dst. Only its encrypted bytes can be copied,
+// so dst must encrypt to the same recipients: what can be checked without
+// a key is checked in the source first (a damaged source is not copied),
+// and the copy is compared byte for byte with the source
+// (store.Encrypted.CopyFrom).
+func copySealed(ctx context.Context, src, dst store.Store, ref store.Ref, name string, why error) error {
+	c, ok := dst.(*store.Encrypted)
+	if !ok || !store.SameEncryption(src, dst) {
+		return fmt.Errorf("copy %s from store.%s to store.%s, which does not encrypt to the same recipients, decrypts it: %w",
+			name, src.Name(), dst.Name(), why)
+	}
+	if _, err := checkArchive(ctx, src, ref, name); err != nil {
+		if errors.As(err, new(*DamagedError)) {
+			return fmt.Errorf("%w; not copied", err)
+		}
+		return fmt.Errorf("check the source: %w", err)
+	}
+	done, err := c.CopyFrom(ctx, src, ref, name)
+	if err == nil && !done {
+		err = fmt.Errorf("copy %s from store.%s to store.%s: it is not stored encrypted in store.%s, and reading it there needs its identity: %w",
+			name, src.Name(), dst.Name(), src.Name(), why)
+	}
+	return err
+}
+
 // checkServerCopy checks a copy the store's server made: it must verify,
 // and hold the source's manifest and size. A copy that fails is deleted.
+// An encrypted store without an identity cannot read the copy: its
+// CopyFrom compared the encrypted bytes already.
 func checkServerCopy(ctx context.Context, dst store.Store, ref store.Ref, name string, source checked) error {
+	if store.DecryptError(dst) != nil {
+		return nil
+	}
 	got, err := checkArchive(ctx, dst, ref, name)
 	if err == nil && (got.size != source.size || got.digest != source.digest) {
 		err = fmt.Errorf("the copy (%d bytes) differs from the source (%d bytes)", got.size, source.size)
@@ -437,7 +477,14 @@ func commitChecked(ctx context.Context, up store.Upload, st store.Store, ref sto
 // commitWritten is commitChecked; with rehash, an archive that is checked
 // once committed has its bytes read again and hashed too (a copy: its
 // source's bytes were checked).
+//
+// An encrypted store without an identity cannot read the archive back: its
+// upload checks the encrypted bytes it stored against those it sent
+// (store.Encrypted.Create), and the archive is committed on that check.
 func commitWritten(ctx context.Context, up store.Upload, st store.Store, ref store.Ref, name string, sent *sealWriter, rehash bool) error {
+	if store.DecryptError(st) != nil {
+		return up.Commit(ctx)
+	}
 	if rb, ok := up.(store.ReadBacker); ok {
 		ra, size, err := rb.ReadBack()
 		if err == nil {

@@ -21,6 +21,11 @@ type damageDoc struct {
 	Archives []plan.Damage `json:"archives"`
 }
 
+// RedactedProblem is the problem a damage record of an encrypted store
+// holds: the record needs no key to read, and the problem could name
+// entries.
+const RedactedProblem = "damaged (details are not recorded in an encrypted store: run planb verify with its identity to see them)"
+
 // ReadDamage returns what the damage record of a resource folder holds;
 // nothing when there is none.
 func ReadDamage(ctx context.Context, st store.Store, ref store.Ref) ([]plan.Damage, error) {
@@ -33,7 +38,14 @@ func ReadDamage(ctx context.Context, st store.Store, ref store.Ref) ([]plan.Dama
 
 // MarkDamaged records that archive d.Archive of ref in st was found
 // damaged, replacing what was recorded of it before.
+//
+// In an encrypted store the record is readable without a key, so the
+// problem is not recorded (it may name entries, hence schemas and files):
+// RedactedProblem stands for it, and the check that found it said it.
 func MarkDamaged(ctx context.Context, st store.Store, ref store.Ref, d plan.Damage) error {
+	if _, ok := st.(*store.Encrypted); ok {
+		d.Problem = RedactedProblem
+	}
 	list, err := ReadDamage(ctx, st, ref)
 	if err != nil {
 		return err

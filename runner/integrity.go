@@ -69,10 +69,11 @@ type ReadTracker struct {
 func TrackReads(ra io.ReaderAt) *ReadTracker { return &ReadTracker{ra: ra} }
 
 // ReadAt implements io.ReaderAt. Reading past the end (io.EOF) is no
-// failure of the store.
+// failure of the store, and neither are encrypted bytes that fail
+// authentication (store.ErrTampered): they are wrong bytes.
 func (t *ReadTracker) ReadAt(p []byte, off int64) (int, error) {
 	n, err := t.ra.ReadAt(p, off)
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, store.ErrTampered) {
 		t.mu.Lock()
 		if t.err == nil {
 			t.err = err
@@ -115,16 +116,38 @@ type checked struct {
 // checkArchive reads archive name of ref in st and checks it as `planb
 // verify` does (VerifyArchive). Its error is a *DamagedError, an
 // *UnreadableError, or the context's.
+//
+// In an encrypted store without an identity only what needs no key is
+// checked (store.Encrypted.CheckSealed): the archive's encrypted bytes
+// start with an age header and hold a chunk; the result has no digest.
 func checkArchive(ctx context.Context, st store.Store, ref store.Ref, name string) (checked, error) {
+	if e, ok := st.(*store.Encrypted); ok && e.CanDecrypt() != nil {
+		err := e.CheckSealed(ctx, ref, name)
+		if err != nil && ctx.Err() == nil {
+			err = OpenError(st.Name(), ref, name, err)
+		}
+		return checked{}, err
+	}
 	obj, err := st.Open(ctx, ref, name)
 	if err != nil {
 		if ctx.Err() != nil {
 			return checked{}, err
 		}
-		return checked{}, &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: err}
+		return checked{}, OpenError(st.Name(), ref, name, err)
 	}
 	defer obj.Close()
 	return checkObject(ctx, st.Name(), ref, name, obj)
+}
+
+// OpenError classifies the error of opening archive name of ref in the
+// store named storeName: a *DamagedError when its encrypted bytes fail
+// authentication (store.ErrTampered), an *UnreadableError otherwise (the
+// store failed, the archive is gone, or no identity can decrypt it).
+func OpenError(storeName string, ref store.Ref, name string, err error) error {
+	if errors.Is(err, store.ErrTampered) {
+		return &DamagedError{Store: storeName, Archive: ref.Key(name), Err: err}
+	}
+	return &UnreadableError{Store: storeName, Archive: ref.Key(name), Err: err}
 }
 
 // checkObject is checkArchive for an archive opened already.

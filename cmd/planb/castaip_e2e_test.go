@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +20,8 @@ import (
 // application is backed up into the node's store and copied into the
 // bucket, list shows both, and a restore from the bucket gives the
 // application back, with the after_restore hook synchronising the dashboard
-// snapshots into the measurement schema.
+// snapshots into the measurement schema. The bucket is encrypted: the node's
+// key (a variable) reads it, and its archive decrypts with the stock age.
 func TestCastAIPExampleThroughS3(t *testing.T) {
 	srv := pgtest.Start(t)
 	s3 := s3test.Start(t)
@@ -45,16 +46,19 @@ CREATE TABLE aip_measure.dss_snapshots (application_name text, snapshot_id int, 
 		"v2/src/PAYROLL.cbl": "IDENTIFICATION DIVISION.\nPROGRAM-ID. PAYROLL2.\n",
 	})
 	backupRoot := t.TempDir()
+	key := newAgeKeyFile(t, t.TempDir(), "node.key")
 	vars := filepath.Join(t.TempDir(), "test.vars.hcl")
 	os.WriteFile(vars, []byte(fmt.Sprintf(`
-css           = { host = %q, port = %d, user = %q, dbname = %q, sslmode = "disable" }
-offsite       = { endpoint = %q, region = "us-east-1", insecure = true }
-delivery_root = %q
-backup_root   = %q
-s3_access_key = %q
-bin_dir       = %q
-daily_apps    = { MAINFRAME = "mainframe" }
-`, srv.Host, srv.Port, srv.User, db, s3.URL, deliveryRoot, backupRoot, s3.AccessKey, srv.BinDir)), 0o600)
+css                = { host = %q, port = %d, user = %q, dbname = %q, sslmode = "disable" }
+offsite            = { endpoint = %q, region = "us-east-1", insecure = true }
+delivery_root      = %q
+backup_root        = %q
+s3_access_key      = %q
+bin_dir            = %q
+daily_apps         = { MAINFRAME = "mainframe" }
+offsite_recipients = [%q]
+age_identity_file  = %q
+`, srv.Host, srv.Port, srv.User, db, s3.URL, deliveryRoot, backupRoot, s3.AccessKey, srv.BinDir, key.public, key.file)), 0o600)
 	e := &estate{
 		srv: srv, db: db, dir: filepath.Join("..", "..", "examples", "cast-aip"),
 		env: []string{"PLANB_VAR_css_password=" + srv.Password, "PLANB_VAR_s3_secret_key=" + s3.SecretKey},
@@ -92,13 +96,16 @@ daily_apps    = { MAINFRAME = "mainframe" }
 	if n != 12 {
 		t.Errorf("after_restore synchronised %d snapshots into the measurement schema, want 12", n)
 	}
-	// The archive in the bucket is a plain ZIP.
-	obj := filepath.Join(t.TempDir(), "a.zip")
+	// The archive in the bucket is encrypted; the node's key opens it with
+	// the stock age tool.
+	obj := filepath.Join(t.TempDir(), "a.zip.age")
 	c := s3.Client(t)
-	if err := c.FGetObject(context.Background(), "aip-backups", "prod/applications/MAINFRAME/MAINFRAME_2026-11-25-08-00-00.zip", obj, minio.GetObjectOptions{}); err != nil {
+	if err := c.FGetObject(context.Background(), "aip-backups", "prod/applications/MAINFRAME/MAINFRAME_2026-11-25-08-00-00.zip.age", obj, minio.GetObjectOptions{}); err != nil {
 		t.Fatalf("get the archive from the bucket: %v", err)
 	}
-	if out, err := exec.Command("unzip", "-tq", obj).CombinedOutput(); err != nil {
-		t.Errorf("unzip -t of the bucket's archive: %v\n%s", err, out)
+	sealed := mustRead(t, obj)
+	if bytes.HasPrefix(sealed, []byte("PK")) || bytes.Contains(sealed, []byte("mainframe_mngt")) {
+		t.Error("the bucket's archive is not encrypted")
 	}
+	decryptWithAge(t, sealed, key)
 }

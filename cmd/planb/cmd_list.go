@@ -48,6 +48,9 @@ type listedArchive struct {
 	// Node is the planb node that made the archive, as its manifest says
 	// ("" for archives of older versions and adopted ones).
 	Node string `json:"node,omitempty"`
+	// Encrypted marks an archive stored encrypted (Archive + ".age" in an
+	// encrypted store); Size is then the encrypted size.
+	Encrypted bool `json:"encrypted,omitempty"`
 
 	ref store.Ref
 	st  store.Store
@@ -137,6 +140,9 @@ unreachable_stores), and list exits 4.`,
 				if r.Future {
 					status += " (dated in the future)"
 				}
+				if r.Encrypted {
+					status += " (encrypted)"
+				}
 				if r.Node != "" && r.Node != cfg.Node {
 					status += " (node " + r.Node + ")"
 				}
@@ -202,7 +208,7 @@ func (g *globals) archivesOf(ctx context.Context, cfg *config.Config, stores map
 			row := listedArchive{
 				Store: name, Folder: a.Ref.Kind + "/" + a.Ref.Name, Archive: a.Name,
 				Time: a.Time, Size: a.Size, Status: statusComplete, ref: a.Ref, st: st,
-				Safety: a.Safety, Future: !a.Partial && plan.Future(a, now),
+				Safety: a.Safety, Future: !a.Partial && plan.Future(a, now), Encrypted: a.Encrypted,
 			}
 			if r := byRef[a.Ref]; r != nil {
 				row.Resource, row.res = r.Address, r
@@ -326,6 +332,9 @@ func matches(r listedArchive, filter string) bool {
 
 func manifestStatus(ctx context.Context, st store.Store, a store.Archive) (status, detail, node string) {
 	obj, err := st.Open(ctx, a.Ref, a.Name)
+	if isKeyError(err) {
+		return statusComplete, noKeyDetail(st, err), ""
+	}
 	if err != nil {
 		return statusDamaged, err.Error(), ""
 	}

@@ -29,13 +29,17 @@ names, types, links, compression ratios), so that an archive a restore would
 refuse fails here.
 
 Each archive is reported ok, FAILED (damaged: its bytes are wrong, naming the
-entry), UNREADABLE (its store could not deliver it: a network, endpoint or
+entry, or, in an encrypted store, they fail authentication), NO KEY (in an
+encrypted store: no identity_file is configured, or its key is not one the
+archive was encrypted to), UNREADABLE (its store could not deliver it: a network, endpoint or
 permission problem that says nothing about the archive) or, with --deep,
 UNCHECKED (its checksums are right but the test restore could not be made:
 no CREATEDB privilege, an unreachable server, a refused login). Once a store's
 endpoint stops answering, its remaining archives are reported UNREADABLE
-without being tried. Verify exits 1 when any archive is damaged, else 4 when
-any archive or store listing could not be read or checked, else 0.
+without being tried. An ok archive of an encrypted store says whether it
+was stored encrypted and which identity file opened it. Verify exits 1 when
+any archive is damaged, else 4 when any archive or store listing could not be
+read or checked (NO KEY included), else 0.
 
 With --deep it also restores every schema dump into a scratch database that
 planb creates on the resource's server (and drops afterwards), and compares the
@@ -80,10 +84,13 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 				var unchecked *runner.UncheckedError
 				switch {
 				case err == nil:
-					fmt.Fprintf(g.stdout, "ok      store.%s %s/%s%s\n", r.Store, r.Folder, r.Archive, detail)
+					fmt.Fprintf(g.stdout, "ok      store.%s %s/%s%s%s\n", r.Store, r.Folder, r.Archive, detail, keyStatus(r))
 					marks.clear(cmd.Context(), r)
 				case cmd.Context().Err() != nil:
 					return err
+				case isKeyError(err):
+					unreadable++
+					fmt.Fprintf(g.stdout, "NO KEY  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, errors.Unwrap(err))
 				case errors.As(err, &unchecked):
 					unreadable++
 					fmt.Fprintf(g.stdout, "UNCHECKED  store.%s %s/%s: checksums ok; %v\n", r.Store, r.Folder, r.Archive, unchecked)
@@ -130,7 +137,7 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 func verifyOne(ctx context.Context, r listedArchive, deep bool) (string, error) {
 	obj, err := r.st.Open(ctx, r.ref, r.Archive)
 	if err != nil {
-		return "", &runner.UnreadableError{Store: r.Store, Archive: r.ref.Key(r.Archive), Err: err}
+		return "", runner.OpenError(r.Store, r.ref, r.Archive, err)
 	}
 	defer obj.Close()
 	t := runner.TrackReads(obj)

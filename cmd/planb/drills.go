@@ -62,6 +62,10 @@ func (g *globals) drillRecords(ctx context.Context, cfg *config.Config, stores m
 			if errors.Is(err, fs.ErrNotExist) {
 				return
 			}
+			if isKeyError(err) {
+				g.logger.Warn("the drill record of an encrypted store cannot be read without its identity: its drills count as never made here", "store", j.st.Name(), "record", j.ref.Key(plan.DrillRecordName))
+				return
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

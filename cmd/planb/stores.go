@@ -13,7 +13,8 @@ import (
 	"github.com/planb-backup/planb/runner"
 )
 
-// openStores opens every configured store.
+// openStores opens every configured store; one with an encryption block
+// is wrapped in a store.Encrypted (see withEncryption).
 func (g *globals) openStores(cfg *config.Config) (map[string]store.Store, error) {
 	out := make(map[string]store.Store, len(cfg.Stores))
 	names := make([]string, 0, len(cfg.Stores))
@@ -39,6 +40,11 @@ func (g *globals) openStores(cfg *config.Config) (map[string]store.Store, error)
 		default:
 			return nil, fmt.Errorf("store.%s: neither local nor s3", n)
 		}
+		st, err := g.withEncryption(n, s, out[n])
+		if err != nil {
+			return nil, err
+		}
+		out[n] = st
 	}
 	return out, nil
 }

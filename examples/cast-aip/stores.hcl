@@ -1,5 +1,5 @@
 # Archives go to the backup node's disk and, for the fleet, to an
-# S3-compatible bucket that every node shares as one catalog.
+# S3-compatible bucket that every node shares as one catalog, encrypted.
 
 store "node" {
   local {
@@ -16,6 +16,13 @@ store "offsite" {
     prefix     = "prod/"
     access_key = var.s3_access_key
     secret_key = var.s3_secret_key
+  }
+  # Archives leave the site encrypted: the bucket holds age files only the
+  # listed keys open. Backup nodes need only these public keys; hosts that
+  # restore, verify or drill also set age_identity_file (docs/SECURITY.md).
+  encryption {
+    recipients    = concat(var.offsite_recipients, [file("keys/escrow.pub")])
+    identity_file = var.age_identity_file
   }
 }
 

@@ -65,6 +65,17 @@ variable "s3_secret_key" {
   description = "Secret key of the off-site bucket."
 }
 
+variable "offsite_recipients" {
+  type        = list(string)
+  description = "Public age keys (age1…) of the hosts that may read the off-site archives; the escrow key in keys/escrow.pub is added to them."
+}
+
+variable "age_identity_file" {
+  type        = string
+  default     = null
+  description = "Private age key of this host, for restores, verify and drills from the off-site store; unset on nodes that only back up."
+}
+
 variable "backup_root" {
   type        = string
   default     = "/var/backups/aip"

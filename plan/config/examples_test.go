@@ -67,13 +67,24 @@ func TestExamplesLoadOffline(t *testing.T) {
 	}
 }
 
+// exampleRecipients is a value of the example's offsite_recipients.
+const exampleRecipients = `["age19nd6alg9u0c5ys9v3c5hqzm4cw65sahvdjf3yg535aw8sw3z6vzqcfs9p7"]`
+
 func TestCastAIPExample(t *testing.T) {
 	cfg, diags := Load("../../examples/cast-aip", LoadOptions{
-		Vars:   map[string]string{"css_password": "pw", "s3_access_key": "ak", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e"},
+		Vars:   map[string]string{"css_password": "pw", "s3_access_key": "ak", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e", "offsite_recipients": exampleRecipients},
 		Getenv: func(string) string { return "" },
 	})
 	if len(diags) > 0 {
 		t.Fatalf("diagnostics:\n%s", diagText(t, cfg.Files, diags))
+	}
+	// The bucket is encrypted to the site's keys and the escrow key; the
+	// example sets no identity: its nodes only write.
+	if enc := cfg.Stores["offsite"].Encryption; enc == nil || len(enc.Recipients) != 2 || !strings.Contains(enc.Recipients[1], "escrow") || enc.IdentityFile != "" {
+		t.Errorf("offsite encryption: %+v", enc)
+	}
+	if cfg.Stores["node"].Encryption != nil {
+		t.Errorf("the node's store is encrypted: %+v", cfg.Stores["node"].Encryption)
 	}
 	var addrs []string
 	for _, r := range cfg.Resources {
@@ -128,7 +139,7 @@ func TestCastAIPExampleNeedsTheAccessKey(t *testing.T) {
 		t.Errorf("loading without s3_access_key: %v", diags)
 	}
 	cfg, diags := Load("../../examples/cast-aip", LoadOptions{
-		Vars:   map[string]string{"css_password": "pw", "s3_access_key": "ak", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e", "bin_dir": "/opt/pg16/bin"},
+		Vars:   map[string]string{"css_password": "pw", "s3_access_key": "ak", "s3_secret_key": "sk", "healthchecks_url": "https://hc-ping.com/0f1e", "bin_dir": "/opt/pg16/bin", "offsite_recipients": exampleRecipients},
 		Getenv: func(string) string { return "" },
 	})
 	if diags.HasErrors() {

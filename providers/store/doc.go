@@ -17,6 +17,13 @@
 // Locks are per resource per store: one apply at a time writes or prunes a
 // resource's folder in a given store.
 //
+// Encrypted wraps any store so that what it keeps is encrypted with age
+// (see providers/store/crypt): archives are stored as <name>.zip.age and
+// records are sealed unless named clear, while names, times, sizes and
+// locks stay readable, so that a host with only the public keys plans,
+// writes, copies into the store and prunes, and only a host with a private
+// key reads archives. Above the wrapper archive names are the plain ones.
+//
 // This package takes plain values (Ref, names, times), never configuration
 // types.
 package store
