@@ -616,6 +616,9 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 				deleted = append(deleted, n)
 			}
 			forgetNodes(ctx, b.env.Logger, st, ref, deleted)
+			if a.Type == plan.Prune && len(deleted) > 0 {
+				collectAfterPrune(ctx, b.env.Logger, st, packGrace(b.env.Config, st))
+			}
 			return errors.Join(errs...)
 		},
 	})

@@ -26,7 +26,7 @@ var databaseSchema = &hcl.BodySchema{
 }
 
 var storeSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "shared"}, {Name: "owners"}},
+	Attributes: []hcl.AttributeSchema{{Name: "shared"}, {Name: "owners"}, {Name: "pack_grace"}},
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "local"}, {Type: "s3"}, {Type: "encryption"}},
 }
 
@@ -267,6 +267,7 @@ func (l *loader) storeNode(name string, b *hcl.Block) *node {
 		st := &Store{Name: name, DeclRange: b.DefRange}
 		sb := l.body(content, ctx, scopeGlobal)
 		st.Shared = sb.boolean("shared", false)
+		st.PackGrace = sb.duration("pack_grace", DefaultPackGrace)
 		if owners, ok := sb.owners("owners"); ok {
 			st.Owners = owners
 			l.ownerRanges[st] = content.Attributes["owners"].Expr.Range()

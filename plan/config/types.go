@@ -138,8 +138,15 @@ type Store struct {
 	// Encryption encrypts the store's archives; nil when they are kept
 	// plain.
 	Encryption *Encryption
-	DeclRange  hcl.Range
+	// PackGrace is how old a pack no archive references must be before a
+	// prune's collection deletes it (pack_grace): longer than any backup
+	// or copy into the store runs.
+	PackGrace time.Duration
+	DeclRange hcl.Range
 }
+
+// DefaultPackGrace is a store's pack_grace when not set.
+const DefaultPackGrace = 48 * time.Hour
 
 // LocalStore is a directory on this machine.
 type LocalStore struct {

@@ -1,0 +1,162 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// PackSweep is what one collection of a store's packs did.
+type PackSweep struct {
+	// Archives are the complete archives whose manifests were read.
+	Archives int
+	// Referenced are the packs some complete archive references; Young the
+	// unreferenced packs kept because they are younger than the grace
+	// period; Deleted those removed, with their bytes.
+	Referenced, Young, Deleted int
+	DeletedBytes               int64
+}
+
+// CollectPacks removes the packs of st that no complete archive of the
+// store references and that are older than grace: a mark and sweep that
+// can never lose data.
+//
+// Mark: every complete archive of every folder of the store counts — every
+// resource and kind, safety backups, adopted archives, archives of other
+// nodes and of other configurations in a shared bucket, archives dated in
+// the future or recorded as damaged — and its manifest is read for the
+// packs its folders reference. An archive whose manifest cannot be read
+// stops the collection before anything is deleted: what it references is
+// unknown.
+//
+// Sweep: the packs are listed after the mark, and a pack is deleted only
+// when no archive read references it and it was written more than grace
+// ago. A backup or copy in progress writes its packs before it commits its
+// archive, so its packs are young for as long as it runs (grace must be
+// longer than any backup): they are never swept from under it. A backup
+// reuses only packs that its parent, a complete archive of its own
+// resource that no prune can delete while the backup holds the lock,
+// references: those are marked.
+//
+// A collection that dies at any point has deleted only packs nothing
+// needs; the next one goes on. Partially referenced packs are kept whole.
+func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now time.Time) (PackSweep, error) {
+	var sw PackSweep
+	packs, ok := st.(store.Packs)
+	if !ok {
+		return sw, nil
+	}
+	archives, err := st.List(ctx)
+	if err != nil {
+		return sw, fmt.Errorf("collect packs of store.%s: %w", st.Name(), err)
+	}
+	marked := map[string]bool{}
+	for _, a := range archives {
+		if a.Partial {
+			continue
+		}
+		ids, err := referencedPacks(ctx, st, a)
+		if err != nil {
+			return sw, fmt.Errorf("collect packs of store.%s: nothing deleted: read %s: %w", st.Name(), a.Key(), err)
+		}
+		sw.Archives++
+		for _, id := range ids {
+			marked[id] = true
+		}
+	}
+	sw.Referenced = len(marked)
+	list, err := packs.ListPacks(ctx)
+	if err != nil {
+		return sw, fmt.Errorf("collect packs of store.%s: %w", st.Name(), err)
+	}
+	var errs []error
+	for _, p := range list {
+		switch {
+		case marked[p.ID]:
+		case now.Sub(p.ModTime) < grace:
+			sw.Young++
+		default:
+			if err := packs.DeletePack(ctx, p.ID); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			sw.Deleted++
+			sw.DeletedBytes += p.Size
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return sw, fmt.Errorf("collect packs of store.%s: %w", st.Name(), err)
+	}
+	return sw, nil
+}
+
+// referencedPacks returns the packs the folders of a complete archive
+// reference: those its indexes locate contents in, and those its manifest
+// lists (an archive without manifest references none).
+func referencedPacks(ctx context.Context, st store.Store, a store.Archive) ([]string, error) {
+	obj, err := st.Open(ctx, a.Ref, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer obj.Close()
+	rd, err := archive.Open(obj, obj.Size())
+	if err != nil {
+		return nil, err
+	}
+	m, err := rd.Manifest()
+	if errors.Is(err, archive.ErrNoManifest) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, t := range []*archive.TreeInfo{m.Delivery, m.Files} {
+		if t == nil || t.Index == "" {
+			continue
+		}
+		// The index is what a restore reads: it is the truth; the
+		// manifest's list is added in case they ever disagree.
+		ids = append(ids, t.Packs...)
+		idx, err := readIndex(rd, t.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		if idx != nil {
+			ids = append(ids, idx.Packs()...)
+		}
+	}
+	return ids, nil
+}
+
+// collectAfterPrune collects the store's packs once a prune deleted
+// archives. A collection that fails deletes nothing it should not and is
+// logged: the prune succeeded, and the next one collects again.
+func collectAfterPrune(ctx context.Context, logger *slog.Logger, st store.Store, grace time.Duration) {
+	if _, ok := st.(store.Packs); !ok || logger == nil {
+		return
+	}
+	sw, err := CollectPacks(ctx, st, grace, time.Now())
+	if err != nil {
+		logger.Warn("packs not collected", "store", st.Name(), "err", err)
+		return
+	}
+	if sw.Deleted > 0 || sw.Young > 0 {
+		logger.Info("packs collected", "store", st.Name(), "archives", sw.Archives, "referenced", sw.Referenced,
+			"deleted", sw.Deleted, "deleted_bytes", sw.DeletedBytes, "young", sw.Young)
+	}
+}
+
+// packGrace returns the pack_grace of the store st in cfg.
+func packGrace(cfg *config.Config, st store.Store) time.Duration {
+	if s := cfg.Stores[st.Name()]; s != nil && s.PackGrace > 0 {
+		return s.PackGrace
+	}
+	return config.DefaultPackGrace
+}
