@@ -498,3 +498,55 @@ func TestEncryptedS3Store(t *testing.T) {
 	s.as(t, s.node.file, 0, "verify", "application.shop")
 	s.assertNoSecret(t, string(mustRead(t, metrics)))
 }
+
+// TestEncryptedStoreWithPacks backs up an application whose delivery
+// folder is kept in packs (incremental = true) into a plain store and,
+// without any key, copies it into the encrypted store: its packs are
+// encrypted on the way, none holds a file's content in the clear. A copy
+// between two stores with the same recipients, without a key, brings the
+// packs as they are; the reader verifies and restores the folder from
+// them.
+func TestEncryptedStoreWithPacks(t *testing.T) {
+	root := t.TempDir()
+	s := newSealedEstate(t, localSealed(t, root))
+	path := filepath.Join(s.dir, "estate.hcl")
+	os.WriteFile(path, bytes.Replace(mustRead(t, path), []byte("  delivery_folder = "), []byte("  incremental     = true\n  delivery_folder = "), 1), 0o644)
+	s.setStores(t, "[store.node, store.vault]")
+	r := s.as(t, "", 0, "apply", "--auto-approve", "--target", "application.shop", "--now", "2026-11-25T08:00:00Z")
+	if !strings.Contains(r.stdout, "copy application.shop from store.node into store.vault") {
+		t.Fatalf("no copy into the encrypted store:\n%s", r.stdout)
+	}
+	packs, _ := filepath.Glob(filepath.Join(root, "packs", "*", "*.pack"))
+	if len(packs) == 0 {
+		t.Fatal("the encrypted store holds no packs")
+	}
+	for _, p := range packs {
+		assertSealed(t, p, mustRead(t, p))
+		if b := mustRead(t, p); bytes.Contains(b, []byte("IDENTIFICATION")) {
+			t.Errorf("%s holds source code in the clear", p)
+		}
+	}
+	// Without a key, into a store with the same recipients: the packs
+	// come along as they are.
+	s.setStores(t, "[store.vault, store.vault2]")
+	s.as(t, "", 0, "apply", "--auto-approve", "--target", "application.shop", "--now", "2026-11-25T09:00:00Z")
+	for _, p := range packs {
+		rel, _ := filepath.Rel(root, p)
+		if !bytes.Equal(mustRead(t, filepath.Join(s.second, rel)), mustRead(t, p)) {
+			t.Errorf("pack %s was not copied as it is", rel)
+		}
+	}
+	// The reader verifies both copies and restores the folder from the
+	// encrypted packs.
+	r = s.as(t, s.node.file, 0, "verify", "application.shop")
+	if strings.Count(r.stdout, "(encrypted; opened with") != 2 {
+		t.Errorf("verify of the encrypted copies:\n%s", r.stdout)
+	}
+	tree := treeSnapshot(t, s.delivery)
+	os.RemoveAll(filepath.Join(s.delivery, "v2"))
+	planFile := filepath.Join(t.TempDir(), "restore.plan")
+	s.as(t, s.node.file, 0, "plan", "--restore", "application.shop", "--store", "vault", "--out", planFile, "--now", "2026-11-25T10:00:00Z")
+	s.as(t, s.node.file, 0, "apply", planFile)
+	assertSameTree(t, tree, treeSnapshot(t, s.delivery))
+	s.assertNoSecret(t)
+}

@@ -479,7 +479,9 @@ func (e *Encrypted) DeleteRecord(ctx context.Context, ref Ref, name string) erro
 // process), no key needed. The stored bytes are checked against the
 // source's: before the commit where the inner store reads back, once
 // committed otherwise (then by reading them again). done is false when src
-// encrypts differently or holds the archive plain.
+// encrypts differently or holds the archive plain. Without src's identity
+// the packs src holds and e lacks are copied first, as they are (see
+// copyMissingPacks).
 func (e *Encrypted) CopyFrom(ctx context.Context, src Store, ref Ref, name string) (bool, error) {
 	from, ok := src.(*Encrypted)
 	if !ok || !SameEncryption(e, from) {
@@ -496,6 +498,13 @@ func (e *Encrypted) CopyFrom(ctx context.Context, src Store, ref Ref, name strin
 		return true, fmt.Errorf("copy %s from store %q: %w", ref.Key(sealedName(name)), from.Name(), err)
 	}
 	defer in.Close()
+	if from.CanDecrypt() != nil {
+		// Without a key the archive's index of packs cannot be read: every
+		// pack it may reference comes along.
+		if err := e.copyMissingPacks(ctx, from); err != nil {
+			return true, err
+		}
+	}
 	if c, ok := e.inner.(ServerSideCopier); ok {
 		if done, err := c.CopyFrom(ctx, from.inner, ref, sealedName(name)); done || err != nil {
 			return true, err

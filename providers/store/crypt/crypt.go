@@ -349,3 +349,43 @@ func (p *plainReader) ReadAt(b []byte, off int64) (int, error) {
 	}
 	return n, err
 }
+
+// Sizes of the age format's payload: a 16-byte nonce after the header, then
+// chunks of 64 KiB of plaintext, each followed by a 16-byte tag; the last
+// chunk may be shorter, and an empty plaintext is one empty chunk.
+const (
+	nonceSize = 16
+	tagSize   = 16
+	chunkSize = 64 << 10
+)
+
+// EncryptedSize returns the size of the encrypted object for a plaintext of
+// plain bytes whose header (with the nonce) is prefix bytes long.
+func EncryptedSize(prefix, plain int64) int64 {
+	chunks := max(1, (plain+chunkSize-1)/chunkSize)
+	return prefix + plain + chunks*tagSize
+}
+
+// PlainSize returns the plaintext size of an encrypted object of size
+// bytes whose header (without the nonce) is header bytes long; ok is false
+// when no plaintext has that encrypted size.
+func PlainSize(size, header int64) (plain int64, ok bool) {
+	payload := size - header - nonceSize
+	if payload < tagSize {
+		return 0, false
+	}
+	chunks := (payload + chunkSize + tagSize - 1) / (chunkSize + tagSize)
+	plain = payload - chunks*tagSize
+	return plain, plain >= 0 && EncryptedSize(header+nonceSize, plain) == size
+}
+
+// HeaderSize returns the length of the age header that src starts with
+// (without the nonce that follows it), reading no further than needed.
+func HeaderSize(src io.ReaderAt, size int64) (int64, error) {
+	t := &srcTracker{ra: src}
+	hdr, err := age.ExtractHeader(io.NewSectionReader(t, 0, size))
+	if err != nil {
+		return 0, t.classify(err)
+	}
+	return int64(len(hdr)), nil
+}

@@ -144,3 +144,26 @@ func TestCheckHeader(t *testing.T) {
 type failing struct{}
 
 func (failing) ReadAt([]byte, int64) (int, error) { return 0, io.ErrClosedPipe }
+
+// EncryptedSize and PlainSize agree with what age writes, on and around
+// chunk boundaries.
+func TestSizes(t *testing.T) {
+	id, _ := age.GenerateX25519Identity()
+	k, _ := NewKeys([]string{id.Recipient().String()}, "")
+	for _, n := range []int{0, 1, 15, 16, 65535, 65536, 65537, 2 * 65536, 300_000} {
+		sealed, err := k.Seal(make([]byte, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, err := HeaderSize(bytes.NewReader(sealed), int64(len(sealed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := EncryptedSize(header+nonceSize, int64(n)); got != int64(len(sealed)) {
+			t.Errorf("EncryptedSize(%d) = %d, age wrote %d", n, got, len(sealed))
+		}
+		if plain, ok := PlainSize(int64(len(sealed)), header); !ok || plain != int64(n) {
+			t.Errorf("PlainSize of %d bytes = %d, %v; want %d", len(sealed), plain, ok, n)
+		}
+	}
+}
