@@ -505,7 +505,8 @@ func TestEncryptedS3Store(t *testing.T) {
 // encrypted on the way, none holds a file's content in the clear. A copy
 // between two stores with the same recipients, without a key, brings the
 // packs as they are; the reader verifies and restores the folder from
-// them.
+// them. A backup straight into the encrypted store, without a key, works
+// too.
 func TestEncryptedStoreWithPacks(t *testing.T) {
 	root := t.TempDir()
 	s := newSealedEstate(t, localSealed(t, root))
@@ -548,5 +549,18 @@ func TestEncryptedStoreWithPacks(t *testing.T) {
 	s.as(t, s.node.file, 0, "plan", "--restore", "application.shop", "--store", "vault", "--out", planFile, "--now", "2026-11-25T10:00:00Z")
 	s.as(t, s.node.file, 0, "apply", planFile)
 	assertSameTree(t, tree, treeSnapshot(t, s.delivery))
+
+	// Without a key, an incremental backup straight into the encrypted
+	// store, and a prune there: the previous index cannot be read, so every
+	// file is read again, and packs are not collected (a warning).
+	s.setStores(t, "[store.vault]")
+	r = s.as(t, "", 0, "apply", "--auto-approve", "--target", "application.shop", "--now", "2026-11-26T10:00:00Z")
+	if !strings.Contains(r.stdout, "backup application.shop into store.vault") || !strings.Contains(r.stdout, "prune application.shop in store.vault") {
+		t.Errorf("keyless incremental backup and prune:\n%s", r.stdout)
+	}
+	r = s.as(t, s.node.file, 0, "verify", "application.shop")
+	if !strings.Contains(r.stdout, "shop_2026-11-26-10-00-00.zip (encrypted; opened with") {
+		t.Errorf("verify of the keyless incremental backup:\n%s", r.stdout)
+	}
 	s.assertNoSecret(t)
 }
