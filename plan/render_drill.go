@@ -33,7 +33,7 @@ func (p *Plan) writeDrillStates(bw *errWriter, st Style) {
 				line += fmt.Sprintf(" (%s, %s from store.%s)", s.Last.Result, s.Last.Archive, s.Last.Store)
 			}
 			lines = append(lines, line)
-		case DrillNoArchive:
+		case DrillNoArchive, DrillNoKey:
 			lines = append(lines, fmt.Sprintf("  %s (drill.%s): %s %s", s.Resource, s.Drill, st.paint("cannot drill:", "33"), s.Reason))
 		}
 	}

@@ -564,3 +564,45 @@ func TestEncryptedStoreWithPacks(t *testing.T) {
 	}
 	s.assertNoSecret(t)
 }
+
+// TestEncryptedDrill drills an archive of an encrypted store: a host
+// without the identity backs up and leaves the due drill out of its plan,
+// saying why; the host with the identity drills, and the record is sealed
+// in the store (it names schemas); list without the key shows the drill as
+// unknown there, saying why.
+func TestEncryptedDrill(t *testing.T) {
+	root := t.TempDir()
+	s := newSealedEstate(t, localSealed(t, root))
+	path := filepath.Join(s.dir, "estate.hcl")
+	os.WriteFile(path, append(mustRead(t, path), []byte(`
+drill "daily" {
+  every        = "24h"
+  applications = [application.shop]
+  window       = "30d"
+}
+`)...), 0o644)
+	// The writer backs up and leaves the drill to a host with the key.
+	r := s.as(t, "", 0, "apply", "--auto-approve", "--target", "application.shop", "--now", "2026-11-25T08:00:00Z")
+	if !strings.Contains(r.stdout, "backup application.shop into store.vault") || strings.Contains(r.stdout, "* drill") ||
+		!strings.Contains(r.stdout, "cannot drill:") || !strings.Contains(r.stdout, "a host with the identity drills it") {
+		t.Errorf("keyless plan with a drill:\n%s", r.stdout)
+	}
+	// The reader drills; the record is sealed.
+	r = s.as(t, s.node.file, 0, "apply", "--auto-approve", "--now", "2026-11-25T09:00:00Z")
+	if !strings.Contains(r.stdout, "drill application.shop from store.vault") {
+		t.Fatalf("no drill:\n%s", r.stdout)
+	}
+	rec := mustRead(t, filepath.Join(root, "records", "applications", "shop", "drill.json"))
+	if !bytes.HasPrefix(rec, []byte("age-encryption.org/v1\n")) || bytes.Contains(rec, []byte("shop_mngt")) {
+		t.Errorf("the drill record is not sealed: %q", rec[:min(len(rec), 60)])
+	}
+	r = s.as(t, s.node.file, 0, "list")
+	if !strings.Contains(r.stdout, "drill.daily") || !strings.Contains(r.stdout, "ok") {
+		t.Errorf("list with the key does not show the drill:\n%s", r.stdout)
+	}
+	r = s.as(t, "", 0, "list")
+	if !strings.Contains(r.stderr, "drill record of an encrypted store cannot be read") {
+		t.Errorf("list without the key does not say why the drill is unknown:\n%s", r.stderr)
+	}
+	s.assertNoSecret(t)
+}
