@@ -37,7 +37,7 @@ func (run *backupRun) delivery(ctx context.Context, p *Progress, env *Env, dir s
 	packs, ok := run.st.(store.Packs)
 	if !run.r.Incremental || !ok {
 		if run.r.Incremental {
-			p.Logger().Warn("the store keeps no packs: the delivery folder is archived whole", "store", run.st.Name())
+			p.Logger().Info("the store keeps no packs: the delivery folder is archived whole", "store", run.st.Name())
 		}
 		return run.tree(ctx, p, "delivery/", dir)
 	}
@@ -77,6 +77,7 @@ func (run *backupRun) packedTree(ctx context.Context, p *Progress, env *Env, pac
 	for _, s := range idx.Skipped {
 		logger.Warn("left out of the archive: it cannot be stored faithfully", "folder", dir, "path", s.Path, "reason", s.Reason)
 	}
+	warnWindowsNames(logger, dir, idx)
 	logger.Info("delivery folder stored in packs", "folder", dir, "files", stats.Files, "read_bytes", stats.Read,
 		"reused_files", stats.Reused, "stored_bytes", stats.Stored, "new_packs", stats.NewPacks, "full_read", idx.FullRead)
 	run.mu.Lock()
@@ -86,6 +87,27 @@ func (run *backupRun) packedTree(ctx context.Context, p *Progress, env *Env, pac
 		Source: dir, Prefix: prefix, Files: stats.Files, Dirs: stats.Dirs, Symlinks: stats.Symlinks, Bytes: stats.Bytes,
 		Skipped: idx.Skipped, Index: indexEntry(prefix), Packs: idx.Packs(), Reused: stats.Reused, Stored: stats.Stored,
 	}, nil
+}
+
+// warnWindowsNames warns, as a backup into a ZIP does, about the names of
+// the index a restore on Windows would refuse (at most maxNameWarnings,
+// then a count).
+func warnWindowsNames(logger *slog.Logger, dir string, idx *cas.Index) {
+	names := make([]string, 0, len(idx.Entries))
+	for _, e := range idx.Entries {
+		if e.Type == cas.TypeDir {
+			names = append(names, e.Path+"/")
+		} else {
+			names = append(names, e.Path)
+		}
+	}
+	for i, n := range archive.WindowsNameProblems(names) {
+		if i == maxNameWarnings {
+			logger.Warn("more names a restore on Windows would refuse", "folder", dir)
+			break
+		}
+		logger.Warn("archived, but a restore on Windows would refuse this name", "folder", dir, "path", n.Name, "reason", n.Reason)
+	}
 }
 
 // parentIndex returns the index of the tree under prefix of the newest

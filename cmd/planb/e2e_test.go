@@ -273,10 +273,16 @@ func TestBackupEndToEnd(t *testing.T) {
 		t.Errorf("the dump of Legacy.Local also holds LegacyXLocal: schema names were used as patterns")
 	}
 	shopList, _ := exec.Command("unzip", "-Z1", shop).Output()
-	for _, want := range []string{"manifest.json", "options.xml", "delivery/v1/src/Überweisung_日本.cob", "schemas/shop_local.cssbackup"} {
+	for _, want := range []string{"manifest.json", "options.xml", "index/delivery.json", "schemas/shop_local.cssbackup"} {
 		if !strings.Contains(string(shopList), want) {
 			t.Errorf("archive lacks %s:\n%s", want, shopList)
 		}
+	}
+	// The delivery folder is kept in the store's packs (incremental, the
+	// default); the archive's index lists its files.
+	index, _ := exec.Command("unzip", "-p", shop, "index/delivery.json").Output()
+	if !strings.Contains(string(index), `"path":"v1/src/Überweisung_日本.cob"`) {
+		t.Errorf("the delivery index lacks v1/src/Überweisung_日本.cob:\n%.2000s", index)
 	}
 
 	// Nothing is due right after, and the next day everything is.

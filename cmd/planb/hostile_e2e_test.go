@@ -59,6 +59,13 @@ func addFile(t *testing.T, zw *zip.Writer, name string, mode fs.FileMode, body [
 // stop it: TestFolderEntriesOnlyStopRestoresOfTheFolder.)
 func TestHostileArchivesAreRefused(t *testing.T) {
 	e := newEstate(t, "")
+	// The hostile entries are a ZIP's delivery entries: shop keeps its
+	// delivery folder in the archive (incremental_e2e_test.go checks the
+	// indexes of incremental archives as untrusted input).
+	cfg := filepath.Join(e.dir, "estate.hcl")
+	if err := os.WriteFile(cfg, bytes.Replace(mustRead(t, cfg), []byte("  delivery_folder = "), []byte("  incremental     = false\n  delivery_folder = "), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	e.mustPlanb(t, 0, "apply", "--auto-approve", "--now", "2026-11-20T08:00:00Z", "--target", "application.shop")
 	good := zips(t, e.backups, "applications/shop")[0]
 	folder := filepath.Dir(good)

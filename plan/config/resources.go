@@ -441,7 +441,7 @@ func (l *loader) decodeResource(rb *resBlock, ctx *hcl.EvalContext, sc scope, ad
 		}
 		r.DeliveryFolder = bd.path("delivery_folder")
 		r.OnNewVersion = bd.boolean("on_new_version", true)
-		r.Incremental = bd.boolean("incremental", false)
+		r.Incremental = bd.boolean("incremental", true)
 		r.FullReadEvery = bd.integer("full_read_every", DefaultFullReadEvery, 1, 1000000)
 		if rb.options != nil {
 			ob := l.body(rb.options, ctx, sc)
