@@ -342,9 +342,15 @@ func copyPacks(ctx context.Context, src, dst store.Store, ref store.Ref, name st
 }
 
 // copyPack copies pack id from one store to another unless the other holds
-// it, checking its bytes against its id.
+// it, checking its bytes against its id. A pack the other holds is
+// touched (when it can be): it may be one no archive there references any
+// more, which the target's collection would otherwise sweep before the
+// copied archive is committed.
 func copyPack(ctx context.Context, from, to store.Packs, id string) error {
 	if _, err := to.StatPack(ctx, id); err == nil {
+		if t, ok := to.(store.PackToucher); ok {
+			return t.TouchPack(ctx, id)
+		}
 		return nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err

@@ -46,6 +46,23 @@ type Packs interface {
 	DeletePack(ctx context.Context, id string) error
 }
 
+// PackToucher is implemented by stores whose packs' modification time can
+// be brought to now without writing them again (Local, S3). A copy that
+// finds a pack it needs already in the target touches it, so that the
+// target's collection, which spares packs younger than its grace period,
+// does not sweep it before the copied archive that references it is
+// committed.
+type PackToucher interface {
+	// TouchPack sets the modification time of pack id to now;
+	// fs.ErrNotExist when it is missing.
+	TouchPack(ctx context.Context, id string) error
+}
+
+var (
+	_ PackToucher = (*Local)(nil)
+	_ PackToucher = (*S3)(nil)
+)
+
 // PackInfo describes one pack in a store.
 type PackInfo struct {
 	ID      string
@@ -203,6 +220,18 @@ func (l *Local) DeletePack(ctx context.Context, id string) error {
 	return files.SyncDir(filepath.Dir(p))
 }
 
+// TouchPack implements PackToucher.
+func (l *Local) TouchPack(ctx context.Context, id string) error {
+	if err := CheckPackID(id); err != nil {
+		return fmt.Errorf("store %q: %w", l.name, err)
+	}
+	now := time.Now()
+	if err := os.Chtimes(l.packPath(id), now, now); err != nil {
+		return fmt.Errorf("store %q: touch pack %s: %w", l.name, id, err)
+	}
+	return nil
+}
+
 // ctxReader fails reads once its context is done.
 type ctxReader struct {
 	ctx context.Context
@@ -293,6 +322,23 @@ func (s *S3) ListPacks(ctx context.Context) ([]PackInfo, error) {
 		out = append(out, PackInfo{ID: id, Size: obj.Size, ModTime: obj.LastModified})
 	}
 	return out, nil
+}
+
+// TouchPack implements PackToucher with a CopyObject of the pack onto
+// itself that replaces its metadata, which renews its LastModified.
+func (s *S3) TouchPack(ctx context.Context, id string) error {
+	if err := CheckPackID(id); err != nil {
+		return fmt.Errorf("store %q: %w", s.name, err)
+	}
+	key := s.packKey(id)
+	cctx, end := withOperation(ctx)
+	defer end()
+	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: key, ReplaceMetadata: true,
+		UserMetadata: map[string]string{"Planb-Touched": time.Now().UTC().Format(time.RFC3339Nano)}}
+	if _, err := s.client.CopyObject(cctx, dst, minio.CopySrcOptions{Bucket: s.bucket, Object: key}); err != nil {
+		return s.failOn("touch pack "+key, "CopyObject", key, err)
+	}
+	return nil
 }
 
 // DeletePack implements Packs.

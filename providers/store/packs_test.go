@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Packs round-trip in both kinds of store: ranged reads, idempotent
@@ -53,6 +54,18 @@ func TestPacks(t *testing.T) {
 			packs, err := st.ListPacks(ctx)
 			if err != nil || len(packs) != 1 || packs[0].ID != id || packs[0].Size != int64(len(data)) {
 				t.Fatalf("ListPacks = %+v (%v), want the one pack", packs, err)
+			}
+			// A touched pack is young again, whatever its age.
+			time.Sleep(1100 * time.Millisecond)
+			before := time.Now().Add(-time.Second).Truncate(time.Second) // S3 keeps whole seconds
+			if err := st.(PackToucher).TouchPack(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if packs, err := st.ListPacks(ctx); err != nil || len(packs) != 1 || packs[0].ModTime.Before(before) {
+				t.Fatalf("ListPacks after TouchPack = %+v (%v), want a time after %s", packs, err, before)
+			}
+			if got, err := st.ReadPack(ctx, id, 0, int64(len(data))); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("ReadPack after TouchPack: %v", err)
 			}
 			if list, err := st.List(ctx); err != nil || len(list) != 0 {
 				t.Fatalf("List with a pack only: %v (%v), want nothing", list, err)
