@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/planb-backup/planb/bench"
 )
 
@@ -38,6 +40,11 @@ type dayTwoOptions struct {
 	// true stores the delivery content once per store, false writes the
 	// full self-contained ZIP of every backup.
 	incremental bool
+	// dbChangePct, when positive, updates that share of the rows of every
+	// application's analysis and dashboard tables before the second backup,
+	// as an analysis of the new version would; 0 leaves the database as
+	// the first backup saw it.
+	dbChangePct int
 	methods     string
 }
 
@@ -48,6 +55,7 @@ func (d *dayTwoOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&d.changedPct, "day-two-changed", 10, "day two: percent of a version's files changed in the next version")
 	fs.IntVar(&d.newPct, "day-two-new", 5, "day two: percent of new files in the next version")
 	fs.BoolVar(&d.incremental, "day-two-incremental", true, "day two: planb's incremental setting for the applications (false: one full ZIP per backup)")
+	fs.IntVar(&d.dbChangePct, "day-two-db-change", 0, "day two: percent of the analysis and dashboard rows updated before the second backup (0: the database is unchanged)")
 	fs.StringVar(&d.methods, "day-two-methods", "abc", "day two: methods to run (a cast, b borgmatic, c planb)")
 }
 
@@ -57,6 +65,9 @@ type dayTwoRun struct {
 	o    dayTwoOptions
 	dir  string // work/daytwo: delivery/<app>/v1…, the script's scratch
 	next string // name of the version the second backup finds
+	// changes counts the database changes made, so that each picks other
+	// rows.
+	changes int
 }
 
 // dayTwoMethod is one measured tool of the scenario: backup runs the first
@@ -169,6 +180,9 @@ func (d *dayTwoRun) round(ctx context.Context, m dayTwoMethod) (s [2]bench.Sampl
 		c.ChangedBytes += ch.ChangedBytes
 		c.NewBytes += ch.NewBytes
 	}
+	if err := d.changeDatabase(ctx); err != nil {
+		return s, c, 0, err
+	}
 	if s[1], err = d.e.measure(ctx, m.script(2), m.env, m.output); err != nil {
 		return s, c, 0, fmt.Errorf("second backup: %w", err)
 	}
@@ -184,6 +198,38 @@ func (d *dayTwoRun) round(ctx context.Context, m dayTwoMethod) (s [2]bench.Sampl
 		packs -= packs0
 	}
 	return s, c, packs, nil
+}
+
+// changeDatabase updates -day-two-db-change percent of the rows of each
+// application's analysis and dashboard tables, picked anew each time, and
+// vacuums them, untimed.
+func (d *dayTwoRun) changeDatabase(ctx context.Context) error {
+	if d.o.dbChangePct <= 0 {
+		return nil
+	}
+	d.changes++
+	conn, err := pgx.Connect(ctx, d.e.srv.url("aip"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, app := range d.e.apps {
+		sc := bench.Schemas(app)
+		objects := pgx.Identifier{sc[2], "objects"}.Sanitize()
+		links := pgx.Identifier{sc[2], "links"}.Sanitize()
+		metrics := pgx.Identifier{sc[1], "metric_results"}.Sanitize()
+		for _, stmt := range []string{
+			fmt.Sprintf(`UPDATE %s SET checksum = md5(checksum), line_end = line_end + 1 WHERE abs(hashint8(id + %d)) %% 100 < %d`, objects, d.changes, d.o.dbChangePct),
+			fmt.Sprintf(`UPDATE %s SET link_type = (link_type + 1) %% 17 WHERE abs(hashint8(id - %d)) %% 100 < %d`, links, d.changes, d.o.dbChangePct),
+			fmt.Sprintf(`UPDATE %s SET violations = violations + 1 WHERE abs(hashint8(object_id + %d)) %% 100 < %d`, metrics, d.changes, d.o.dbChangePct),
+			fmt.Sprintf(`VACUUM %s, %s, %s`, objects, links, metrics),
+		} {
+			if _, err := conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("change the database of %s: %w", app, err)
+			}
+		}
+	}
+	return nil
 }
 
 // removeNext removes the version the second backup finds, so that a round
@@ -303,6 +349,9 @@ hooks:
 					return err
 				}
 			}
+			if err := os.MkdirAll(filepath.Dir(repo), 0o755); err != nil {
+				return err
+			}
 			c := exec.Command("borg", "init", "--encryption=none", repo)
 			c.Env = env
 			if b, err := c.CombinedOutput(); err != nil {
@@ -386,6 +435,11 @@ func (d *dayTwoRun) print(out io.Writer, ms []dayTwoMethod, res map[string]*dayT
 		len(e.apps), d.o.versions, human(initial))
 	fmt.Fprintf(out, "- then %s in each: a copy of v%d with %d %% of its files changed and %d %% new: %d files, %s (%d changed, %s; %d new, %s), %s deflated (level 6)\n",
 		d.next, d.o.versions, d.o.changedPct, d.o.newPct, c.Files, human(c.Bytes), c.Changed, human(c.ChangedBytes), c.New, human(c.NewBytes), human(oneVersion))
+	if d.o.dbChangePct > 0 {
+		fmt.Fprintf(out, "- before the second backup %d %% of the rows of every analysis and dashboard table were updated (untimed, then vacuumed), as an analysis of the new version would\n", d.o.dbChangePct)
+	} else {
+		fmt.Fprintln(out, "- the database is the same for both backups (a backup right after the delivery, before its analysis)")
+	}
 	fmt.Fprintf(out, "- load average now %s\n\n", loadAvg())
 	fmt.Fprintln(out, "| | method | 2nd backup wall | CPU (tree) | CPU (server) | peak RSS | store growth | 1st backup wall | store after 1st |")
 	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|")
