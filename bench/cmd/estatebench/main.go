@@ -20,6 +20,12 @@
 // A second part times a no-op `planb plan` over 1,000 applications with 30
 // archives each in a local store.
 //
+// With -day-two, a last part runs the day-two scenario (daytwo.go): delivery
+// folders holding several versions are backed up, one more version is
+// delivered (10 % of its files changed, 5 % new) and they are backed up
+// again, by the CAST-like script, borgmatic and planb; the table shows the
+// second backup's wall time, CPU and store growth.
+//
 // Usage (from the repository root, as root or as a user that may run
 // PostgreSQL):
 //
