@@ -6,8 +6,8 @@
 // The package holds what the measuring command (bench/cmd/estatebench) and
 // its tests share: the generator of a seeded CAST-like estate (Size, SeedSQL,
 // WriteDelivery; WriteVersions and NextVersion for delivery folders whose
-// versions derive from one another, as in the day-two scenario), and the statistics of repeated runs (Sample, Median,
-// Ratio). It starts no processes and opens no connections; the command does.
+// versions derive from one another, as in the day-two scenario), and the
+// statistics of repeated runs (Sample, Median, Ratio). It starts no processes and opens no connections; the command does.
 // Nothing here is run by `go test` beyond small unit tests: the heavy work is
 // behind the command.
 package bench
