@@ -31,6 +31,7 @@ targets=(
   "FuzzManifest ./providers/archive"
   "FuzzParseArchiveName ./providers/store"
   "FuzzArchiveName ./providers/store"
+  "FuzzOpen ./providers/store/crypt"
 )
 
 fuzztime=5m
