@@ -1,13 +1,13 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -362,12 +362,46 @@ func copyPack(ctx context.Context, from, to store.Packs, id string) error {
 	if err != nil {
 		return err
 	}
-	data, err := from.ReadPack(ctx, id, 0, size)
-	if err != nil {
+	// The pack streams through a hash into the target: a target that
+	// commits it before the hash is known would hold a wrong pack, so the
+	// stream fails at its end, before the last byte is passed on, when the
+	// bytes do not match the id.
+	src := &checkedPack{r: cas.NewPackReader(ctx, from, id, 0, size), left: size, h: sha256.New(), id: id}
+	if err := to.PutPack(ctx, id, src, size); err != nil {
+		if src.mismatch {
+			return &cas.ProblemsError{Problems: []string{fmt.Sprintf("pack %s does not match its id (SHA-256)", id)}}
+		}
 		return err
 	}
-	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != id {
-		return &cas.ProblemsError{Problems: []string{fmt.Sprintf("pack %s does not match its id (SHA-256)", id)}}
+	return nil
+}
+
+// checkedPack passes a pack's bytes on, hashing them, and fails before
+// passing on the last bytes when they do not hash to the pack's id.
+type checkedPack struct {
+	r        io.Reader
+	left     int64
+	h        hash.Hash
+	id       string
+	mismatch bool
+}
+
+func (c *checkedPack) Read(p []byte) (int, error) {
+	if c.left == 0 {
+		return 0, io.EOF
 	}
-	return to.PutPack(ctx, id, bytes.NewReader(data), size)
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := io.ReadFull(c.r, p)
+	c.h.Write(p[:n])
+	c.left -= int64(n)
+	if err != nil {
+		return 0, err
+	}
+	if c.left == 0 && hex.EncodeToString(c.h.Sum(nil)) != c.id {
+		c.mismatch = true
+		return 0, fmt.Errorf("pack %s does not match its id (SHA-256)", c.id)
+	}
+	return n, nil
 }

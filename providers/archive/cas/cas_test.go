@@ -133,6 +133,8 @@ func TestBuildExtractIncremental(t *testing.T) {
 		files[fmt.Sprintf("v1/src/prog%02d.cob", i)] = randomText(20 << 10)
 	}
 	writeFiles(t, src, files)
+	// One content bigger than a read span streams through restores.
+	writeFiles(t, src, map[string]string{"lib/big.bin": randomText(readSpan + 1<<20)})
 	if err := os.Symlink("v1/src", filepath.Join(src, "current")); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,7 @@ func TestBuildExtractIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx1 = roundTrip(t, idx1)
-	if s1.Files != 41 || s1.Reused != 0 || s1.NewPacks < 2 || !idx1.FullRead {
+	if s1.Files != 42 || s1.Reused != 0 || s1.NewPacks < 2 || !idx1.FullRead {
 		t.Fatalf("first build: %+v", s1)
 	}
 
@@ -163,8 +165,8 @@ func TestBuildExtractIncremental(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx2 = roundTrip(t, idx2)
-	if s2.Reused != 41 {
-		t.Errorf("second build reused %d files, want v1's 41", s2.Reused)
+	if s2.Reused != 42 {
+		t.Errorf("second build reused %d files, want v1's 42", s2.Reused)
 	}
 	if s2.Read != 40*(20<<10) {
 		t.Errorf("second build read %d bytes, want v2's %d", s2.Read, 40*(20<<10))

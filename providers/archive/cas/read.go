@@ -170,10 +170,18 @@ func readContents(ctx context.Context, idx *Index, packs store.Packs, each func(
 }
 
 // readPack reads the contents of one pack, gathering neighbours into spans
-// of at most readSpan bytes (one bigger content is one span).
+// of at most readSpan bytes; a bigger content is streamed readSpan bytes at
+// a time.
 func readPack(ctx context.Context, id string, entries []*Entry, packs store.Packs, each func(*Entry, io.Reader) error) error {
 	slices.SortFunc(entries, func(a, b *Entry) int { return cmpInt(a.Offset, b.Offset) })
 	for len(entries) > 0 {
+		if e := entries[0]; e.Length > readSpan {
+			if err := each(e, NewPackReader(ctx, packs, id, e.Offset, e.Length)); err != nil {
+				return err
+			}
+			entries = entries[1:]
+			continue
+		}
 		start, end := entries[0].Offset, entries[0].Offset+entries[0].Length
 		n := 1
 		for n < len(entries) && entries[n].Offset+entries[n].Length-start <= readSpan && entries[n].Offset >= start {
@@ -192,6 +200,44 @@ func readPack(ctx context.Context, id string, entries []*Entry, packs store.Pack
 		entries = entries[n:]
 	}
 	return nil
+}
+
+// PackReader reads length bytes of a pack from off, sequentially, one
+// ranged read of at most readSpan bytes at a time: what streams a big
+// content or a whole pack without holding it in memory.
+type PackReader struct {
+	ctx       context.Context
+	packs     store.Packs
+	id        string
+	off, left int64
+	buf       []byte
+	err       error
+}
+
+// NewPackReader returns a PackReader of pack id.
+func NewPackReader(ctx context.Context, packs store.Packs, id string, off, length int64) *PackReader {
+	return &PackReader{ctx: ctx, packs: packs, id: id, off: off, left: length}
+}
+
+func (r *PackReader) Read(p []byte) (int, error) {
+	if len(r.buf) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if r.left == 0 {
+			return 0, io.EOF
+		}
+		n := min(r.left, readSpan)
+		r.buf, r.err = r.packs.ReadPack(r.ctx, r.id, r.off, n)
+		if r.err != nil {
+			return 0, r.err
+		}
+		r.off += n
+		r.left -= n
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
 }
 
 func cmpInt(a, b int64) int {
