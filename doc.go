@@ -17,7 +17,9 @@
 //   - providers are the only code that touches the outside world:
 //     providers/postgres (pgx, pg_dump, pg_restore, restoring the schemas of
 //     an application in one transaction), providers/archive (the
-//     ZIP format, manifests, safe extraction), providers/store (local
+//     ZIP format, manifests, safe extraction; providers/archive/cas stores a
+//     delivery folder content-addressed in the store's packs, with its
+//     index in the archive), providers/store (local
 //     directories and S3-compatible buckets, locks, and the records kept beside
 //     the archives: restores under way, damaged archives, drills, nodes; a
 //     wrapper that encrypts a store with age, on top of providers/store/crypt),

@@ -4,7 +4,10 @@
 //
 //	manifest.json              what the archive contains (see Manifest), written last
 //	schemas/<schema>.cssbackup pg_dump custom format, dumped uncompressed and deflated here
-//	delivery/…                 the application's delivery folder, modes and mtimes kept
+//	delivery/…                 the application's delivery folder, modes and mtimes kept,
+//	                           or, for an incremental backup (manifest format_version 2),
+//	index/delivery.json        the folder's index, its contents in the store's packs
+//	                           (see package cas)
 //	options.xml                version-level options
 //	files/…                    file-based persistence (H2 databases)
 //

@@ -17,6 +17,11 @@
 // Locks are per resource per store: one apply at a time writes or prunes a
 // resource's folder in a given store.
 //
+// Packs (packs/<ab>/<id>.pack) are shared by all the resources of a store:
+// the content-addressed pack files incremental delivery folders keep their
+// file contents in (see Packs and providers/archive/cas). They are not
+// archives: List never returns them.
+//
 // Encrypted wraps any store so that what it keeps is encrypted with age
 // (see providers/store/crypt): archives are stored as <name>.zip.age and
 // records are sealed unless named clear, while names, times, sizes and
