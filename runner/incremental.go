@@ -18,6 +18,7 @@ import (
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/archive/cas"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // maxIndex bounds what is read of a folder's index entry.
@@ -33,7 +34,7 @@ func indexEntry(prefix string) string {
 // packs, each content once, with an index in the archive, when the
 // resource is incremental and the store keeps packs; whole into the
 // archive otherwise.
-func (run *backupRun) delivery(ctx context.Context, p *Progress, env *Env, dir string) (*archive.TreeInfo, error) {
+func (run *backupRun) delivery(ctx context.Context, p *dag.Progress, env *Env, dir string) (*archive.TreeInfo, error) {
 	packs, ok := run.st.(store.Packs)
 	if !run.r.Incremental || !ok {
 		if run.r.Incremental {
@@ -48,7 +49,7 @@ func (run *backupRun) delivery(ctx context.Context, p *Progress, env *Env, dir s
 // The previous backup in the same store is the parent: the files its
 // index says did not change are not read, unless this backup is one that
 // reads everything (every FullReadEvery-th, or the first).
-func (run *backupRun) packedTree(ctx context.Context, p *Progress, env *Env, packs store.Packs, prefix, dir string) (*archive.TreeInfo, error) {
+func (run *backupRun) packedTree(ctx context.Context, p *dag.Progress, env *Env, packs store.Packs, prefix, dir string) (*archive.TreeInfo, error) {
 	logger := p.Logger()
 	parent := run.parentIndex(ctx, logger, prefix)
 	list, err := packs.ListPacks(ctx)
@@ -298,12 +299,15 @@ func classifyPacks(ctx context.Context, st store.Store, ref store.Ref, name stri
 	return &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: err}
 }
 
-// copyPacks copies into dst the packs of the archive's packed folders that
-// dst lacks, before the archive itself is copied: an archive is never
-// visible in a store without its packs. Each pack is checked against its
-// id (the SHA-256 of its bytes) on the way; a pack missing or wrong in src
-// is a *DamagedError of the archive there.
-func copyPacks(ctx context.Context, src, dst store.Store, ref store.Ref, name string) error {
+// prepareCopy readies dst, under the resource's lock, for the copy of
+// archive name of ref from src: it records in dst's versions record the
+// version folders the archive's manifest lists (so that plans find them
+// even when src is gone), and copies the packs of the archive's packed
+// folders that dst lacks, before the archive itself is copied: an archive
+// is never visible in a store without its packs. Each pack is checked
+// against its id (the SHA-256 of its bytes) on the way; a pack missing or
+// wrong in src is a *DamagedError of the archive there.
+func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name string) error {
 	if store.DecryptError(src) != nil {
 		return nil
 	}
@@ -315,6 +319,11 @@ func copyPacks(ctx context.Context, src, dst store.Store, ref store.Ref, name st
 	rd, err := archive.Open(obj, obj.Size())
 	if err != nil {
 		return nil // copyVerified's check of the source reports it
+	}
+	if m, err := rd.Manifest(); err == nil && m.Delivery != nil && len(m.Delivery.Versions) > 0 {
+		if err := noteVersions(ctx, dst, ref, name, m.Delivery.Versions); err != nil {
+			return err
+		}
 	}
 	indexes, err := packedIndexes(rd)
 	if err != nil {

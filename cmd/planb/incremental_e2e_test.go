@@ -245,6 +245,10 @@ drill "daily" {
 	if got, want := storeBytes(t, filepath.Join(e.second, "packs")), storeBytes(t, filepath.Join(e.backups, "packs")); got != want || got == 0 {
 		t.Fatalf("offsite holds %d bytes of packs, node %d", got, want)
 	}
+	// offsite knows the versions of the copy: plans find them without node.
+	if rec := mustRead(t, filepath.Join(e.second, "records", "applications", "shop", "versions.json")); !bytes.Contains(rec, []byte(`"shop_2026-11-25-08-00-00.zip"`)) || !bytes.Contains(rec, []byte(`"v3"`)) {
+		t.Errorf("offsite's versions record:\n%s", rec)
+	}
 
 	// A new version: backed up into node, copied into offsite with only
 	// the packs offsite lacks.
