@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/plan/config"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // Drill restores one archive of a resource into a scratch database and a
@@ -146,7 +146,7 @@ type DrillState struct {
 // archive a prune of the plan deletes, and drills the new backup when no
 // store holds an archive yet. drills holds the newest record of each
 // resource's drills, by address.
-func planDrills(p *Plan, cfg *config.Config, resources []*config.Resource, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage, drills map[string]*DrillRecord) {
+func planDrills(p *Plan, cfg *config.Config, resources []*config.Resource, folders map[folderKey][]catalog.Archive, damaged map[string]map[string]Damage, drills map[string]*DrillRecord) {
 	for _, r := range resources {
 		d := cfg.DrillOf(r.Address)
 		if d == nil {
@@ -206,7 +206,7 @@ func drillDue(last *DrillRecord, every time.Duration, now time.Time) (bool, stri
 // the resource's order) that holds it.
 type drillCandidate struct {
 	store   string
-	archive store.Archive
+	archive catalog.Archive
 }
 
 // drillAction chooses the archive a drill restores and makes its action;
@@ -218,7 +218,7 @@ type drillCandidate struct {
 // the drill numbered n takes the ((n-1) mod count)th, so that successive
 // drills go through the window. When no store holds a candidate, the
 // drill takes the archive this plan's backup of the resource writes.
-func drillAction(p *Plan, r *config.Resource, d *config.Drill, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage, n int) (*Action, string) {
+func drillAction(p *Plan, r *config.Resource, d *config.Drill, folders map[folderKey][]catalog.Archive, damaged map[string]map[string]Damage, n int) (*Action, string) {
 	deleted := map[string]bool{}
 	var backup *Action
 	for _, a := range p.Actions {

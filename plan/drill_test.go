@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/plan/config"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // drillFixture is fixture() with application.A (stores node, offsite)
@@ -122,16 +122,16 @@ func TestDrillDue(t *testing.T) {
 // future, a damaged one or one a prune of the plan deletes.
 func TestDrillChoice(t *testing.T) {
 	h, day := time.Hour, 24*time.Hour
-	a := func(s string, age time.Duration) store.Archive { return arch(s, "applications", "A", age, false) }
+	a := func(s string, age time.Duration) catalog.Archive { return arch(s, "applications", "A", age, false) }
 	safety := a("node", h)
-	safety.Name, safety.Safety = store.SafetyArchiveName("A", safety.Time), true
+	safety.Name, safety.Safety = catalog.SafetyArchiveName("A", safety.Time), true
 	future := a("node", -day)
 	damagedArchive := a("node", 3*h)
 	// node: 1d, 5d, 40d old; offsite holds a newer one (12h) and a copy of 5d.
-	base := []store.Archive{a("node", 40*day), a("node", 5*day), a("node", day), safety, future, damagedArchive}
+	base := []catalog.Archive{a("node", 40*day), a("node", 5*day), a("node", day), safety, future, damagedArchive}
 	cat := Catalog{"node": base, "offsite": {a("offsite", 5*day), a("offsite", 12*h)}}
 	damaged := map[string]map[string]Damage{"node": {damagedArchive.Key(): {Problem: "bad"}}}
-	name := func(age time.Duration) string { return store.ArchiveName("A", now.Add(-age)) }
+	name := func(age time.Duration) string { return catalog.ArchiveName("A", now.Add(-age)) }
 
 	cases := map[string]struct {
 		window     time.Duration
@@ -183,7 +183,7 @@ func TestDrillChoice(t *testing.T) {
 // never drilled.
 func TestDrillSkipsPruned(t *testing.T) {
 	day := 24 * time.Hour
-	a := func(age time.Duration) store.Archive { return arch("node", "applications", "A", age, false) }
+	a := func(age time.Duration) catalog.Archive { return arch("node", "applications", "A", age, false) }
 	cfg := drillFixture(30 * day)
 	cfg.Resources[0].Stores = cfg.Resources[0].Stores[:1] // node only, keep_last 2
 	cat := Catalog{"node": {a(3 * day), a(2 * day), a(day / 2)}}

@@ -7,16 +7,16 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/plan/config"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // nodesOf records which node wrote each archive of a store, as the
 // stores' nodes records tell the command layer.
-func nodesOf(storeName string, byNode map[string][]store.Archive) map[string]map[string]string {
+func nodesOf(storeName string, byNode map[string][]catalog.Archive) map[string]map[string]string {
 	m := map[string]string{}
 	for node, archives := range byNode {
 		for _, a := range archives {
-			m[a.Ref.Key(strings.TrimSuffix(a.Name, store.PartialSuffix))] = node
+			m[a.Ref.Key(strings.TrimSuffix(a.Name, catalog.PartialSuffix))] = node
 		}
 	}
 	return map[string]map[string]string{storeName: m}
@@ -41,11 +41,11 @@ func TestOtherNodesArchivesAreLeftAlone(t *testing.T) {
 	older := arch("node", "applications", "B", 26*h, false)
 	partial := arch("node", "applications", "B", 10*time.Minute, true)
 	safety := arch("node", "applications", "B", 20*24*h, false)
-	safety.Name, safety.Safety = store.SafetyArchiveName("B", safety.Time), true
+	safety.Name, safety.Safety = catalog.SafetyArchiveName("B", safety.Time), true
 	own := arch("node", "applications", "B", 30*h, false)
 	unrecorded := arch("node", "applications", "B", 60*h, false)
 	cat := Catalog{"node": {fresh, older, partial, safety, own, unrecorded}}
-	nodes := nodesOf("node", map[string][]store.Archive{"node-a": {fresh, older, partial, safety}, "node-b": {own}})
+	nodes := nodesOf("node", map[string][]catalog.Archive{"node-a": {fresh, older, partial, safety}, "node-b": {own}})
 
 	p, err := Make(nodeFixture(), cat, Options{Now: now, Targets: []string{"application.B"}, Nodes: nodes})
 	if err != nil {
@@ -100,7 +100,7 @@ func TestOwnersShareArchives(t *testing.T) {
 	partial := arch("node", "applications", "B", 10*time.Minute, true)
 	own := arch("node", "applications", "B", 30*h, false)
 	cat := Catalog{"node": {fresh, older, partial, own}}
-	nodes := nodesOf("node", map[string][]store.Archive{"node-a": {fresh, older, partial}, "node-b": {own}})
+	nodes := nodesOf("node", map[string][]catalog.Archive{"node-a": {fresh, older, partial}, "node-b": {own}})
 
 	for name, set := range map[string]func(cfg *config.Config){
 		"owners on the resource": func(cfg *config.Config) { cfg.Resource("application.B").Owners = []string{"node-a", "node-b"} },
@@ -155,12 +155,12 @@ prune application.B node [` + older.Name + ` ` + own.Name + `]`
 func TestSafetyBackupOfAnotherNode(t *testing.T) {
 	h := time.Hour
 	safety := arch("node", "applications", "B", 20*24*h, false)
-	safety.Name, safety.Safety = store.SafetyArchiveName("B", safety.Time), true
+	safety.Name, safety.Safety = catalog.SafetyArchiveName("B", safety.Time), true
 	mine := arch("node", "applications", "B", 19*24*h, false)
-	mine.Name, mine.Safety = store.SafetyArchiveName("B", mine.Time), true
+	mine.Name, mine.Safety = catalog.SafetyArchiveName("B", mine.Time), true
 	own := arch("node", "applications", "B", h, false)
 	cat := Catalog{"node": {safety, mine, own}}
-	nodes := nodesOf("node", map[string][]store.Archive{"node-a": {safety}, "node-b": {mine, own}})
+	nodes := nodesOf("node", map[string][]catalog.Archive{"node-a": {safety}, "node-b": {mine, own}})
 	p, err := Make(nodeFixture(), cat, Options{Now: now, Targets: []string{"application.B"}, Nodes: nodes})
 	if err != nil {
 		t.Fatal(err)

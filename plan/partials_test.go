@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // TestCleanOnlyWhatNoRunWrites: a partial another run is writing is never
@@ -17,11 +17,11 @@ func TestCleanOnlyWhatNoRunWrites(t *testing.T) {
 	gone := arch("node", "applications", "B", 3*h, true)
 	live := arch("node", "applications", "B", 2*h, true)
 	live.Live = true
-	live.Writer = store.LockInfo{Host: "node-a", PID: 52, PIDNamespace: "pid:[4026532178]", RunID: "RUN-LIVE", Time: live.Time}
+	live.Writer = catalog.LockInfo{Host: "node-a", PID: 52, PIDNamespace: "pid:[4026532178]", RunID: "RUN-LIVE", Time: live.Time}
 	recent := arch("node", "applications", "B", 4*h, true)
-	recent.Writer, recent.ModTime = store.LockInfo{}, time.Now().Add(-h)
+	recent.Writer, recent.ModTime = catalog.LockInfo{}, time.Now().Add(-h)
 	old := arch("node", "applications", "B", 40*h, true)
-	old.Writer, old.ModTime = store.LockInfo{}, time.Now().Add(-store.PartialAge-h)
+	old.Writer, old.ModTime = catalog.LockInfo{}, time.Now().Add(-catalog.PartialAge-h)
 	cat := Catalog{"node": {gone, live, recent, old, arch("node", "applications", "B", 30*h, false)}}
 	p, err := Make(fixture(), cat, Options{Now: now, Targets: []string{"application.B"}})
 	if err != nil {

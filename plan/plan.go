@@ -131,7 +131,7 @@ type ResourceState struct {
 	Future []string `json:"future"`
 	// PartialsKept lists the partial archives the plan does not clean:
 	// another run still writes them, or no run recorded them and they are
-	// recent (see store.Cleanable).
+	// recent (see catalog.Cleanable).
 	PartialsKept []PartialKept `json:"partials_kept"`
 	// Damaged lists archives a check that read them found damaged (see
 	// Options.Damaged): never the newest, never copied, never counted or

@@ -9,12 +9,12 @@ import (
 
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/plan/retention"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // Catalog is what the stores hold: every archive of every store, by store
 // name, as their listings returned it.
-type Catalog map[string][]store.Archive
+type Catalog map[string][]catalog.Archive
 
 // Options steer planning.
 type Options struct {
@@ -100,11 +100,11 @@ func Make(cfg *config.Config, cat Catalog, opts Options) (*Plan, error) {
 // folderKey identifies a resource folder in a store.
 type folderKey struct {
 	store string
-	ref   store.Ref
+	ref   catalog.Ref
 }
 
-func indexCatalog(cat Catalog) map[folderKey][]store.Archive {
-	m := map[folderKey][]store.Archive{}
+func indexCatalog(cat Catalog) map[folderKey][]catalog.Archive {
+	m := map[folderKey][]catalog.Archive{}
 	for name, archives := range cat {
 		for _, a := range archives {
 			k := folderKey{name, a.Ref}
@@ -118,22 +118,22 @@ func indexCatalog(cat Catalog) map[folderKey][]store.Archive {
 }
 
 // RefOf is the folder a resource's archives are kept in.
-func RefOf(r *config.Resource) store.Ref {
-	return store.Ref{Kind: r.Kind.Dir(), Name: r.Name}
+func RefOf(r *config.Resource) catalog.Ref {
+	return catalog.Ref{Kind: r.Kind.Dir(), Name: r.Name}
 }
 
 // storeView is one resource in one store during planning.
 type storeView struct {
 	store    *config.Store
-	complete []store.Archive // oldest first
-	partial  []store.Archive
-	safety   []store.Archive // safety backups: never newest, not counted by retention
-	future   []store.Archive // dated after now + FutureSkew: likewise
-	damaged  []Damage        // found damaged: likewise, and never copied
+	complete []catalog.Archive // oldest first
+	partial  []catalog.Archive
+	safety   []catalog.Archive // safety backups: never newest, not counted by retention
+	future   []catalog.Archive // dated after now + FutureSkew: likewise
+	damaged  []Damage          // found damaged: likewise, and never copied
 	// others are archives and partials that nodes outside the owners
 	// wrote: never counted, copied, pruned or cleaned.
 	others []NodeArchive
-	newest *store.Archive
+	newest *catalog.Archive
 	due    bool
 	reason string
 	// incoming is the archive a backup or copy action will add, and the
@@ -144,7 +144,7 @@ type storeView struct {
 	partialsKept []PartialKept
 }
 
-func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[folderKey][]store.Archive, damaged map[string]map[string]Damage, nodes map[string]map[string]string, versions VersionFacts) {
+func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[folderKey][]catalog.Archive, damaged map[string]map[string]Damage, nodes map[string]map[string]string, versions VersionFacts) {
 	ref := RefOf(r)
 	views := make([]*storeView, 0, len(r.Stores))
 	for _, s := range r.Stores {
@@ -154,7 +154,7 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 		entries := make([]CatalogEntry, 0, len(archives))
 		for _, a := range archives {
 			entries = append(entries, CatalogEntry{Name: a.Name, Size: a.Size})
-			if node := nodes[s.Name][ref.Key(strings.TrimSuffix(a.Name, store.PartialSuffix))]; node != "" && !slices.Contains(owners, node) {
+			if node := nodes[s.Name][ref.Key(strings.TrimSuffix(a.Name, catalog.PartialSuffix))]; node != "" && !slices.Contains(owners, node) {
 				v.others = append(v.others, NodeArchive{Archive: a.Name, Node: node, Time: a.Time, Partial: a.Partial, Safety: a.Safety})
 				continue
 			}
@@ -180,9 +180,9 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 		}
 		v.due, v.reason = due(v.newest, r.Every, p.Now)
 		for _, d := range v.damaged {
-			_, t, _, ok := store.ParseArchiveName(d.Archive)
+			_, t, _, ok := catalog.ParseArchiveName(d.Archive)
 			switch {
-			case !ok || Future(store.Archive{Time: t}, p.Now):
+			case !ok || Future(catalog.Archive{Time: t}, p.Now):
 			case v.newest == nil:
 				v.reason += fmt.Sprintf(" (%s is damaged)", d.Archive)
 			case t.After(v.newest.Time):
@@ -194,13 +194,13 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 	markNewVersions(r, views, versions)
 
 	// Partial leftovers go first: a new archive may want the same name.
-	// Only those store.Cleanable allows are cleaned, never one a run that
+	// Only those catalog.Cleanable allows are cleaned, never one a run that
 	// still holds the lock is writing; the others are reported.
 	cleanOf := map[string]string{}
 	for _, v := range views {
 		var deletions []Deletion
 		for _, pa := range v.partial {
-			ok, why := store.Cleanable(pa, p.CreatedAt)
+			ok, why := catalog.Cleanable(pa, p.CreatedAt)
 			if !ok {
 				v.partialsKept = append(v.partialsKept, PartialKept{Archive: pa.Name, Why: why})
 				continue
@@ -252,7 +252,7 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 		case backupID == "":
 			backupID = actionID(Backup, r.Address, v.store.Name)
 			backupStore = v.store.Name
-			backupArchive = store.ArchiveName(r.Name, p.Now)
+			backupArchive = catalog.ArchiveName(r.Name, p.Now)
 			p.Actions = append(p.Actions, &Action{
 				ID:       backupID,
 				Type:     Backup,
@@ -337,7 +337,7 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 const FutureSkew = 5 * time.Minute
 
 // Future reports whether a is dated more than FutureSkew after now.
-func Future(a store.Archive, now time.Time) bool {
+func Future(a catalog.Archive, now time.Time) bool {
 	return a.Time.After(now.Add(FutureSkew))
 }
 
@@ -369,7 +369,7 @@ func safetyPrune(r *config.Resource, v *storeView, now time.Time) *Action {
 
 // due reports whether a resource whose newest complete backup is newest
 // needs a new one, and why.
-func due(newest *store.Archive, every time.Duration, now time.Time) (bool, string) {
+func due(newest *catalog.Archive, every time.Duration, now time.Time) (bool, string) {
 	if newest == nil {
 		return true, "no backup yet"
 	}
@@ -383,7 +383,7 @@ func due(newest *store.Archive, every time.Duration, now time.Time) (bool, strin
 // complete and verified.
 func pruneAction(r *config.Resource, v *storeView, now time.Time) *Action {
 	times := make([]time.Time, 0, len(v.complete)+1)
-	byTime := map[time.Time][]store.Archive{}
+	byTime := map[time.Time][]catalog.Archive{}
 	for _, a := range v.complete {
 		if _, seen := byTime[a.Time]; !seen {
 			times = append(times, a.Time)
@@ -392,7 +392,7 @@ func pruneAction(r *config.Resource, v *storeView, now time.Time) *Action {
 	}
 	incomingTime := now
 	if v.incoming != "" {
-		if _, t, _, ok := store.ParseArchiveName(v.incoming); ok {
+		if _, t, _, ok := catalog.ParseArchiveName(v.incoming); ok {
 			incomingTime = t
 		}
 		if _, seen := byTime[incomingTime]; !seen {
@@ -490,7 +490,7 @@ func targeted(all []*config.Resource, targets []string) ([]*config.Resource, err
 // configured resource. In shared stores such archives belong to other
 // configurations: they are only counted.
 func orphans(cfg *config.Config, cat Catalog) ([]ArchiveRef, map[string]int) {
-	known := map[store.Ref]bool{}
+	known := map[catalog.Ref]bool{}
 	for _, r := range cfg.Resources {
 		known[RefOf(r)] = true
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/plan/config"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -42,16 +42,16 @@ func fixture() *config.Config {
 	}
 }
 
-func arch(storeName, kind, name string, age time.Duration, partial bool) store.Archive {
+func arch(storeName, kind, name string, age time.Duration, partial bool) catalog.Archive {
 	t := now.Add(-age)
-	file := store.ArchiveName(name, t)
+	file := catalog.ArchiveName(name, t)
 	if partial {
-		file += store.PartialSuffix
+		file += catalog.PartialSuffix
 	}
-	a := store.Archive{Store: storeName, Ref: store.Ref{Kind: kind, Name: name}, Name: file, Time: t, Size: 100, Partial: partial}
+	a := catalog.Archive{Store: storeName, Ref: catalog.Ref{Kind: kind, Name: name}, Name: file, Time: t, Size: 100, Partial: partial}
 	if partial {
 		// Left by a run that no longer holds the lock.
-		a.Writer = store.LockInfo{Host: "node-a", PID: 4242, RunID: "RUN-GONE", Time: t}
+		a.Writer = catalog.LockInfo{Host: "node-a", PID: 4242, RunID: "RUN-GONE", Time: t}
 	}
 	return a
 }

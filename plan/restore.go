@@ -10,7 +10,7 @@ import (
 
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/archive"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // RestorePlan describes what a restore replaces, with what, and what it runs
@@ -157,13 +157,13 @@ type RestoreRequest struct {
 }
 
 // ChooseArchive finds the archive a restore request names in the catalog.
-func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest, now time.Time) (*config.Resource, store.Archive, error) {
+func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest, now time.Time) (*config.Resource, catalog.Archive, error) {
 	r := cfg.Resource(req.Resource)
 	if r == nil {
-		return nil, store.Archive{}, fmt.Errorf("--restore %s: no such resource in the configuration", req.Resource)
+		return nil, catalog.Archive{}, fmt.Errorf("--restore %s: no such resource in the configuration", req.Resource)
 	}
 	ref := RefOf(r)
-	var candidates []store.Archive
+	var candidates []catalog.Archive
 	for _, s := range r.Stores {
 		if req.Store != "" && s.Name != req.Store {
 			continue
@@ -175,10 +175,10 @@ func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest, now time
 		}
 	}
 	if req.Store != "" && !usesStore(r, req.Store) {
-		return nil, store.Archive{}, fmt.Errorf("--store %s: %s is not kept in that store", req.Store, r.Address)
+		return nil, catalog.Archive{}, fmt.Errorf("--store %s: %s is not kept in that store", req.Store, r.Address)
 	}
 	if len(candidates) == 0 {
-		return nil, store.Archive{}, fmt.Errorf("no complete archive of %s in %s", r.Address, storesText(r, req.Store))
+		return nil, catalog.Archive{}, fmt.Errorf("no complete archive of %s in %s", r.Address, storesText(r, req.Store))
 	}
 	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].Time.After(candidates[j].Time) })
 	if req.From == "" {
@@ -189,7 +189,7 @@ func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest, now time
 				return r, a, nil
 			}
 		}
-		return nil, store.Archive{}, fmt.Errorf("no complete archive of %s in %s but safety backups or archives dated in the future; name one with --from", r.Address, storesText(r, req.Store))
+		return nil, catalog.Archive{}, fmt.Errorf("no complete archive of %s in %s but safety backups or archives dated in the future; name one with --from", r.Address, storesText(r, req.Store))
 	}
 	want := strings.TrimSuffix(req.From, ".zip")
 	wantTime, timeErr := time.Parse(time.RFC3339, req.From)
@@ -197,11 +197,11 @@ func ChooseArchive(cfg *config.Config, cat Catalog, req RestoreRequest, now time
 		wantTime, timeErr = time.Parse("2006-01-02-15-04-05", req.From)
 	}
 	for _, a := range candidates {
-		if strings.TrimSuffix(strings.TrimSuffix(a.Name, store.SafetySuffix), ".zip") == want || strings.TrimSuffix(a.Name, ".zip") == want || (timeErr == nil && a.Time.Equal(wantTime)) {
+		if strings.TrimSuffix(strings.TrimSuffix(a.Name, catalog.SafetySuffix), ".zip") == want || strings.TrimSuffix(a.Name, ".zip") == want || (timeErr == nil && a.Time.Equal(wantTime)) {
 			return r, a, nil
 		}
 	}
-	return nil, store.Archive{}, fmt.Errorf("--from %s: no complete archive of %s with that name or time in %s", req.From, r.Address, storesText(r, req.Store))
+	return nil, catalog.Archive{}, fmt.Errorf("--from %s: no complete archive of %s with that name or time in %s", req.From, r.Address, storesText(r, req.Store))
 }
 
 func usesStore(r *config.Resource, name string) bool {
@@ -251,7 +251,7 @@ type LiveState struct {
 //
 // cat is the catalog the archive was chosen from: the safety backup gets a
 // name no archive of the resource has there, complete or partial.
-func MakeRestore(cfg *config.Config, cat Catalog, r *config.Resource, a store.Archive, contents ArchiveContents, live LiveState, req RestoreRequest, opts Options) (*Plan, error) {
+func MakeRestore(cfg *config.Config, cat Catalog, r *config.Resource, a catalog.Archive, contents ArchiveContents, live LiveState, req RestoreRequest, opts Options) (*Plan, error) {
 	rp := &RestorePlan{
 		Resource:      r.Address,
 		Store:         a.Store,
@@ -378,14 +378,14 @@ func MakeRestore(cfg *config.Config, cat Catalog, r *config.Resource, a store.Ar
 		taken := map[string]bool{}
 		for _, x := range cat[safetyStore] {
 			if x.Ref == ref {
-				taken[strings.TrimSuffix(x.Name, store.PartialSuffix)] = true
+				taken[strings.TrimSuffix(x.Name, catalog.PartialSuffix)] = true
 			}
 		}
 		t := p.Now
-		name := store.SafetyArchiveName(r.Name, t)
+		name := catalog.SafetyArchiveName(r.Name, t)
 		for taken[name] || name == a.Name {
 			t = t.Add(time.Second)
-			name = store.SafetyArchiveName(r.Name, t)
+			name = catalog.SafetyArchiveName(r.Name, t)
 		}
 		rp.SafetyBackup = name
 		safety := &Action{
@@ -490,7 +490,7 @@ func manifestSchema(m *archive.Manifest, role, name string) (archive.SchemaInfo,
 	return archive.SchemaInfo{}, false
 }
 
-func restoreReason(req RestoreRequest, a store.Archive) string {
+func restoreReason(req RestoreRequest, a catalog.Archive) string {
 	if req.From == "" {
 		return "the newest complete archive (safety backups and archives dated in the future are never chosen by default)"
 	}

@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
-func safetyArch(storeName, name string, age time.Duration) store.Archive {
+func safetyArch(storeName, name string, age time.Duration) catalog.Archive {
 	t := now.Add(-age)
-	return store.Archive{Store: storeName, Ref: store.Ref{Kind: "applications", Name: name},
-		Name: store.SafetyArchiveName(name, t), Time: t, Size: 100, Safety: true}
+	return catalog.Archive{Store: storeName, Ref: catalog.Ref{Kind: "applications", Name: name},
+		Name: catalog.SafetyArchiveName(name, t), Time: t, Size: 100, Safety: true}
 }
 
 // A safety backup is the state a restore replaced: it is not a backup

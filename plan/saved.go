@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/planb-backup/planb/providers/files"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // ErrStale is returned when a saved plan no longer matches the
@@ -70,7 +70,7 @@ func (p *Plan) CheckFresh(configDigest string, cat Catalog, unreachable ...strin
 			continue
 		}
 		kind, name, _ := strings.Cut(f.Folder, "/")
-		if d := p.folderChanges(f, now[folderKey{f.Store, store.Ref{Kind: kind, Name: name}}]); d != "" {
+		if d := p.folderChanges(f, now[folderKey{f.Store, catalog.Ref{Kind: kind, Name: name}}]); d != "" {
 			return fmt.Errorf("%w: store.%s %s changed since the plan was made (%s); run planb plan again", ErrStale, f.Store, f.Folder, d)
 		}
 	}
@@ -80,7 +80,7 @@ func (p *Plan) CheckFresh(configDigest string, cat Catalog, unreachable ...strin
 // CheckFolder compares one folder of one store, as listed now, with what the
 // plan relied on. apply calls it once it holds the folder's lock: another
 // apply may have changed the folder while this one waited.
-func (p *Plan) CheckFolder(storeName string, ref store.Ref, archives []store.Archive) error {
+func (p *Plan) CheckFolder(storeName string, ref catalog.Ref, archives []catalog.Archive) error {
 	folder := ref.Kind + "/" + ref.Name
 	for _, f := range p.Catalog {
 		if f.Store != storeName || f.Folder != folder {
@@ -96,7 +96,7 @@ func (p *Plan) CheckFolder(storeName string, ref store.Ref, archives []store.Arc
 // folderChanges says how archives differ from what the plan saw in f, or
 // returns "". A restore relies on its archive only: other archives may come
 // and go.
-func (p *Plan) folderChanges(f CatalogFolder, archives []store.Archive) string {
+func (p *Plan) folderChanges(f CatalogFolder, archives []catalog.Archive) string {
 	have := make([]CatalogEntry, 0, len(archives))
 	for _, a := range archives {
 		have = append(have, CatalogEntry{Name: a.Name, Size: a.Size})

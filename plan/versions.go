@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/planb-backup/planb/plan/config"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // VersionFacts is what a plan needs to know to make an application due when
@@ -37,7 +37,7 @@ func newVersions(r *config.Resource, views []*storeView, facts VersionFacts) []s
 	if !ok {
 		return nil
 	}
-	var newest *store.Archive
+	var newest *catalog.Archive
 	for _, v := range views {
 		if v.newest != nil && (newest == nil || v.newest.Time.After(newest.Time)) {
 			newest = v.newest

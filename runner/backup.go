@@ -16,6 +16,7 @@ import (
 	"github.com/planb-backup/planb/providers/files"
 	"github.com/planb-backup/planb/providers/postgres"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // uploadBuffer is how much of an archive is gathered before it is written
@@ -242,7 +243,7 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 		Name:          r.Name,
 		PlanbVersion:  env.PlanbVersion,
 		Node:          env.Config.Node,
-		Safety:        store.IsSafety(run.name),
+		Safety:        catalog.IsSafety(run.name),
 	}
 	if r.Database != nil {
 		cc := ConnConfig(r.Database, "")
@@ -454,7 +455,7 @@ func (run *backupRun) release() error {
 }
 
 func archiveTime(name string) (time.Time, bool) {
-	_, t, _, ok := store.ParseArchiveName(name)
+	_, t, _, ok := catalog.ParseArchiveName(name)
 	return t, ok
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/postgres"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // Env is what executing a plan needs besides the plan: the configuration
@@ -626,7 +627,7 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 
 // stillCleanable is a clean's last line of defence, run under the lock
 // right before anything is deleted: of the partials the plan cleans, it
-// returns those the store still lists and that store.Cleanable allows to
+// returns those the store still lists and that catalog.Cleanable allows to
 // clean now (their writer no longer holds the lock, or, unknown, they are
 // old), and an error for each it refuses, saying whose it is.
 func stillCleanable(ctx context.Context, st store.Store, ref store.Ref, names []string) (ok []string, refused []error, err error) {
@@ -647,7 +648,7 @@ func stillCleanable(ctx context.Context, st store.Store, ref store.Ref, names []
 			ok = append(ok, n) // gone or not partial: Delete says which
 			continue
 		}
-		if clean, why := store.Cleanable(a, now); !clean {
+		if clean, why := catalog.Cleanable(a, now); !clean {
 			refused = append(refused, fmt.Errorf("refusing to clean %s: %s", n, why))
 			continue
 		}
@@ -673,7 +674,7 @@ func (b *builder) keepsSound(ctx context.Context, st store.Store, ref store.Ref,
 	backups := false
 	for _, d := range deletions {
 		deleting[d.Archive] = true
-		backups = backups || !store.IsSafety(d.Archive)
+		backups = backups || !catalog.IsSafety(d.Archive)
 	}
 	var newest *store.Archive
 	var kept []store.Archive

@@ -15,6 +15,7 @@ import (
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/archive/cas"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // putPack stores data as a pack of st dated age ago and returns its id.
@@ -82,8 +83,8 @@ func TestCollectPacks(t *testing.T) {
 	old := putPack(t, st, "referenced by nothing, old", 10*day)
 	young := putPack(t, st, "referenced by nothing, written by a backup under way", time.Minute)
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	packedArchive(t, st, store.Ref{Kind: store.KindApplications, Name: "A"}, store.ArchiveName("A", t0), a)
-	packedArchive(t, st, store.Ref{Kind: store.KindApplications, Name: "B"}, store.SafetyArchiveName("B", t0), b)
+	packedArchive(t, st, store.Ref{Kind: store.KindApplications, Name: "A"}, catalog.ArchiveName("A", t0), a)
+	packedArchive(t, st, store.Ref{Kind: store.KindApplications, Name: "B"}, catalog.SafetyArchiveName("B", t0), b)
 
 	sw, err := CollectPacks(ctx, st, time.Hour, time.Now())
 	if err != nil {
@@ -101,7 +102,7 @@ func TestCollectPacks(t *testing.T) {
 	// An archive that cannot be read: nothing is deleted.
 	another := putPack(t, st, "another old one", 10*day)
 	bad := store.Ref{Kind: store.KindApplications, Name: "C"}
-	up, err := st.Create(ctx, bad, store.ArchiveName("C", t0))
+	up, err := st.Create(ctx, bad, catalog.ArchiveName("C", t0))
 	if err != nil {
 		t.Fatal(err)
 	}

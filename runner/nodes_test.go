@@ -12,6 +12,7 @@ import (
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // applyAs plans cfg as node (with what the store recorded of the nodes)
@@ -56,8 +57,8 @@ func TestBackupsRecordTheirNode(t *testing.T) {
 	r.Owners = []string{"node-a", "node-b"}
 	ref := store.Ref{Kind: "persistence", Name: "node1"}
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	first := store.ArchiveName("node1", t0)
-	second := store.ArchiveName("node1", t0.Add(25*time.Hour))
+	first := catalog.ArchiveName("node1", t0)
+	second := catalog.ArchiveName("node1", t0.Add(25*time.Hour))
 
 	// Node A backs up: the manifest and the store's record name it.
 	if _, res := applyAs(t, cfg, "node-a", t0); len(res.Failed()) > 0 {
@@ -100,7 +101,7 @@ func TestBackupsRecordTheirNode(t *testing.T) {
 		ID: "prune persistence.node1 store.node", Type: plan.Prune, Resource: r.Address, Store: "node",
 		Delete: []plan.Deletion{{Archive: second}},
 	}}}
-	if err := os.WriteFile(filepath.Join(root, "persistence", "node1", store.ArchiveName("node1", t0.Add(26*time.Hour))), mustReadFile(t, filepath.Join(root, "persistence", "node1", second)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "persistence", "node1", catalog.ArchiveName("node1", t0.Add(26*time.Hour))), mustReadFile(t, filepath.Join(root, "persistence", "node1", second)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	g, err := Build(prune, &Env{Config: cfg, Stores: map[string]store.Store{"node": st}})
@@ -124,7 +125,7 @@ func TestNodesRecord(t *testing.T) {
 	}
 	ref := store.Ref{Kind: "applications", Name: "A"}
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	a1, a2 := store.ArchiveName("A", t0), store.ArchiveName("A", t0.Add(time.Hour))
+	a1, a2 := catalog.ArchiveName("A", t0), catalog.ArchiveName("A", t0.Add(time.Hour))
 
 	if nodes, err := ReadNodes(ctx, st, ref); err != nil || nodes != nil {
 		t.Fatalf("no record: %v, %v", nodes, err)

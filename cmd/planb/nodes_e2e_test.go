@@ -12,6 +12,7 @@ import (
 
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/store"
+	storecatalog "github.com/planb-backup/planb/providers/store/catalog"
 	"github.com/planb-backup/planb/providers/store/s3test"
 )
 
@@ -133,7 +134,7 @@ func TestOneResourceOneNode(t *testing.T) {
 	n := newTwoNodes(t, "", "", "", nil)
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	at := func(h time.Duration) string { return t0.Add(h * time.Hour).Format(time.RFC3339) }
-	name := func(h time.Duration) string { return store.ArchiveName("files", t0.Add(h*time.Hour)) }
+	name := func(h time.Duration) string { return storecatalog.ArchiveName("files", t0.Add(h*time.Hour)) }
 
 	n.a.run(t, 0, "apply", "--auto-approve", "--now", at(0))
 	n.a.run(t, 0, "apply", "--auto-approve", "--now", at(25))
@@ -215,7 +216,7 @@ func TestFailoverPairSharesArchives(t *testing.T) {
 	n := newTwoNodes(t, "", "", `["node-a", "node-b"]`, nil)
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	at := func(h time.Duration) string { return t0.Add(h * time.Hour).Format(time.RFC3339) }
-	name := func(h time.Duration) string { return store.ArchiveName("files", t0.Add(h*time.Hour)) }
+	name := func(h time.Duration) string { return storecatalog.ArchiveName("files", t0.Add(h*time.Hour)) }
 
 	n.a.run(t, 0, "apply", "--auto-approve", "--now", at(0))
 	// Node A's backup is the pair's: nothing is due on node B.

@@ -12,12 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/planb-backup/planb/providers/store/catalog"
 	"github.com/planb-backup/planb/providers/store/crypt"
 )
-
-// EncryptedSuffix ends the names of encrypted archives:
-// "<resource>_YYYY-MM-DD-HH-mm-SS.zip.age".
-const EncryptedSuffix = ".age"
 
 // ErrNoIdentity is matched by the errors of reading an encrypted archive or
 // record in a store configured without an identity file.
@@ -190,7 +187,7 @@ func (e *Encrypted) mapList(as []Archive) []Archive {
 // otherwise). With an identity, and an inner store that reads uploads
 // back, the upload is a ReadBacker that reads back decrypted.
 func (e *Encrypted) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
-	if err := checkArchiveName(ref, name); err != nil {
+	if err := catalog.CheckArchiveName(ref, name); err != nil {
 		return nil, fmt.Errorf("store %q: %w", e.Name(), err)
 	}
 	if IsEncryptedName(name) {
@@ -487,7 +484,7 @@ func (e *Encrypted) CopyFrom(ctx context.Context, src Store, ref Ref, name strin
 	if !ok || !SameEncryption(e, from) {
 		return false, nil
 	}
-	if err := checkArchiveName(ref, name); err != nil {
+	if err := catalog.CheckArchiveName(ref, name); err != nil {
 		return true, fmt.Errorf("store %q: copy: %w", e.Name(), err)
 	}
 	in, err := from.OpenSealed(ctx, ref, name)

@@ -120,7 +120,7 @@ func TestEncryptedCopyBringsPacks(t *testing.T) {
 	ctx := context.Background()
 	a := NewEncrypted(newLocal(t), testKeys(t, id, false), EncryptedOptions{})
 	b := NewEncrypted(newLocal(t), testKeys(t, id, false), EncryptedOptions{})
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	put(t, a, ref, name, "index that names packs")
 	data, pid := packOf(100_000)

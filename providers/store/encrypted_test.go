@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/planb-backup/planb/providers/store/catalog"
 	"github.com/planb-backup/planb/providers/store/crypt"
 )
 
@@ -60,7 +61,7 @@ func TestEncryptedLocalRoundTrip(t *testing.T) {
 	inner := newLocal(t)
 	st := NewEncrypted(inner, testKeys(t, id, true), EncryptedOptions{})
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	data := strings.Repeat("CREATE TABLE shop_mngt.secret_table (id int);\n", 5000)
 	put(t, st, ref, name, data)
@@ -105,7 +106,7 @@ func TestEncryptedWithoutIdentity(t *testing.T) {
 	inner := newLocal(t)
 	writer := NewEncrypted(inner, testKeys(t, id, false), EncryptedOptions{ClearRecords: []string{"nodes.json"}})
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	put(t, writer, ref, name, "data")
 	if err := writer.CheckSealed(ctx, ref, name); err != nil {
@@ -148,7 +149,7 @@ func TestEncryptedWrongIdentityAndTampering(t *testing.T) {
 	id, other := newAgeKey(t), newAgeKey(t)
 	inner := newLocal(t)
 	st := NewEncrypted(inner, testKeys(t, id, true), EncryptedOptions{})
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	data := strings.Repeat("x", 300_000) // several 64 KiB chunks
 	put(t, st, ref, name, data)
@@ -188,7 +189,7 @@ func TestEncryptedNames(t *testing.T) {
 	inner := newLocal(t)
 	st := NewEncrypted(inner, testKeys(t, id, false), EncryptedOptions{})
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	// A partial: stored as <name>.age.partial, listed as <name>.partial.
 	up, err := st.Create(ctx, ref, "shop_2026-11-25-20-30-00.zip")
 	if err != nil {
@@ -227,11 +228,11 @@ func TestEncryptedNames(t *testing.T) {
 		"shop_2026-11-25-20-30-00.safety.zip.age.partial": true,
 		"shop_2026-11-25-20-30-00.zip.age":                false,
 	} {
-		if IsSafety(name) != safety {
-			t.Errorf("IsSafety(%q) = %v", name, !safety)
+		if catalog.IsSafety(name) != safety {
+			t.Errorf("catalog.IsSafety(%q) = %v", name, !safety)
 		}
-		if _, _, _, ok := ParseArchiveName(name); !ok {
-			t.Errorf("ParseArchiveName(%q) refused it", name)
+		if _, _, _, ok := catalog.ParseArchiveName(name); !ok {
+			t.Errorf("catalog.ParseArchiveName(%q) refused it", name)
 		}
 	}
 }
@@ -239,7 +240,7 @@ func TestEncryptedNames(t *testing.T) {
 func TestEncryptedCopy(t *testing.T) {
 	id, escrow := newAgeKey(t), newAgeKey(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	data := strings.Repeat("y", 200_000)
 	a := NewEncrypted(newLocal(t), testKeys(t, id, false, escrow.Recipient().String()), EncryptedOptions{})
@@ -281,7 +282,7 @@ func TestEncryptedS3(t *testing.T) {
 	inner, srv := newS3(t)
 	srv.CreateBucket(t, "other")
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	data := string(payload(minS3PartSize + 70_000))
 
@@ -334,7 +335,7 @@ func BenchmarkEncryptedUpload(b *testing.B) {
 	for i := range data {
 		data[i] = byte(i * 7 % 253)
 	}
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	for _, bc := range []struct {
 		name string
 		wrap func(Store) Store
@@ -350,7 +351,7 @@ func BenchmarkEncryptedUpload(b *testing.B) {
 					b.Fatal(err)
 				}
 				st := bc.wrap(inner)
-				up, err := st.Create(context.Background(), ref, ArchiveName("shop", time.Unix(int64(i), 0)))
+				up, err := st.Create(context.Background(), ref, catalog.ArchiveName("shop", time.Unix(int64(i), 0)))
 				if err != nil {
 					b.Fatal(err)
 				}

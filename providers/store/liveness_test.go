@@ -131,7 +131,7 @@ type leaseRig struct {
 
 func newLeaseRig(t *testing.T, ttl time.Duration) *leaseRig {
 	r := &leaseRig{clock: newTestClock()}
-	r.l = startLease("node", Ref{KindApplications, "X"}, ttl, r.clock.Now, slog.New(slog.DiscardHandler), r.clock.Now().Add(ttl),
+	r.l = startLease("node", Ref{Kind: KindApplications, Name: "X"}, ttl, r.clock.Now, slog.New(slog.DiscardHandler), r.clock.Now().Add(ttl),
 		func(ctx context.Context, expires time.Time) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -230,7 +230,7 @@ func TestLeaseRenewsAndLoses(t *testing.T) {
 	t.Run("a renewal that hangs", func(t *testing.T) {
 		clock := newTestClock()
 		var l *lease
-		l = startLease("node", Ref{KindApplications, "X"}, ttl, clock.Now, slog.New(slog.DiscardHandler), clock.Now().Add(ttl),
+		l = startLease("node", Ref{Kind: KindApplications, Name: "X"}, ttl, clock.Now, slog.New(slog.DiscardHandler), clock.Now().Add(ttl),
 			func(ctx context.Context, expires time.Time) error {
 				<-ctx.Done() // a stalled connection: only the timeout ends it
 				return ctx.Err()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/providers/files"
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // Local is a store in a directory of this machine:
@@ -103,7 +104,7 @@ func (l *Local) path(ref Ref, file string) string {
 // followed); it opens no archive.
 func (l *Local) List(ctx context.Context) ([]Archive, error) {
 	var out []Archive
-	for _, kind := range Kinds {
+	for _, kind := range catalog.Kinds {
 		kindDir := filepath.Join(l.root, kind)
 		names, err := readDirs(kindDir)
 		if err != nil {
@@ -163,7 +164,7 @@ func (l *Local) unreadable(err error) error {
 
 // compareArchives orders by Ref, Time, complete before partial, then Name.
 func compareArchives(a, b Archive) int {
-	kindIndex := func(k string) int { return slices.Index(Kinds, k) }
+	kindIndex := func(k string) int { return slices.Index(catalog.Kinds, k) }
 	return cmp.Or(
 		cmp.Compare(kindIndex(a.Ref.Kind), kindIndex(b.Ref.Kind)),
 		cmp.Compare(a.Ref.Name, b.Ref.Name),
@@ -223,7 +224,7 @@ func (l *Local) listResource(ref Ref) ([]Archive, error) {
 	}
 	var out []Archive
 	for _, e := range entries {
-		res, t, partial, ok := ParseArchiveName(e.Name())
+		res, t, partial, ok := catalog.ParseArchiveName(e.Name())
 		if !ok || res != ref.Name {
 			continue
 		}
@@ -239,7 +240,7 @@ func (l *Local) listResource(ref Ref) ([]Archive, error) {
 		}
 		out = append(out, Archive{
 			Store: l.name, Ref: ref, Name: e.Name(), Time: t,
-			Size: fi.Size(), ModTime: fi.ModTime(), Partial: partial, Safety: IsSafety(e.Name()),
+			Size: fi.Size(), ModTime: fi.ModTime(), Partial: partial, Safety: catalog.IsSafety(e.Name()),
 		})
 	}
 	return out, nil
@@ -251,7 +252,7 @@ func (l *Local) listResource(ref Ref) ([]Archive, error) {
 // already, so that no time is spent writing a backup that Commit would
 // refuse.
 func (l *Local) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
-	if err := checkArchiveName(ref, name); err != nil {
+	if err := catalog.CheckArchiveName(ref, name); err != nil {
 		return nil, fmt.Errorf("store %q: create: %w", l.name, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -386,7 +387,7 @@ func (u *localUpload) Abort() error {
 
 // Open implements Store.
 func (l *Local) Open(ctx context.Context, ref Ref, name string) (Object, error) {
-	if err := checkArchiveName(ref, name); err != nil {
+	if err := catalog.CheckArchiveName(ref, name); err != nil {
 		return nil, fmt.Errorf("store %q: open: %w", l.name, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -419,7 +420,7 @@ func (o *localObject) Size() int64 { return o.size }
 
 // Delete implements Store. It fsyncs the folder after removing the file.
 func (l *Local) Delete(ctx context.Context, ref Ref, name string) error {
-	if err := checkDeleteName(ref, name); err != nil {
+	if err := catalog.CheckDeleteName(ref, name); err != nil {
 		return fmt.Errorf("store %q: delete: %w", l.name, err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // TestMain lets the test binary act as a helper process for tests that need
@@ -41,7 +43,7 @@ func helperLock() int {
 		fmt.Println("error", err)
 		return 1
 	}
-	lk, err := s.Lock(context.Background(), Ref{KindApplications, "X"}, 0)
+	lk, err := s.Lock(context.Background(), Ref{Kind: KindApplications, Name: "X"}, 0)
 	switch {
 	case errors.Is(err, ErrLocked):
 		fmt.Println("locked")
@@ -67,7 +69,7 @@ func helperWrite() int {
 		fmt.Println("error", err)
 		return 1
 	}
-	up, err := s.Create(context.Background(), Ref{KindApplications, "X"}, "X_2026-11-25-20-30-00.zip")
+	up, err := s.Create(context.Background(), Ref{Kind: KindApplications, Name: "X"}, "X_2026-11-25-20-30-00.zip")
 	if err != nil {
 		fmt.Println("error", err)
 		return 1
@@ -256,19 +258,19 @@ func TestLocalList(t *testing.T) {
 		t.Fatalf("List:\ngot\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
 	}
 	a := as[2]
-	if a.Store != "node" || a.Ref != (Ref{KindApplications, "MAINFRAME"}) || a.Partial ||
+	if a.Store != "node" || a.Ref != (Ref{Kind: KindApplications, Name: "MAINFRAME"}) || a.Partial ||
 		!a.Time.Equal(time.Date(2026, 11, 25, 20, 30, 0, 0, time.UTC)) || a.ModTime.IsZero() {
 		t.Errorf("archive = %+v", a)
 	}
 
-	one, err := s.ListResource(context.Background(), Ref{KindApplications, "MAINFRAME"})
+	one, err := s.ListResource(context.Background(), Ref{Kind: KindApplications, Name: "MAINFRAME"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := names(one); !slices.Equal(got, want[:4]) {
 		t.Errorf("ListResource:\ngot\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want[:4], "\n\t"))
 	}
-	if none, err := s.ListResource(context.Background(), Ref{KindApplications, "NOPE"}); err != nil || len(none) != 0 {
+	if none, err := s.ListResource(context.Background(), Ref{Kind: KindApplications, Name: "NOPE"}); err != nil || len(none) != 0 {
 		t.Errorf("ListResource of a missing folder: %v, %v", none, err)
 	}
 
@@ -282,8 +284,8 @@ func TestLocalList(t *testing.T) {
 func TestLocalCreateCommit(t *testing.T) {
 	s := newLocal(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "MAINFRAME"}
-	name := ArchiveName(ref.Name, time.Date(2026, 11, 25, 20, 30, 0, 0, time.UTC))
+	ref := Ref{Kind: KindApplications, Name: "MAINFRAME"}
+	name := catalog.ArchiveName(ref.Name, time.Date(2026, 11, 25, 20, 30, 0, 0, time.UTC))
 	up, err := s.Create(ctx, ref, name)
 	if err != nil {
 		t.Fatal(err)
@@ -347,7 +349,7 @@ func TestLocalCreateCommit(t *testing.T) {
 
 func TestLocalCreateAbort(t *testing.T) {
 	s := newLocal(t)
-	ref := Ref{KindMeasurement, "health"}
+	ref := Ref{Kind: KindMeasurement, Name: "health"}
 	up, err := s.Create(context.Background(), ref, "health_2026-11-25-20-30-00.zip")
 	if err != nil {
 		t.Fatal(err)
@@ -370,7 +372,7 @@ func TestLocalCreateAbort(t *testing.T) {
 
 func TestLocalUncommittedLeavesPartial(t *testing.T) {
 	s := newLocal(t)
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	up, err := s.Create(context.Background(), ref, "X_2026-11-25-20-30-00.zip")
 	if err != nil {
 		t.Fatal(err)
@@ -418,7 +420,7 @@ func TestLocalKilledWriterLeavesPartial(t *testing.T) {
 func TestLocalCommitRefusesOverwrite(t *testing.T) {
 	s := newLocal(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	name := "X_2026-11-25-20-30-00.zip"
 	up, err := s.Create(ctx, ref, name)
 	if err != nil {
@@ -445,7 +447,7 @@ func TestLocalCommitRefusesOverwrite(t *testing.T) {
 func TestLocalNameChecks(t *testing.T) {
 	s := newLocal(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	bad := map[string]struct {
 		ref  Ref
 		name string
@@ -454,8 +456,8 @@ func TestLocalNameChecks(t *testing.T) {
 		"partial name":   {ref, "X_2026-11-25-20-30-00.zip.partial"},
 		"traversal":      {ref, "../X_2026-11-25-20-30-00.zip"},
 		"not an archive": {ref, "manifest.json"},
-		"bad ref":        {Ref{KindApplications, ".."}, ".._2026-11-25-20-30-00.zip"},
-		"bad kind":       {Ref{"locks", "X"}, "X_2026-11-25-20-30-00.zip"},
+		"bad ref":        {Ref{Kind: KindApplications, Name: ".."}, ".._2026-11-25-20-30-00.zip"},
+		"bad kind":       {Ref{Kind: "locks", Name: "X"}, "X_2026-11-25-20-30-00.zip"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -481,7 +483,7 @@ func TestLocalNameChecks(t *testing.T) {
 func TestLocalDelete(t *testing.T) {
 	s := newLocal(t)
 	ctx := context.Background()
-	ref := Ref{KindPersistence, "node"}
+	ref := Ref{Kind: KindPersistence, Name: "node"}
 	put(t, s, ref, "node_2026-11-24-00-00-00.zip", "a")
 	put(t, s, ref, "node_2026-11-25-00-00-00.zip", "b")
 	if err := s.Delete(ctx, ref, "node_2026-11-24-00-00-00.zip"); err != nil {
@@ -495,7 +497,7 @@ func TestLocalDelete(t *testing.T) {
 func TestLocalCancelledUpload(t *testing.T) {
 	s := newLocal(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	up, err := s.Create(ctx, Ref{KindApplications, "X"}, "X_2026-11-25-20-30-00.zip")
+	up, err := s.Create(ctx, Ref{Kind: KindApplications, Name: "X"}, "X_2026-11-25-20-30-00.zip")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,7 +515,7 @@ func TestCopy(t *testing.T) {
 	src, dst := newLocal(t), newLocal(t)
 	dst.name = "offsite"
 	ctx := context.Background()
-	ref := Ref{KindApplications, "MAINFRAME"}
+	ref := Ref{Kind: KindApplications, Name: "MAINFRAME"}
 	name := "MAINFRAME_2026-11-25-20-30-00.zip"
 	content := strings.Repeat("archive bytes ", 300000) // several copy buffers
 	put(t, src, ref, name, content)
@@ -565,7 +567,7 @@ func (s failingStore) Open(ctx context.Context, ref Ref, name string) (Object, e
 
 func TestCopyFailureLeavesNothing(t *testing.T) {
 	src, dst := newLocal(t), newLocal(t)
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	name := "X_2026-11-25-20-30-00.zip"
 	put(t, src, ref, name, strings.Repeat("x", 4<<20))
 	err := Copy(context.Background(), failingStore{src}, ref, name, dst)

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-var lockRef = Ref{KindApplications, "X"}
+var lockRef = Ref{Kind: KindApplications, Name: "X"}
 
 func lockPath(s *Local) string { return filepath.Join(s.Root(), "locks", "applications", "X.lock") }
 
@@ -82,7 +82,7 @@ func TestLockHeld(t *testing.T) {
 	}
 
 	// Other resources and kinds are independent.
-	other, err := s2.Lock(ctx, Ref{KindMeasurement, "X"}, 0)
+	other, err := s2.Lock(ctx, Ref{Kind: KindMeasurement, Name: "X"}, 0)
 	if err != nil {
 		t.Fatalf("lock of another kind: %v", err)
 	}

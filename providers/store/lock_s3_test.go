@@ -22,7 +22,7 @@ func TestS3LockHeld(t *testing.T) {
 	s, srv := newS3(t)
 	other := s3On(t, srv, "offsite", "backups", "prod/", nil)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	lk, err := s.Lock(ctx, ref, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestS3LockHeld(t *testing.T) {
 		t.Errorf("lock object: %v", err)
 	}
 	// Another resource is independent.
-	lk2, err := other.Lock(ctx, Ref{KindApplications, "Y"}, 0)
+	lk2, err := other.Lock(ctx, Ref{Kind: KindApplications, Name: "Y"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestS3LockRenewedAndExpired(t *testing.T) {
 		return s
 	}
 	ctx := context.Background()
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	const key = "locks/applications/X.lock"
 	// Renewals come every TTL/4 of real time.
 	a, b := newStore(2*time.Second), newStore(2*time.Second)
@@ -263,7 +263,7 @@ func TestS3LockLostWhenRenewalsFail(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "backups")
 	ctx := context.Background()
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	const ttl = 2 * time.Second
 	open := func(sab *lockSaboteur, logger *slog.Logger) *S3 {
 		s, err := NewS3("offsite", S3Options{Endpoint: srv.URL, Bucket: "backups", AccessKey: srv.AccessKey,
@@ -372,7 +372,7 @@ func TestS3UnlockAfterTakeOver(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "backups")
 	ctx := context.Background()
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	a := s3On(t, srv, "offsite", "backups", "", nil)
 	b := s3On(t, srv, "offsite", "backups", "", nil)
 	lk, err := a.Lock(ctx, ref, 0)
@@ -397,7 +397,7 @@ func TestS3LockConcurrent(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "backups")
 	ctx := context.Background()
-	ref := Ref{KindApplications, "X"}
+	ref := Ref{Kind: KindApplications, Name: "X"}
 	const n = 8
 	type result struct {
 		lk  Lock

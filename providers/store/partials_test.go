@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // containerIdentity is a run of host in another PID namespace, whose pid
@@ -29,7 +31,7 @@ func containerIdentity(t *testing.T, host string) identity {
 func checkPartials(t *testing.T, a, b Store, clock *testClock, raw func(name string, mod time.Time)) {
 	t.Helper()
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	lk, err := a.Lock(ctx, ref, 0)
 	if err != nil {
@@ -67,9 +69,9 @@ func checkPartials(t *testing.T, a, b Store, clock *testClock, raw func(name str
 		if !p.Live || p.Writer.RunID != "RUN-CONTAINER" || p.Writer.PIDNamespace != "pid:[4026532178]" {
 			t.Errorf("live partial listed as %+v", p)
 		}
-		if ok, why := Cleanable(p, time.Now().Add(100*PartialAge)); ok || !strings.Contains(why, "being written by pid") ||
+		if ok, why := catalog.Cleanable(p, time.Now().Add(100*PartialAge)); ok || !strings.Contains(why, "being written by pid") ||
 			!strings.Contains(why, "run RUN-CONTAINER") {
-			t.Errorf("Cleanable(live partial) = %v, %q", ok, why)
+			t.Errorf("catalog.Cleanable(live partial) = %v, %q", ok, why)
 		}
 	}
 	if _, err := b.Lock(ctx, ref, 0); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "another PID namespace") {
@@ -93,8 +95,8 @@ func checkPartials(t *testing.T, a, b Store, clock *testClock, raw func(name str
 	if p.Live || p.Writer.RunID != "RUN-CONTAINER" {
 		t.Errorf("partial of a gone run listed as %+v", p)
 	}
-	if ok, why := Cleanable(p, time.Now()); !ok || !strings.Contains(why, "no longer holds the lock") {
-		t.Errorf("Cleanable(partial of a gone run) = %v, %q", ok, why)
+	if ok, why := catalog.Cleanable(p, time.Now()); !ok || !strings.Contains(why, "no longer holds the lock") {
+		t.Errorf("catalog.Cleanable(partial of a gone run) = %v, %q", ok, why)
 	}
 	lk2, err := b.Lock(ctx, ref, 0)
 	if err != nil {
@@ -142,11 +144,11 @@ func checkPartials(t *testing.T, a, b Store, clock *testClock, raw func(name str
 	if p.Live || p.Writer.RunID != "" {
 		t.Errorf("unrecorded partial listed as %+v", p)
 	}
-	if ok, why := Cleanable(p, time.Now()); ok || !strings.Contains(why, "unknown run") || !strings.Contains(why, "cleaned once 24h old") {
-		t.Errorf("Cleanable(recent unrecorded partial) = %v, %q", ok, why)
+	if ok, why := catalog.Cleanable(p, time.Now()); ok || !strings.Contains(why, "unknown run") || !strings.Contains(why, "cleaned once 24h old") {
+		t.Errorf("catalog.Cleanable(recent unrecorded partial) = %v, %q", ok, why)
 	}
-	if ok, why := Cleanable(p, p.ModTime.Add(PartialAge)); !ok || !strings.Contains(why, "unknown run") {
-		t.Errorf("Cleanable(old unrecorded partial) = %v, %q", ok, why)
+	if ok, why := catalog.Cleanable(p, p.ModTime.Add(PartialAge)); !ok || !strings.Contains(why, "unknown run") {
+		t.Errorf("catalog.Cleanable(old unrecorded partial) = %v, %q", ok, why)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
 // Defaults of S3Options.
@@ -428,7 +430,7 @@ func (s *S3) parseKey(key string) (ref Ref, file string, partial bool, ok bool) 
 	if ref.Validate() != nil {
 		return Ref{}, "", false, false
 	}
-	res, _, partial, ok := ParseArchiveName(parts[2])
+	res, _, partial, ok := catalog.ParseArchiveName(parts[2])
 	if !ok || res != ref.Name {
 		return Ref{}, "", false, false
 	}
@@ -466,10 +468,10 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 		if !ok {
 			continue
 		}
-		_, t, _, _ := ParseArchiveName(file)
+		_, t, _, _ := catalog.ParseArchiveName(file)
 		out = append(out, Archive{
 			Store: s.name, Ref: ref, Name: file, Time: t,
-			Size: obj.Size, ModTime: obj.LastModified, Partial: partial, Safety: IsSafety(file),
+			Size: obj.Size, ModTime: obj.LastModified, Partial: partial, Safety: catalog.IsSafety(file),
 		})
 	}
 	uctx, end := withOperation(ctx)
@@ -482,7 +484,7 @@ func (s *S3) list(ctx context.Context, prefix string) ([]Archive, error) {
 		if !ok || partial {
 			continue
 		}
-		_, t, _, _ := ParseArchiveName(file)
+		_, t, _, _ := catalog.ParseArchiveName(file)
 		out = append(out, Archive{
 			Store: s.name, Ref: ref, Name: file + PartialSuffix, Time: t,
 			Size: up.Size, ModTime: up.Initiated, Partial: true,
@@ -537,7 +539,7 @@ func (s *S3) incompleteUploads(ctx context.Context, key string) ([]string, error
 // when the archive exists already or an incomplete upload of it is left
 // over (the leftover must be deleted first).
 func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
-	if err := checkArchiveName(ref, name); err != nil {
+	if err := catalog.CheckArchiveName(ref, name); err != nil {
 		return nil, fmt.Errorf("store %q: create: %w", s.name, err)
 	}
 	key := s.key(ref, name)
@@ -777,7 +779,7 @@ func (u *s3Upload) Abort() error {
 // the ETag seen here, so an archive replaced while it is read fails instead
 // of mixing two archives.
 func (s *S3) Open(ctx context.Context, ref Ref, name string) (Object, error) {
-	if err := checkArchiveName(ref, name); err != nil {
+	if err := catalog.CheckArchiveName(ref, name); err != nil {
 		return nil, fmt.Errorf("store %q: open: %w", s.name, err)
 	}
 	op := "open " + ref.Key(name)
@@ -985,7 +987,7 @@ func (o *s3Object) Close() error {
 // upload of the archive (and removes an object of exactly that name, should
 // one exist); a missing archive or leftover is fs.ErrNotExist.
 func (s *S3) Delete(ctx context.Context, ref Ref, name string) error {
-	if err := checkDeleteName(ref, name); err != nil {
+	if err := catalog.CheckDeleteName(ref, name); err != nil {
 		return fmt.Errorf("store %q: delete: %w", s.name, err)
 	}
 	op := "delete " + ref.Key(name)
@@ -1034,7 +1036,7 @@ func (s *S3) CopyFrom(ctx context.Context, src Store, ref Ref, name string) (boo
 	if !ok || from.url != s.url || !s.sameIdentity(from) {
 		return false, nil
 	}
-	if err := checkArchiveName(ref, name); err != nil {
+	if err := catalog.CheckArchiveName(ref, name); err != nil {
 		return true, fmt.Errorf("store %q: copy: %w", s.name, err)
 	}
 	op := fmt.Sprintf("copy %s from store %q", ref.Key(name), from.name)

@@ -65,7 +65,7 @@ func TestS3StallingEndpointFailsWithinTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	for name, op := range map[string]func() error{
 		"list": func() error { _, err := s.List(ctx); return err },
 		"open": func() error { _, err := s.Open(ctx, ref, "shop_2026-11-25-20-30-00.zip"); return err },
@@ -186,7 +186,7 @@ func TestS3StalledTransferFailsWithinIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	data := payload(1 << 20)
 	put(t, s, ref, name, string(data))
@@ -267,7 +267,7 @@ func TestS3AccessDeniedNamesTheRequest(t *testing.T) {
 	if _, err := s.List(ctx); err != nil {
 		t.Fatalf("List with a policy that allows it: %v", err)
 	}
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	_, err = s.Create(ctx, ref, "shop_2026-11-25-20-30-00.zip")
 	if err == nil {
 		t.Fatal("Create with a policy that denies PutObject succeeded")

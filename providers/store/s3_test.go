@@ -118,7 +118,7 @@ func TestS3CreateCommitOpen(t *testing.T) {
 	if as := list(t, s); len(as) != 0 {
 		t.Fatalf("empty bucket lists %v", names(as))
 	}
-	ref := Ref{KindApplications, "MAINFRAME"}
+	ref := Ref{Kind: KindApplications, Name: "MAINFRAME"}
 	name := "MAINFRAME_2026-11-25-20-30-00.zip"
 	data := payload(2*minS3PartSize + 12345) // three parts
 	up, err := s.Create(ctx, ref, name)
@@ -194,7 +194,7 @@ func TestS3CreateCommitOpen(t *testing.T) {
 func TestS3CommitRefusesOverwrite(t *testing.T) {
 	s, srv := newS3(t)
 	ctx := context.Background()
-	ref := Ref{KindMeasurement, "health"}
+	ref := Ref{Kind: KindMeasurement, Name: "health"}
 	name := "health_2026-11-25-20-30-00.zip"
 	up, err := s.Create(ctx, ref, name)
 	if err != nil {
@@ -228,7 +228,7 @@ func TestS3CommitRefusesOverwrite(t *testing.T) {
 func TestS3AbortLeavesNothing(t *testing.T) {
 	s, _ := newS3(t)
 	ctx := context.Background()
-	ref := Ref{KindPersistence, "node"}
+	ref := Ref{Kind: KindPersistence, Name: "node"}
 	name := "node_2026-11-25-20-30-00.zip"
 	up, err := s.Create(ctx, ref, name)
 	if err != nil {
@@ -254,7 +254,7 @@ func TestS3AbortLeavesNothing(t *testing.T) {
 func TestS3CancelledUploadAborts(t *testing.T) {
 	s, _ := newS3(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	up, err := s.Create(ctx, Ref{KindPersistence, "node"}, "node_2026-11-25-20-30-00.zip")
+	up, err := s.Create(ctx, Ref{Kind: KindPersistence, Name: "node"}, "node_2026-11-25-20-30-00.zip")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestS3CancelledUploadAborts(t *testing.T) {
 func TestS3IncompleteUploadIsPartial(t *testing.T) {
 	s, _ := newS3(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	put(t, s, ref, "shop_2026-11-24-20-30-00.zip", "yesterday")
 	// A writer that dies without Commit or Abort: its upload stays.
@@ -304,7 +304,7 @@ func TestS3IncompleteUploadIsPartial(t *testing.T) {
 	if a := as[1]; !a.Partial || a.Name != name+".partial" || a.Time.IsZero() || a.ModTime.IsZero() {
 		t.Errorf("partial archive %+v", a)
 	}
-	put(t, s, Ref{KindApplications, "shopping"}, "shopping_2026-11-24-20-30-00.zip", "another folder")
+	put(t, s, Ref{Kind: KindApplications, Name: "shopping"}, "shopping_2026-11-24-20-30-00.zip", "another folder")
 	one, err := s.ListResource(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +312,7 @@ func TestS3IncompleteUploadIsPartial(t *testing.T) {
 	if got := names(one); !slices.Equal(got, want) {
 		t.Fatalf("ListResource %v, want %v", got, want)
 	}
-	s.Delete(ctx, Ref{KindApplications, "shopping"}, "shopping_2026-11-24-20-30-00.zip")
+	s.Delete(ctx, Ref{Kind: KindApplications, Name: "shopping"}, "shopping_2026-11-24-20-30-00.zip")
 	if _, err := s.Create(ctx, ref, name); !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "delete "+name+".partial first") {
 		t.Errorf("Create over a leftover: %v, want fs.ErrExist naming the leftover", err)
 	}
@@ -360,7 +360,7 @@ func TestS3ListIgnoresForeignKeys(t *testing.T) {
 		t.Fatalf("listing %v, want %v", got, want)
 	}
 	// A leftover object named .partial is deleted like a leftover upload.
-	if err := s.Delete(ctx, Ref{KindApplications, "shop"}, "shop_2026-11-25-20-30-00.zip.partial"); err != nil {
+	if err := s.Delete(ctx, Ref{Kind: KindApplications, Name: "shop"}, "shop_2026-11-25-20-30-00.zip.partial"); err != nil {
 		t.Fatal(err)
 	}
 	staging := s3On(t, srv, "staging", "backups", "staging", nil)
@@ -372,7 +372,7 @@ func TestS3ListIgnoresForeignKeys(t *testing.T) {
 func TestS3Delete(t *testing.T) {
 	s, _ := newS3(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	put(t, s, ref, name, "archive")
 	if err := s.Delete(ctx, ref, name); err != nil {
@@ -396,10 +396,10 @@ func TestS3NameChecks(t *testing.T) {
 		ref  Ref
 		file string
 	}{
-		"other resource": {Ref{KindApplications, "shop"}, "legacy_2026-11-25-20-30-00.zip"},
-		"not an archive": {Ref{KindApplications, "shop"}, "notes.txt"},
-		"unknown kind":   {Ref{"secrets", "shop"}, "shop_2026-11-25-20-30-00.zip"},
-		"slash in name":  {Ref{KindApplications, "a/b"}, "a/b_2026-11-25-20-30-00.zip"},
+		"other resource": {Ref{Kind: KindApplications, Name: "shop"}, "legacy_2026-11-25-20-30-00.zip"},
+		"not an archive": {Ref{Kind: KindApplications, Name: "shop"}, "notes.txt"},
+		"unknown kind":   {Ref{Kind: "secrets", Name: "shop"}, "shop_2026-11-25-20-30-00.zip"},
+		"slash in name":  {Ref{Kind: KindApplications, Name: "a/b"}, "a/b_2026-11-25-20-30-00.zip"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			// No server listens on port 1: these fail before any request.
@@ -424,7 +424,7 @@ func TestS3Copy(t *testing.T) {
 	two := s3On(t, srv, "two", "two", "site-b/", nil)
 	local := newLocal(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	data := string(payload(minS3PartSize + 4321))
 	put(t, local, ref, name, data)
@@ -551,7 +551,7 @@ func TestS3CredentialsFromEnvironment(t *testing.T) {
 func TestS3ServerKilledDuringUpload(t *testing.T) {
 	s, srv := newS3(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	up, err := s.Create(ctx, ref, name)
 	if err != nil {
@@ -619,7 +619,7 @@ func (c *rangeCounter) counts() (int, int64) {
 
 func TestS3ReadsAreRangedAndRetried(t *testing.T) {
 	s, srv := newS3(t)
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	data := payload(10 << 20)
 	put(t, s, ref, name, string(data))
@@ -688,7 +688,7 @@ func TestS3ReadsAreRangedAndRetried(t *testing.T) {
 func TestS3ReadOfReplacedArchiveFails(t *testing.T) {
 	s, srv := newS3(t)
 	ctx := context.Background()
-	ref := Ref{KindApplications, "shop"}
+	ref := Ref{Kind: KindApplications, Name: "shop"}
 	name := "shop_2026-11-25-20-30-00.zip"
 	put(t, s, ref, name, "first version")
 	obj, err := s.Open(ctx, ref, name)
