@@ -29,6 +29,14 @@
 // writes, copies into the store and prunes, and only a host with a private
 // key reads archives. Above the wrapper archive names are the plain ones.
 //
+// The names of what a store holds (Ref, Archive, archive names and their
+// parsing) live in providers/store/catalog, which does no I/O; this package
+// re-exports its types. Each store's code is split by concern: local.go
+// (Local: listing, uploads, reads) and lock_local.go; s3.go (S3: options
+// and construction), s3_errors.go, s3_objects.go (listing, deletion,
+// server-side copy), s3_upload.go (multipart upload), s3_reader.go (ranged
+// reads) and lock_s3.go.
+//
 // This package takes plain values (Ref, names, times), never configuration
 // types.
 package store
