@@ -144,58 +144,83 @@ type storeView struct {
 	partialsKept []PartialKept
 }
 
+// planResource plans one resource in its stores, in phases: each store's
+// archives sorted into a view, new versions marked, partial leftovers
+// cleaned, the due stores given a backup or a copy (after the cleans),
+// and each store's state recorded with its prunes.
 func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[folderKey][]catalog.Archive, damaged map[string]map[string]Damage, nodes map[string]map[string]string, versions VersionFacts) {
-	ref := RefOf(r)
 	views := make([]*storeView, 0, len(r.Stores))
 	for _, s := range r.Stores {
-		v := &storeView{store: s}
-		owners := cfg.OwnersOf(r, s)
-		archives := folders[folderKey{s.Name, ref}]
-		entries := make([]CatalogEntry, 0, len(archives))
-		for _, a := range archives {
-			entries = append(entries, CatalogEntry{Name: a.Name, Size: a.Size})
-			if node := nodes[s.Name][ref.Key(strings.TrimSuffix(a.Name, catalog.PartialSuffix))]; node != "" && !slices.Contains(owners, node) {
-				v.others = append(v.others, NodeArchive{Archive: a.Name, Node: node, Time: a.Time, Partial: a.Partial, Safety: a.Safety})
-				continue
-			}
-			d, isDamaged := damaged[s.Name][a.Key()]
-			switch {
-			case a.Partial:
-				v.partial = append(v.partial, a)
-			case isDamaged:
-				d.Archive = a.Name
-				v.damaged = append(v.damaged, d)
-			case a.Safety:
-				v.safety = append(v.safety, a)
-			case Future(a, p.Now):
-				v.future = append(v.future, a)
-			default:
-				v.complete = append(v.complete, a)
-			}
-		}
-		p.Catalog = append(p.Catalog, CatalogFolder{Store: s.Name, Folder: ref.Kind + "/" + ref.Name, Archives: entries})
-		p.Conflicts = append(p.Conflicts, conflictOf(r, s, owners, v.others)...)
-		if n := len(v.complete); n > 0 {
-			v.newest = &v.complete[n-1]
-		}
-		v.due, v.reason = due(v.newest, r.Every, p.Now)
-		for _, d := range v.damaged {
-			_, t, _, ok := catalog.ParseArchiveName(d.Archive)
-			switch {
-			case !ok || Future(catalog.Archive{Time: t}, p.Now):
-			case v.newest == nil:
-				v.reason += fmt.Sprintf(" (%s is damaged)", d.Archive)
-			case t.After(v.newest.Time):
-				v.reason += fmt.Sprintf("; the newer %s is damaged", d.Archive)
-			}
-		}
-		views = append(views, v)
+		views = append(views, viewOf(p, cfg, r, s, folders, damaged, nodes))
 	}
 	markNewVersions(r, views, versions)
+	cleanOf := planCleans(p, r, views)
+	planDeliveries(p, r, views)
+	afterCleans(p, r, cleanOf)
+	for _, v := range views {
+		p.Resources = append(p.Resources, stateOf(p, r, v))
+		if prune := pruneOf(r, v, p.Now); prune != nil {
+			p.Actions = append(p.Actions, prune)
+		}
+	}
+}
 
-	// Partial leftovers go first: a new archive may want the same name.
-	// Only those catalog.Cleanable allows are cleaned, never one a run that
-	// still holds the lock is writing; the others are reported.
+// viewOf sorts the archives of r in store s into complete, partial,
+// damaged, safety, future and other nodes' ones, records the folder in the
+// plan's catalog with the conflicts of nodes, and tells whether the store
+// is due and why.
+func viewOf(p *Plan, cfg *config.Config, r *config.Resource, s *config.Store, folders map[folderKey][]catalog.Archive, damaged map[string]map[string]Damage, nodes map[string]map[string]string) *storeView {
+	ref := RefOf(r)
+	v := &storeView{store: s}
+	owners := cfg.OwnersOf(r, s)
+	archives := folders[folderKey{s.Name, ref}]
+	entries := make([]CatalogEntry, 0, len(archives))
+	for _, a := range archives {
+		entries = append(entries, CatalogEntry{Name: a.Name, Size: a.Size})
+		if node := nodes[s.Name][ref.Key(strings.TrimSuffix(a.Name, catalog.PartialSuffix))]; node != "" && !slices.Contains(owners, node) {
+			v.others = append(v.others, NodeArchive{Archive: a.Name, Node: node, Time: a.Time, Partial: a.Partial, Safety: a.Safety})
+			continue
+		}
+		d, isDamaged := damaged[s.Name][a.Key()]
+		switch {
+		case a.Partial:
+			v.partial = append(v.partial, a)
+		case isDamaged:
+			d.Archive = a.Name
+			v.damaged = append(v.damaged, d)
+		case a.Safety:
+			v.safety = append(v.safety, a)
+		case Future(a, p.Now):
+			v.future = append(v.future, a)
+		default:
+			v.complete = append(v.complete, a)
+		}
+	}
+	p.Catalog = append(p.Catalog, CatalogFolder{Store: s.Name, Folder: ref.Kind + "/" + ref.Name, Archives: entries})
+	p.Conflicts = append(p.Conflicts, conflictOf(r, s, owners, v.others)...)
+	if n := len(v.complete); n > 0 {
+		v.newest = &v.complete[n-1]
+	}
+	v.due, v.reason = due(v.newest, r.Every, p.Now)
+	for _, d := range v.damaged {
+		_, t, _, ok := catalog.ParseArchiveName(d.Archive)
+		switch {
+		case !ok || Future(catalog.Archive{Time: t}, p.Now):
+		case v.newest == nil:
+			v.reason += fmt.Sprintf(" (%s is damaged)", d.Archive)
+		case t.After(v.newest.Time):
+			v.reason += fmt.Sprintf("; the newer %s is damaged", d.Archive)
+		}
+	}
+	return v
+}
+
+// planCleans plans the deletion of the partial leftovers of each store
+// first: a new archive may want the same name. Only those
+// catalog.Cleanable allows are cleaned, never one a run that still holds
+// the lock is writing; the others are reported. It returns the clean
+// action of each store, by store name.
+func planCleans(p *Plan, r *config.Resource, views []*storeView) map[string]string {
 	cleanOf := map[string]string{}
 	for _, v := range views {
 		var deletions []Deletion
@@ -222,9 +247,13 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 		cleanOf[v.store.Name] = a.ID
 	}
 
-	// A store that is due takes a copy of a fresh archive another store
-	// holds; only when no store has one is the resource dumped, once, into
-	// the first due store, and copied from there into the others.
+	return cleanOf
+}
+
+// planDeliveries gives each due store a copy of a fresh archive another
+// store holds; only when no store has one is the resource dumped, once,
+// into the first due store, and copied from there into the others.
+func planDeliveries(p *Plan, r *config.Resource, views []*storeView) {
 	var fresh *storeView
 	for _, v := range views {
 		if !v.due && (fresh == nil || v.newest.Time.After(fresh.newest.Time)) {
@@ -277,7 +306,11 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 			v.incoming, v.incomingAction = a.Archive, a.ID
 		}
 	}
+}
 
+// afterCleans makes the backups and copies of r into a store wait for the
+// clean of its partial leftovers.
+func afterCleans(p *Plan, r *config.Resource, cleanOf map[string]string) {
 	for _, a := range p.Actions {
 		if a.Resource == r.Address && (a.Type == Backup || a.Type == Copy) {
 			if id, ok := cleanOf[a.Store]; ok {
@@ -285,49 +318,54 @@ func planResource(p *Plan, cfg *config.Config, r *config.Resource, folders map[f
 			}
 		}
 	}
+}
 
-	for _, v := range views {
-		st := ResourceState{
-			Resource: r.Address,
-			Store:    v.store.Name,
-			Status:   StatusUpToDate,
-			Backups:  len(v.complete),
-			Partials: len(v.partial),
-			Safety:   len(v.safety),
-		}
-		for _, f := range v.future {
-			st.Future = append(st.Future, f.Name)
-		}
-		st.PartialsKept = v.partialsKept
-		st.Damaged = v.damaged
-		st.OtherNodes = v.others
-		if v.newest != nil {
-			st.Newest, st.NewestAt = v.newest.Name, v.newest.Time
-		}
-		if v.due {
-			st.Status = StatusDue
-			if v.incomingAction != "" && p.Action(v.incomingAction).Type == Copy {
-				st.Status = StatusCopy
-			}
-		}
-		p.Resources = append(p.Resources, st)
-
-		var prune *Action
-		if r.Retention != nil {
-			prune = pruneAction(r, v, p.Now)
-		}
-		if s := safetyPrune(r, v, p.Now); s != nil {
-			if prune == nil {
-				prune = s
-			} else {
-				prune.Delete = append(prune.Delete, s.Delete...)
-				prune.Reason += "; " + s.Reason
-			}
-		}
-		if prune != nil {
-			p.Actions = append(p.Actions, prune)
+// stateOf is what the plan shows of r in one store: up to date, due or
+// taking a copy, with its archives counted.
+func stateOf(p *Plan, r *config.Resource, v *storeView) ResourceState {
+	st := ResourceState{
+		Resource: r.Address,
+		Store:    v.store.Name,
+		Status:   StatusUpToDate,
+		Backups:  len(v.complete),
+		Partials: len(v.partial),
+		Safety:   len(v.safety),
+	}
+	for _, f := range v.future {
+		st.Future = append(st.Future, f.Name)
+	}
+	st.PartialsKept = v.partialsKept
+	st.Damaged = v.damaged
+	st.OtherNodes = v.others
+	if v.newest != nil {
+		st.Newest, st.NewestAt = v.newest.Name, v.newest.Time
+	}
+	if v.due {
+		st.Status = StatusDue
+		if v.incomingAction != "" && p.Action(v.incomingAction).Type == Copy {
+			st.Status = StatusCopy
 		}
 	}
+	return st
+}
+
+// pruneOf is the prune of one store: the archives retention no longer
+// keeps and the safety backups that outlived their lifetime; nil when
+// none.
+func pruneOf(r *config.Resource, v *storeView, now time.Time) *Action {
+	var prune *Action
+	if r.Retention != nil {
+		prune = pruneAction(r, v, now)
+	}
+	if s := safetyPrune(r, v, now); s != nil {
+		if prune == nil {
+			prune = s
+		} else {
+			prune.Delete = append(prune.Delete, s.Delete...)
+			prune.Reason += "; " + s.Reason
+		}
+	}
+	return prune
 }
 
 // FutureSkew is how far after now an archive may be dated before it counts
