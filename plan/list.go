@@ -4,23 +4,24 @@ import (
 	"strings"
 )
 
-// Archive statuses `planb list` shows.
+// Archive statuses `planb list` shows (ListStatus); resources have Status
+// values of their own (StatusUpToDate …).
 const (
-	// StatusComplete is an archive planb made, or one whose contents were
+	// ArchiveComplete is an archive planb made, or one whose contents were
 	// not read.
-	StatusComplete = "complete"
-	// StatusPartial is a leftover of an interrupted run.
-	StatusPartial = "partial"
-	// StatusAdopted is an archive made by the original system, without
+	ArchiveComplete = "complete"
+	// ArchivePartial is a leftover of an interrupted run.
+	ArchivePartial = "partial"
+	// ArchiveAdopted is an archive made by the original system, without
 	// manifest.
-	StatusAdopted = "adopted"
-	// StatusOrphaned is an archive whose resource is no longer configured.
-	StatusOrphaned = "orphaned"
-	// StatusForeign is an archive in a shared store of a resource another
+	ArchiveAdopted = "adopted"
+	// ArchiveOrphaned is an archive whose resource is no longer configured.
+	ArchiveOrphaned = "orphaned"
+	// ArchiveForeign is an archive in a shared store of a resource another
 	// configuration backs up.
-	StatusForeign = "foreign"
-	// StatusDamaged is an archive that could not be read.
-	StatusDamaged = "damaged"
+	ArchiveForeign = "foreign"
+	// ArchiveDamaged is an archive that could not be read.
+	ArchiveDamaged = "damaged"
 )
 
 // ListStatus classifies an archive of a store listing by what the listing
@@ -30,13 +31,13 @@ const (
 func ListStatus(partial, configured, shared bool) string {
 	switch {
 	case partial:
-		return StatusPartial
+		return ArchivePartial
 	case !configured && shared:
-		return StatusForeign
+		return ArchiveForeign
 	case !configured:
-		return StatusOrphaned
+		return ArchiveOrphaned
 	}
-	return StatusComplete
+	return ArchiveComplete
 }
 
 // MatchesArchive reports whether filter ("" matches all) names an archive:

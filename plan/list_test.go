@@ -7,12 +7,12 @@ func TestListStatus(t *testing.T) {
 		partial, configured, shared bool
 		want                        string
 	}{
-		{false, true, false, StatusComplete},
-		{false, true, true, StatusComplete},
-		{true, true, false, StatusPartial},
-		{true, false, true, StatusPartial},
-		{false, false, true, StatusForeign},
-		{false, false, false, StatusOrphaned},
+		{false, true, false, ArchiveComplete},
+		{false, true, true, ArchiveComplete},
+		{true, true, false, ArchivePartial},
+		{true, false, true, ArchivePartial},
+		{false, false, true, ArchiveForeign},
+		{false, false, false, ArchiveOrphaned},
 	} {
 		if got := ListStatus(tc.partial, tc.configured, tc.shared); got != tc.want {
 			t.Errorf("ListStatus(partial %v, configured %v, shared %v) = %q, want %q", tc.partial, tc.configured, tc.shared, got, tc.want)

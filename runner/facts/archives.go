@@ -27,7 +27,7 @@ type ArchiveRow struct {
 	Archive  string    `json:"archive"`
 	Time     time.Time `json:"time"`
 	Size     int64     `json:"size"`
-	// Status is one of plan's Status constants.
+	// Status is one of plan's Archive statuses (plan.ArchiveComplete …).
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
 	// Safety marks a safety backup: the state a restore replaced.
@@ -102,7 +102,7 @@ func (e *Estate) Archives(ctx context.Context, filter string, manifests bool, no
 			continue
 		}
 		if err != nil {
-			return nil, nil, &ListError{fmt.Errorf("list store.%s (%s): %w", name, st, err)}
+			return nil, nil, &ListError{err}
 		}
 		shared := e.Config.Stores[name] != nil && e.Config.Stores[name].Shared
 		for _, a := range list {
@@ -152,7 +152,7 @@ func readManifests(ctx context.Context, rows []ArchiveRow) {
 	sem := make(chan struct{}, manifestReaders)
 	var wg sync.WaitGroup
 	for i := range rows {
-		if rows[i].Status != plan.StatusComplete {
+		if rows[i].Status != plan.ArchiveComplete {
 			continue
 		}
 		wg.Add(1)
@@ -172,24 +172,24 @@ func readManifests(ctx context.Context, rows []ArchiveRow) {
 func manifestStatus(ctx context.Context, st store.Store, a catalog.Archive) (status, detail, node string) {
 	obj, err := st.Open(ctx, a.Ref, a.Name)
 	if IsKeyError(err) {
-		return plan.StatusComplete, noKeyDetail(st, err), ""
+		return plan.ArchiveComplete, noKeyDetail(st, err), ""
 	}
 	if err != nil {
-		return plan.StatusDamaged, err.Error(), ""
+		return plan.ArchiveDamaged, err.Error(), ""
 	}
 	defer obj.Close()
 	rd, err := archive.Open(obj, obj.Size())
 	if err != nil {
-		return plan.StatusDamaged, err.Error(), ""
+		return plan.ArchiveDamaged, err.Error(), ""
 	}
 	m, err := rd.Manifest()
 	if err != nil {
 		if errors.Is(err, archive.ErrNoManifest) {
-			return plan.StatusAdopted, "", ""
+			return plan.ArchiveAdopted, "", ""
 		}
-		return plan.StatusDamaged, err.Error(), ""
+		return plan.ArchiveDamaged, err.Error(), ""
 	}
-	return plan.StatusComplete, "", m.Node
+	return plan.ArchiveComplete, "", m.Node
 }
 
 // noKeyDetail is what `planb list` says of an encrypted archive it cannot

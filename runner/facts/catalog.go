@@ -42,7 +42,7 @@ func (e *Estate) Catalog(ctx context.Context, resources []*config.Resource) (cat
 			continue
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("list store.%s (%s): %w", name, st, err)
+			return nil, nil, err
 		}
 		cat[name] = archives
 	}

@@ -171,10 +171,10 @@ func TestArchivesClassifies(t *testing.T) {
 		}
 	}
 	want := []seen{
-		{"application.crm", adopted, plan.StatusAdopted, false},
-		{"application.crm", damaged, plan.StatusDamaged, false},
-		{"application.crm", future, plan.StatusDamaged, true},
-		{"", orphan, plan.StatusOrphaned, false},
+		{"application.crm", adopted, plan.ArchiveAdopted, false},
+		{"application.crm", damaged, plan.ArchiveDamaged, false},
+		{"application.crm", future, plan.ArchiveDamaged, true},
+		{"", orphan, plan.ArchiveOrphaned, false},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("rows %+v, want %+v", got, want)
@@ -188,7 +188,7 @@ func TestArchivesClassifies(t *testing.T) {
 	// A shared store holds other configurations' archives: foreign.
 	e.Config.Stores["local"].Shared = true
 	rows, _, err = e.Archives(ctx, "applications/old", false, t0)
-	if err != nil || len(rows) != 1 || rows[0].Status != plan.StatusForeign {
+	if err != nil || len(rows) != 1 || rows[0].Status != plan.ArchiveForeign {
 		t.Errorf("shared store: %+v (%v)", rows, err)
 	}
 	if _, _, err := e.Archives(ctx, "nothing", false, t0); err == nil || err.Error() != `no archive matches "nothing"` {
