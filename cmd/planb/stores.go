@@ -28,13 +28,13 @@ func (g *globals) openStores(cfg *config.Config) (map[string]store.Store, error)
 		case s.Local != nil:
 			st, err := store.NewLocal(n, s.Local.Path, g.logger)
 			if err != nil {
-				return nil, fmt.Errorf("store.%s: %w", n, err)
+				return nil, err
 			}
 			out[n] = st
 		case s.S3 != nil:
 			st, err := openS3(n, s.S3, g.logger)
 			if err != nil {
-				return nil, fmt.Errorf("store.%s: %w", n, err)
+				return nil, err
 			}
 			out[n] = st
 		default:
@@ -76,7 +76,7 @@ func catalog(ctx context.Context, cfg *config.Config, stores map[string]store.St
 			continue
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("list store.%s (%s): %w", name, st, err)
+			return nil, nil, err
 		}
 		cat[name] = archives
 	}
