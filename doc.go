@@ -12,8 +12,12 @@
 //     It opens no connection and starts no process; plan/retention decides
 //     which archives a policy keeps.
 //   - runner turns a Plan into a graph of steps (lock, prepare, dump, archive,
-//     copy, prune, restore, drill, unlock) and runs it with bounded
-//     parallelism.
+//     copy, prune, restore, drill, unlock) and does their work;
+//     runner/dag runs a graph with bounded parallelism and knows nothing of
+//     backups; runner/report shows a run to people and machines (progress,
+//     JSON events, summary, DOT graph, Prometheus metrics); runner/facts
+//     gathers what plans are made from and runner/replan plans again what
+//     changed while an apply waited for its locks.
 //   - providers are the only code that touches the outside world:
 //     providers/postgres (pgx, pg_dump, pg_restore, restoring the schemas of
 //     an application in one transaction), providers/archive (the

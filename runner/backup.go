@@ -17,6 +17,7 @@ import (
 	"github.com/planb-backup/planb/providers/postgres"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/catalog"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // uploadBuffer is how much of an archive is gathered before it is written
@@ -63,168 +64,152 @@ type backupRun struct {
 // persistence, prepare runs the before hooks and a step after the copy runs
 // the after hooks whatever happened.
 func (b *builder) backup(a *plan.Action, r *config.Resource, st store.Store) error {
-	pre := a.ID + "/"
-	prepareID := pre + "prepare"
-	archiveID := finalStep(a)
-	releaseID := pre + "release"
-	lockID := b.lockFor(r, st, releaseID)
-	run := &backupRun{r: r, st: st, name: a.Archive}
+	run := &backupRun{r: r, st: st, name: a.Archive, schemas: backupSchemas(a, r)}
 	env := b.env
+	id := func(name string) string { return a.ID + "/" + name }
+	lockID := b.lockFor(r, st, id("release"))
 
-	var contentIDs []string
-	add := func(s Step) error {
-		s.Resource, s.Store = r.Address, st.Name()
-		return b.g.Add(s)
-	}
-	prepareDeps := b.after(a, lockID)
-	if b.p.Restore != nil {
-		// A safety backup starts once the archive to restore is verified.
-		prepareDeps = append(prepareDeps, restoreVerifyID(b.p))
-	}
-	schemas := r.Schemas
-	if a.Schemas != nil {
-		schemas = nil
-		for _, s := range r.Schemas {
-			if slices.Contains(a.Schemas, s.Name) {
-				schemas = append(schemas, s)
-			}
-		}
-	}
-	run.schemas = schemas
-	if err := add(Step{
-		ID:    prepareID,
+	prepare := dag.Step{
+		ID:    id("prepare"),
 		Label: fmt.Sprintf("prepare backup of %s", r.Address),
-		Deps:  prepareDeps,
-		Run: func(ctx context.Context, _ *Progress) error {
+		Deps:  b.backupAfter(a, lockID),
+		Run: func(ctx context.Context, _ *dag.Progress) error {
 			return run.prepare(ctx, env)
 		},
-	}); err != nil {
-		return err
 	}
-
-	if r.Database != nil {
-		for _, s := range schemas {
-			id := pre + "dump/" + s.Name
-			contentIDs = append(contentIDs, id)
-			if err := add(Step{
-				ID:    id,
-				Label: fmt.Sprintf("dump schema %s", s.Name),
-				Deps:  []string{prepareID},
-				Run: func(ctx context.Context, p *Progress) error {
-					return run.dump(ctx, p, s.Name, "schemas/"+s.Name+".cssbackup")
-				},
-			}); err != nil {
-				return err
-			}
-		}
-	}
-	if r.Kind == config.Persistence && r.Database != nil {
-		id := pre + "dump/" + r.Database.DBName
-		contentIDs = append(contentIDs, id)
-		if err := add(Step{
-			ID:    id,
-			Label: fmt.Sprintf("dump database %s", r.Database.DBName),
-			Deps:  []string{prepareID},
-			Run: func(ctx context.Context, p *Progress) error {
-				return run.dump(ctx, p, "", "databases/"+r.Database.DBName+".cssbackup")
-			},
-		}); err != nil {
-			return err
-		}
-	}
-	if r.DeliveryFolder != "" {
-		id := pre + "delivery"
-		contentIDs = append(contentIDs, id)
-		if err := add(Step{
-			ID:    id,
-			Label: fmt.Sprintf("archive delivery folder %s", r.DeliveryFolder),
-			Deps:  []string{prepareID},
-			Run: func(ctx context.Context, p *Progress) error {
-				info, err := run.delivery(ctx, p, env, r.DeliveryFolder)
-				run.mu.Lock()
-				run.manifest.Delivery = info
-				run.mu.Unlock()
-				return err
-			},
-		}); err != nil {
-			return err
-		}
-	}
-	if r.Options != nil {
-		id := pre + "options"
-		contentIDs = append(contentIDs, id)
-		if err := add(Step{
-			ID:    id,
-			Label: "write options.xml",
-			Deps:  []string{prepareID},
-			Run: func(ctx context.Context, _ *Progress) error {
-				return run.options(ctx)
-			},
-		}); err != nil {
-			return err
-		}
-	}
-	if r.Path != "" {
-		copyID := pre + "files"
-		afterID := pre + "after"
-		if err := add(Step{
-			ID:    copyID,
-			Label: fmt.Sprintf("copy files of %s", r.Path),
-			Deps:  []string{prepareID},
-			Run: func(ctx context.Context, p *Progress) error {
-				info, err := run.tree(ctx, p, "files/", r.Path)
-				run.mu.Lock()
-				run.manifest.Files = info
-				run.mu.Unlock()
-				return err
-			},
-		}); err != nil {
-			return err
-		}
-		contentIDs = append(contentIDs, copyID)
-		// after runs even when the copy failed, but only when before ran:
-		// prepare runs the before hooks and is its dependency.
-		if len(r.Before) > 0 || len(r.After) > 0 {
-			if err := add(Step{
-				ID:     afterID,
-				Label:  fmt.Sprintf("run after hooks of %s", r.Address),
-				Deps:   []string{copyID},
-				Always: true,
-				Run: func(ctx context.Context, _ *Progress) error {
-					if !run.beforeRan() {
-						return nil
-					}
-					return runCommands(context.WithoutCancel(ctx), r.After, env)
-				},
-			}); err != nil {
-				return err
-			}
-			contentIDs = append(contentIDs, afterID)
-		}
-	}
-	if err := add(Step{
-		ID:    archiveID,
+	contents := run.contentSteps(id, prepare.ID, env)
+	finish := dag.Step{
+		ID:    finalStep(a),
 		Label: fmt.Sprintf("finish archive %s", a.Archive),
-		Deps:  append([]string{prepareID}, contentIDs...),
-		Run: func(ctx context.Context, _ *Progress) error {
+		Deps:  append([]string{prepare.ID}, stepIDs(contents)...),
+		Run: func(ctx context.Context, _ *dag.Progress) error {
 			if err := run.finish(ctx, env); err != nil {
 				return err
 			}
 			b.verified.add(st.Name(), plan.RefOf(r), a.Archive)
 			return nil
 		},
-	}); err != nil {
-		return err
 	}
-	return add(Step{
-		ID:     releaseID,
+	release := dag.Step{
+		ID:     id("release"),
 		Label:  fmt.Sprintf("release %s", a.Archive),
-		Deps:   []string{archiveID},
+		Deps:   []string{finish.ID},
 		Always: true,
-		Run: func(ctx context.Context, _ *Progress) error {
+		Run: func(context.Context, *dag.Progress) error {
 			return run.release()
 		},
-	})
+	}
+	b.addAll(Target{r.Address, st.Name()}, slices.Concat([]dag.Step{prepare}, contents, []dag.Step{finish, release}))
+	return nil
+}
+
+// backupAfter is what a backup's prepare step waits for: its lock and the
+// actions it depends on, and, for a safety backup, the verification of the
+// archive the plan restores.
+func (b *builder) backupAfter(a *plan.Action, lockID string) []string {
+	deps := b.after(a, lockID)
+	if b.p.Restore != nil {
+		deps = append(deps, restoreVerifyID(b.p))
+	}
+	return deps
+}
+
+// backupSchemas returns the schemas a backup dumps: those of the resource,
+// or the ones the action names.
+func backupSchemas(a *plan.Action, r *config.Resource) []config.Schema {
+	if a.Schemas == nil {
+		return r.Schemas
+	}
+	var out []config.Schema
+	for _, s := range r.Schemas {
+		if slices.Contains(a.Schemas, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// contentSteps returns the steps that write the archive's contents, each
+// after prepare (id names them): a dump per schema, the dump of a
+// persistence resource's database, the delivery folder, options.xml, and
+// the files of a file-based persistence resource followed by its after
+// hooks, which run even when the copy failed.
+func (run *backupRun) contentSteps(id func(string) string, prepareID string, env *Env) []dag.Step {
+	r := run.r
+	var steps []dag.Step
+	content := func(name, label string, do func(ctx context.Context, p *dag.Progress) error) {
+		steps = append(steps, dag.Step{ID: id(name), Label: label, Deps: []string{prepareID}, Run: do})
+	}
+	if r.Database != nil {
+		for _, s := range run.schemas {
+			content("dump/"+s.Name, fmt.Sprintf("dump schema %s", s.Name), run.dumpTo(s.Name, "schemas/"+s.Name+".cssbackup"))
+		}
+	}
+	if r.Kind == config.Persistence && r.Database != nil {
+		db := r.Database.DBName
+		content("dump/"+db, fmt.Sprintf("dump database %s", db), run.dumpTo("", "databases/"+db+".cssbackup"))
+	}
+	if r.DeliveryFolder != "" {
+		content("delivery", fmt.Sprintf("archive delivery folder %s", r.DeliveryFolder),
+			func(ctx context.Context, p *dag.Progress) error { return run.writeDelivery(ctx, p, env) })
+	}
+	if r.Options != nil {
+		content("options", "write options.xml",
+			func(ctx context.Context, _ *dag.Progress) error { return run.options(ctx) })
+	}
+	if r.Path != "" {
+		content("files", fmt.Sprintf("copy files of %s", r.Path), run.writeFiles)
+		if len(r.Before) > 0 || len(r.After) > 0 {
+			steps = append(steps, dag.Step{
+				ID:     id("after"),
+				Label:  fmt.Sprintf("run after hooks of %s", r.Address),
+				Deps:   []string{id("files")},
+				Always: true,
+				Run: func(ctx context.Context, _ *dag.Progress) error {
+					return run.after(ctx, env)
+				},
+			})
+		}
+	}
+	return steps
+}
+
+// dumpTo returns the step function that dumps schema (the whole database
+// when empty) into the archive entry name.
+func (run *backupRun) dumpTo(schema, name string) func(ctx context.Context, p *dag.Progress) error {
+	return func(ctx context.Context, p *dag.Progress) error {
+		return run.dump(ctx, p, schema, name)
+	}
+}
+
+// writeDelivery archives the delivery folder and records it in the
+// manifest.
+func (run *backupRun) writeDelivery(ctx context.Context, p *dag.Progress, env *Env) error {
+	info, err := run.delivery(ctx, p, env, run.r.DeliveryFolder)
+	run.mu.Lock()
+	run.manifest.Delivery = info
+	run.mu.Unlock()
+	return err
+}
+
+// writeFiles copies the files of a file-based persistence resource into
+// the archive and records them in the manifest.
+func (run *backupRun) writeFiles(ctx context.Context, p *dag.Progress) error {
+	info, err := run.tree(ctx, p, "files/", run.r.Path)
+	run.mu.Lock()
+	run.manifest.Files = info
+	run.mu.Unlock()
+	return err
+}
+
+// after runs the after hooks once the before hooks ran (prepare runs them),
+// with a context of its own: they must run even when the backup was
+// interrupted.
+func (run *backupRun) after(ctx context.Context, env *Env) error {
+	if !run.beforeRan() {
+		return nil
+	}
+	return runCommands(context.WithoutCancel(ctx), run.r.After, env)
 }
 
 func (run *backupRun) beforeRan() bool {
@@ -334,7 +319,7 @@ func (run *backupRun) prepare(ctx context.Context, env *Env) error {
 	return nil
 }
 
-func (run *backupRun) dump(ctx context.Context, p *Progress, schema, entry string) error {
+func (run *backupRun) dump(ctx context.Context, p *dag.Progress, schema, entry string) error {
 	cc := ConnConfig(run.r.Database, "")
 	_, err := run.w.AddStream(ctx, entry, 0o600, time.Now(), func(w io.Writer) error {
 		return postgres.Dump(ctx, cc, postgres.DumpOptions{Schema: schema, Snapshot: run.snap.ID()}, p.Writer(w))
@@ -352,7 +337,7 @@ func (run *backupRun) dump(ctx context.Context, p *Progress, schema, entry strin
 // Windows would refuse; one more line counts the rest.
 const maxNameWarnings = 20
 
-func (run *backupRun) tree(ctx context.Context, p *Progress, prefix, dir string) (*archive.TreeInfo, error) {
+func (run *backupRun) tree(ctx context.Context, p *dag.Progress, prefix, dir string) (*archive.TreeInfo, error) {
 	stats, err := run.w.AddTree(ctx, prefix, dir, archive.TreeOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("archive %s: %w", dir, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/planb-backup/planb/providers/postgres"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/catalog"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // Env is what executing a plan needs besides the plan: the configuration
@@ -54,55 +55,71 @@ type Env struct {
 // written) and fail with the lock's *store.LostError, "lost the lock of …
 // in store …: …", as do those that have not started; steps that clean up
 // (Always) still run.
-func Build(p *plan.Plan, env *Env) (*Graph, error) {
-	b := &builder{p: p, env: env, g: NewGraph(), pairs: map[pairKey]*pair{}, verified: &verifiedSet{}}
+func Build(p *plan.Plan, env *Env) (*dag.Graph, error) {
 	if err := checkKeys(p, env.Stores); err != nil {
 		return nil, err
 	}
-	for _, a := range p.Actions {
-		for _, d := range a.DependsOn {
-			if p.Action(d) == nil {
-				return nil, fmt.Errorf("action %s depends on %s, which the plan does not contain", a.ID, d)
-			}
-		}
+	if err := checkDependsOn(p); err != nil {
+		return nil, err
 	}
+	b := &builder{p: p, env: env, pairs: map[Target]*pair{}, verified: &verifiedSet{}}
 	for _, a := range p.Actions {
 		if err := b.action(a); err != nil {
 			return nil, err
 		}
 	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	for i := range b.g.steps {
-		s := &b.g.steps[i]
-		if pr, ok := b.pairs[pairKey{s.Resource, s.Store}]; ok && !s.Always && s.ID != pr.lockID {
-			s.Run = pr.guard(s.Run)
+	b.addUnlocks()
+	return b.graph()
+}
+
+// checkDependsOn refuses a plan whose actions depend on actions it does not
+// contain.
+func checkDependsOn(p *plan.Plan) error {
+	for _, a := range p.Actions {
+		for _, d := range a.DependsOn {
+			if p.Action(d) == nil {
+				return fmt.Errorf("action %s depends on %s, which the plan does not contain", a.ID, d)
+			}
 		}
 	}
-	for _, k := range b.order {
-		pr := b.pairs[k]
-		if err := b.g.Add(Step{
-			ID:       pr.unlockID,
-			Label:    fmt.Sprintf("unlock %s in store.%s", k.resource, k.store),
-			Resource: k.resource,
-			Store:    k.store,
-			Deps:     append([]string{pr.lockID}, pr.users...),
-			Always:   true,
-			Run: func(ctx context.Context, _ *Progress) error {
+	return nil
+}
+
+// addUnlocks adds, for every pair, the step that releases its lock once the
+// steps under it have finished, whatever happened to them.
+func (b *builder) addUnlocks() {
+	for _, t := range b.order {
+		pr := b.pairs[t]
+		b.add(dag.Step{
+			ID:     pr.unlockID,
+			Label:  fmt.Sprintf("unlock %s in store.%s", t.Resource, t.Store),
+			Group:  t,
+			Deps:   append([]string{pr.lockID}, pr.users...),
+			Always: true,
+			Run: func(ctx context.Context, _ *dag.Progress) error {
 				return pr.unlock()
 			},
-		}); err != nil {
+		})
+	}
+}
+
+// graph adds the steps built to a graph, each step that runs under a
+// pair's lock guarded by it (see pair.guard), and validates it.
+func (b *builder) graph() (*dag.Graph, error) {
+	g := dag.NewGraph()
+	for _, s := range b.steps {
+		if pr, ok := b.pairs[TargetOf(s)]; ok && !s.Always && s.ID != pr.lockID {
+			s.Run = pr.guard(s.Run)
+		}
+		if err := g.Add(s); err != nil {
 			return nil, err
 		}
 	}
-	if err := b.g.Validate(); err != nil {
+	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	return b.g, nil
+	return g, nil
 }
-
-type pairKey struct{ resource, store string }
 
 // pair is what the steps of one resource in one store share during an
 // apply: the IDs of its lock and unlock steps, the steps that run under the
@@ -154,8 +171,8 @@ func (pr *pair) lost() error {
 // then, and its context is cancelled when it happens while it runs. The
 // context stays cancellable after run returns, until the lock is released,
 // since what a step starts (an upload) may outlive it.
-func (pr *pair) guard(run func(ctx context.Context, p *Progress) error) func(ctx context.Context, p *Progress) error {
-	return func(ctx context.Context, p *Progress) error {
+func (pr *pair) guard(run func(ctx context.Context, p *dag.Progress) error) func(ctx context.Context, p *dag.Progress) error {
+	return func(ctx context.Context, p *dag.Progress) error {
 		pr.mu.Lock()
 		held := pr.held
 		pr.mu.Unlock()
@@ -187,16 +204,40 @@ func (pr *pair) unlock() error {
 	return err
 }
 
+// builder turns the actions of a plan into steps; Build adds them to the
+// graph once all are built.
 type builder struct {
-	p     *plan.Plan
-	env   *Env
-	g     *Graph
-	pairs map[pairKey]*pair
-	order []pairKey
+	p   *plan.Plan
+	env *Env
+	// steps are the steps built so far, in the order they were built.
+	steps []dag.Step
+	// pairs holds the lock of each resource in a store, in order.
+	pairs map[Target]*pair
+	order []Target
 	// verified holds the archives this apply wrote or copied and checked.
 	verified *verifiedSet
-	// err is the first failure of adding a lock step (see lockFor).
-	err error
+}
+
+// add adds a step to the graph being built.
+func (b *builder) add(s dag.Step) {
+	b.steps = append(b.steps, s)
+}
+
+// addAll adds the steps of one action, in order, all working on t.
+func (b *builder) addAll(t Target, steps []dag.Step) {
+	for _, s := range steps {
+		s.Group = t
+		b.add(s)
+	}
+}
+
+// stepIDs returns the IDs of steps, in order.
+func stepIDs(steps []dag.Step) []string {
+	ids := make([]string, len(steps))
+	for i, s := range steps {
+		ids[i] = s.ID
+	}
+	return ids
 }
 
 func (b *builder) resource(addr string) (*config.Resource, error) {
@@ -218,7 +259,7 @@ func (b *builder) store(name string) (store.Store, error) {
 // lockFor returns the lock step of a resource in a store, adding it on first
 // use, and registers user as a step that runs under it.
 func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) string {
-	k := pairKey{r.Address, st.Name()}
+	k := Target{r.Address, st.Name()}
 	pr, ok := b.pairs[k]
 	if !ok {
 		pr = &pair{
@@ -229,12 +270,11 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 		b.order = append(b.order, k)
 		ref := plan.RefOf(r)
 		wait := b.env.LockWait
-		err := b.g.Add(Step{
-			ID:       pr.lockID,
-			Label:    fmt.Sprintf("lock %s in store.%s", r.Address, st.Name()),
-			Resource: r.Address,
-			Store:    st.Name(),
-			Run: func(ctx context.Context, _ *Progress) error {
+		b.add(dag.Step{
+			ID:    pr.lockID,
+			Label: fmt.Sprintf("lock %s in store.%s", r.Address, st.Name()),
+			Group: Target{r.Address, st.Name()},
+			Run: func(ctx context.Context, _ *dag.Progress) error {
 				l, err := st.Lock(ctx, ref, wait)
 				if err != nil {
 					return err
@@ -249,9 +289,7 @@ func (b *builder) lockFor(r *config.Resource, st store.Store, user ...string) st
 				return b.p.CheckFolder(st.Name(), ref, archives)
 			},
 		})
-		if err != nil && b.err == nil {
-			b.err = err
-		}
+
 	}
 	pr.users = append(pr.users, user...)
 	return pr.lockID
@@ -315,13 +353,12 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 	id := a.ID
 	lockID := b.lockFor(r, dst, id)
 	ref := plan.RefOf(r)
-	return b.g.Add(Step{
-		ID:       id,
-		Label:    fmt.Sprintf("copy %s from store.%s to store.%s", a.Archive, src.Name(), dst.Name()),
-		Resource: r.Address,
-		Store:    dst.Name(),
-		Deps:     b.after(a, lockID),
-		Run: func(ctx context.Context, p *Progress) error {
+	b.add(dag.Step{
+		ID:    id,
+		Label: fmt.Sprintf("copy %s from store.%s to store.%s", a.Archive, src.Name(), dst.Name()),
+		Group: Target{r.Address, dst.Name()},
+		Deps:  b.after(a, lockID),
+		Run: func(ctx context.Context, p *dag.Progress) error {
 			if _, err := noteNode(ctx, dst, ref, a.Archive, b.env.Config.Node); err != nil {
 				return err
 			}
@@ -340,6 +377,7 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 			return nil
 		},
 	})
+	return nil
 }
 
 // copyVerified copies an archive from src into dst, checking both ends.
@@ -353,7 +391,7 @@ func (b *builder) copy(a *plan.Action, r *config.Resource, src, dst store.Store)
 //
 // From an encrypted store without an identity only a copy into a store
 // that encrypts to the same recipients can be made (copySealed).
-func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name string, p *Progress) error {
+func copyVerified(ctx context.Context, src, dst store.Store, ref store.Ref, name string, p *dag.Progress) error {
 	if err := store.DecryptError(src); err != nil {
 		return copySealed(ctx, src, dst, ref, name, err)
 	}
@@ -579,13 +617,12 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 	if a.Type == plan.Clean {
 		label = fmt.Sprintf("clean %d partial(s) of %s in store.%s", len(names), r.Address, st.Name())
 	}
-	return b.g.Add(Step{
-		ID:       id,
-		Label:    label,
-		Resource: r.Address,
-		Store:    st.Name(),
-		Deps:     b.after(a, lockID),
-		Run: func(ctx context.Context, _ *Progress) error {
+	b.add(dag.Step{
+		ID:    id,
+		Label: label,
+		Group: Target{r.Address, st.Name()},
+		Deps:  b.after(a, lockID),
+		Run: func(ctx context.Context, _ *dag.Progress) error {
 			if a.Type == plan.Prune {
 				if err := b.keepsSound(ctx, st, ref, a.Delete); err != nil {
 					return err
@@ -623,6 +660,7 @@ func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) err
 			return errors.Join(errs...)
 		},
 	})
+	return nil
 }
 
 // stillCleanable is a clean's last line of defence, run under the lock

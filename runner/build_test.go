@@ -9,6 +9,7 @@ import (
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // TestBuildOrdersDependsOnWhateverTheOrder builds the graph of a plan whose
@@ -41,7 +42,7 @@ func TestBuildOrdersDependsOnWhateverTheOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prepareA *Step
+	var prepareA *dag.Step
 	for _, s := range g.Steps() {
 		if s.ID == "backup application.A store.node/prepare" {
 			prepareA = &s

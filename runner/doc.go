@@ -1,13 +1,18 @@
-// Package runner executes a graph of steps: the dump, copy, archive and prune
-// work of `planb apply`, although this part of the package knows nothing of
-// backups.
+// Package runner turns a plan into the graph of steps that executes it:
+// Build makes, for each action of a plan.Plan, the steps of a backup
+// (backup.go: prepare, dump, archive, release), a copy and a prune
+// (build.go), a restore (restore.go: verify, begin, schemas, extract, swap,
+// finish) and a restore drill (drill.go), and puts every action on a
+// resource in a store under that pair's lock. Each step carries its Target
+// (resource and store) as its dag.Step.Group.
 //
-// A Graph holds Steps with dependencies; Run executes it with bounded
-// parallelism, skips the dependents of a failed step while independent
-// branches continue, runs cleanup steps (Step.Always) regardless, and stops
-// cleanly on context cancellation. What happens is reported to Events — a
-// human implementation with progress bars (NewTerminalEvents) and a JSON lines
-// implementation (NewJSONEvents) — and summarised by Result.WriteSummary.
-// WriteMetrics exports the outcome for the Prometheus node_exporter textfile
-// collector.
+// The steps' work is here too: checking what is written and copied
+// (integrity.go, verify.go), incremental delivery folders and the
+// collection of their packs (incremental.go, gc.go), and the records kept
+// beside the archives (damage, nodes, versions, drills).
+//
+// Running the graph is package runner/dag's job, which knows nothing of
+// backups; reporting it (progress, JSON events, summary, DOT, metrics) is
+// package runner/report's. Packages runner/facts and runner/replan gather
+// what plans are made from and re-plan an apply whose folders changed.
 package runner

@@ -18,6 +18,7 @@ import (
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/postgres"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // ReadDrillRecord returns the drill record of a resource folder in a store;
@@ -42,17 +43,17 @@ func (b *builder) drill(a *plan.Action, r *config.Resource, st store.Store) erro
 		return fmt.Errorf("the plan names drill.%s, which the configuration does not declare", a.Drill.Name)
 	}
 	lockID := b.lockFor(r, st, a.ID)
-	return b.g.Add(Step{
-		ID:       a.ID,
-		Label:    fmt.Sprintf("drill %s from store.%s", a.Archive, st.Name()),
-		Resource: r.Address,
-		Store:    st.Name(),
-		Deps:     b.after(a, lockID),
-		Run: func(ctx context.Context, p *Progress) error {
+	b.add(dag.Step{
+		ID:    a.ID,
+		Label: fmt.Sprintf("drill %s from store.%s", a.Archive, st.Name()),
+		Group: Target{r.Address, st.Name()},
+		Deps:  b.after(a, lockID),
+		Run: func(ctx context.Context, p *dag.Progress) error {
 			dr := &drillRun{env: b.env, p: b.p, a: a, r: r, d: d, st: st, ref: plan.RefOf(r), progress: p}
 			return dr.run(ctx)
 		},
 	})
+	return nil
 }
 
 // drillRun is one drill being made.
@@ -64,7 +65,7 @@ type drillRun struct {
 	d        *config.Drill
 	st       store.Store
 	ref      store.Ref
-	progress *Progress
+	progress *dag.Progress
 
 	rec *plan.DrillRecord
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/archive/cas"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // maxIndex bounds what is read of a folder's index entry.
@@ -33,7 +34,7 @@ func indexEntry(prefix string) string {
 // packs, each content once, with an index in the archive, when the
 // resource is incremental and the store keeps packs; whole into the
 // archive otherwise.
-func (run *backupRun) delivery(ctx context.Context, p *Progress, env *Env, dir string) (*archive.TreeInfo, error) {
+func (run *backupRun) delivery(ctx context.Context, p *dag.Progress, env *Env, dir string) (*archive.TreeInfo, error) {
 	packs, ok := run.st.(store.Packs)
 	if !run.r.Incremental || !ok {
 		if run.r.Incremental {
@@ -48,7 +49,7 @@ func (run *backupRun) delivery(ctx context.Context, p *Progress, env *Env, dir s
 // The previous backup in the same store is the parent: the files its
 // index says did not change are not read, unless this backup is one that
 // reads everything (every FullReadEvery-th, or the first).
-func (run *backupRun) packedTree(ctx context.Context, p *Progress, env *Env, packs store.Packs, prefix, dir string) (*archive.TreeInfo, error) {
+func (run *backupRun) packedTree(ctx context.Context, p *dag.Progress, env *Env, packs store.Packs, prefix, dir string) (*archive.TreeInfo, error) {
 	logger := p.Logger()
 	parent := run.parentIndex(ctx, logger, prefix)
 	list, err := packs.ListPacks(ctx)

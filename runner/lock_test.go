@@ -15,6 +15,7 @@ import (
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/s3test"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // slowPersistence plans the backup of a persistence folder into store
@@ -45,11 +46,11 @@ func slowPersistence(t *testing.T, started string) (*plan.Plan, *config.Config) 
 
 // runUntilStarted runs the graph and calls lose once the file started
 // exists; it returns the result and how long the run took.
-func runUntilStarted(t *testing.T, g *Graph, started string, lose func()) (*Result, time.Duration) {
+func runUntilStarted(t *testing.T, g *dag.Graph, started string, lose func()) (*dag.Result, time.Duration) {
 	t.Helper()
-	done := make(chan *Result, 1)
+	done := make(chan *dag.Result, 1)
 	start := time.Now()
-	go func() { done <- Run(context.Background(), g, Options{}) }()
+	go func() { done <- dag.Run(context.Background(), g, dag.Options{}) }()
 	for {
 		if _, err := os.Stat(started); err == nil {
 			break
@@ -75,12 +76,12 @@ func runUntilStarted(t *testing.T, g *Graph, started string, lose func()) (*Resu
 
 // checkStopped checks that a run whose lock was lost failed its step
 // under the lock with the lock's error and wrote nothing.
-func checkStopped(t *testing.T, res *Result, took time.Duration, st store.Store, want string) {
+func checkStopped(t *testing.T, res *dag.Result, took time.Duration, st store.Store, want string) {
 	t.Helper()
 	if took > 30*time.Second {
 		t.Errorf("the run took %s: the step under the lost lock was not stopped", took)
 	}
-	var failed *StepResult
+	var failed *dag.StepResult
 	for _, s := range res.Failed() {
 		if s.Step.ID == "backup persistence.node1 store.node/prepare" {
 			failed = &s
@@ -94,7 +95,7 @@ func checkStopped(t *testing.T, res *Result, took time.Duration, st store.Store,
 		t.Errorf("prepare failed with %v", failed.Err)
 	}
 	for _, s := range res.Steps {
-		if s.Step.ID == "backup persistence.node1 store.node/archive" && s.Status != StatusSkipped {
+		if s.Step.ID == "backup persistence.node1 store.node/archive" && s.Status != dag.StatusSkipped {
 			t.Errorf("the archive step %s after the lock was lost", s.Status)
 		}
 	}

@@ -13,11 +13,12 @@ import (
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/catalog"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // applyAs plans cfg as node (with what the store recorded of the nodes)
 // at now, applies the plan and returns it with the result.
-func applyAs(t *testing.T, cfg *config.Config, node string, now time.Time) (*plan.Plan, *Result) {
+func applyAs(t *testing.T, cfg *config.Config, node string, now time.Time) (*plan.Plan, *dag.Result) {
 	t.Helper()
 	ctx := context.Background()
 	cfg.Node = node
@@ -46,7 +47,7 @@ func applyAs(t *testing.T, cfg *config.Config, node string, now time.Time) (*pla
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, Run(ctx, g, Options{})
+	return p, dag.Run(ctx, g, dag.Options{})
 }
 
 func TestBackupsRecordTheirNode(t *testing.T) {
@@ -108,7 +109,7 @@ func TestBackupsRecordTheirNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed := Run(ctx, g, Options{}).Failed()
+	failed := dag.Run(ctx, g, dag.Options{}).Failed()
 	if len(failed) != 1 || !strings.Contains(failed[0].Err.Error(), "refusing to delete "+second+": node node-b wrote it, and this node (node-c) is not among the owners of persistence.node1") {
 		t.Fatalf("prune of another node's archive: %+v", failed)
 	}

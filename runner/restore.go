@@ -19,6 +19,7 @@ import (
 	"github.com/planb-backup/planb/providers/files"
 	"github.com/planb-backup/planb/providers/postgres"
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // restoreRun is the state the steps of one restore share: the archive,
@@ -80,42 +81,79 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 	}
 	run := &restoreRun{rp: rp, r: r, st: st, ref: plan.RefOf(r), staged: map[string]string{}}
 	env := b.env
-	pre := a.ID + "/"
-	verifyID := restoreVerifyID(b.p)
-	beginID := pre + "begin"
-	swapID := pre + "swap"
-	hooksID := pre + "after_restore"
-	finishID := finalStep(a)
-	cleanupID := pre + "cleanup"
-	lockID := b.lockFor(r, st, cleanupID, verifyID)
-	db := r.Database
-	steps := []Step{{
-		ID:    verifyID,
+	id := func(name string) string { return a.ID + "/" + name }
+	lockID := b.lockFor(r, st, id("cleanup"), restoreVerifyID(b.p))
+
+	verify := dag.Step{
+		ID:    restoreVerifyID(b.p),
 		Label: fmt.Sprintf("verify %s", rp.Archive),
 		Deps:  []string{lockID},
 		Run:   run.verify,
-	}, {
-		ID:    beginID,
+	}
+	begin := dag.Step{
+		ID:    id("begin"),
 		Label: fmt.Sprintf("record the restore of %s in store.%s", r.Address, st.Name()),
-		Deps:  b.after(a, verifyID),
-		Run: func(ctx context.Context, _ *Progress) error {
+		Deps:  b.after(a, verify.ID),
+		Run: func(ctx context.Context, _ *dag.Progress) error {
 			return run.begin(ctx, b.p.Now)
 		},
-	}}
-	swapDeps := []string{beginID}
+	}
+	parts := run.partSteps(id, begin.ID, verify.ID, env)
+	swap := dag.Step{
+		ID:    id("swap"),
+		Label: fmt.Sprintf("swap in the folders and options of %s", r.Address),
+		Deps:  append([]string{begin.ID}, stepIDs(parts)...),
+		Run: func(ctx context.Context, _ *dag.Progress) error {
+			return run.swapIn(ctx, env)
+		},
+	}
+	hooks := dag.Step{
+		ID:    id("after_restore"),
+		Label: fmt.Sprintf("run after_restore hooks of %s", r.Address),
+		Deps:  []string{swap.ID},
+		Run: func(ctx context.Context, _ *dag.Progress) error {
+			return run.afterRestore(ctx, env)
+		},
+	}
+	finish := dag.Step{
+		ID:    finalStep(a),
+		Label: fmt.Sprintf("finish restore of %s", r.Address),
+		Deps:  []string{hooks.ID},
+		Run: func(ctx context.Context, _ *dag.Progress) error {
+			return run.finish(ctx)
+		},
+	}
+	cleanup := dag.Step{
+		ID:     id("cleanup"),
+		Label:  fmt.Sprintf("clean up restore of %s", r.Address),
+		Deps:   []string{finish.ID},
+		Always: true,
+		Run: func(ctx context.Context, _ *dag.Progress) error {
+			return run.cleanup(context.WithoutCancel(ctx), env)
+		},
+	}
+	b.addAll(Target{r.Address, st.Name()}, slices.Concat([]dag.Step{verify, begin}, parts, []dag.Step{swap, hooks, finish, cleanup}))
+	return nil
+}
+
+// partSteps returns the steps that restore the parts of the archive (id
+// names them): the database of a persistence resource and the schemas,
+// after begin, in one transaction each; the delivery folder and the files,
+// extracted beside their targets once the archive is verified.
+func (run *restoreRun) partSteps(id func(string) string, beginID, verifyID string, env *Env) []dag.Step {
+	rp, db := run.rp, run.r.Database
+	var steps []dag.Step
 	var set []plan.SchemaRestore
 	for _, s := range rp.Schemas {
 		if s.Role != "database" {
 			set = append(set, s)
 			continue
 		}
-		id := pre + "database/" + rp.Database
-		swapDeps = append(swapDeps, id)
-		steps = append(steps, Step{
-			ID:    id,
+		steps = append(steps, dag.Step{
+			ID:    id("database/" + rp.Database),
 			Label: fmt.Sprintf("restore database %s", rp.Database),
 			Deps:  []string{beginID},
-			Run: func(ctx context.Context, p *Progress) error {
+			Run: func(ctx context.Context, p *dag.Progress) error {
 				return run.database(ctx, p, ConnConfig(db, rp.Database), s)
 			},
 		})
@@ -125,13 +163,11 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 		for i, s := range set {
 			names[i] = s.Target
 		}
-		id := pre + "schemas"
-		swapDeps = append(swapDeps, id)
-		steps = append(steps, Step{
-			ID:    id,
+		steps = append(steps, dag.Step{
+			ID:    id("schemas"),
 			Label: fmt.Sprintf("restore schema %s", strings.Join(names, ", ")),
 			Deps:  []string{beginID},
-			Run: func(ctx context.Context, p *Progress) error {
+			Run: func(ctx context.Context, p *dag.Progress) error {
 				return run.schemas(ctx, p, ConnConfig(db, rp.Database), set, env.DBLockTimeout)
 			},
 		})
@@ -140,62 +176,30 @@ func (b *builder) restore(a *plan.Action, r *config.Resource, st store.Store) er
 		if t == nil {
 			continue
 		}
-		id := pre + "extract/" + t.Target
-		swapDeps = append(swapDeps, id)
-		steps = append(steps, Step{
-			ID:    id,
+		steps = append(steps, dag.Step{
+			ID:    id("extract/" + t.Target),
 			Label: fmt.Sprintf("extract %s beside %s", t.Prefix, t.Target),
 			Deps:  []string{verifyID},
-			Run: func(ctx context.Context, p *Progress) error {
+			Run: func(ctx context.Context, p *dag.Progress) error {
 				return run.extract(ctx, p, t)
 			},
 		})
 	}
-	steps = append(steps, Step{
-		ID:    swapID,
-		Label: fmt.Sprintf("swap in the folders and options of %s", r.Address),
-		Deps:  swapDeps,
-		Run: func(ctx context.Context, _ *Progress) error {
-			return run.swapIn(ctx, env)
-		},
-	}, Step{
-		ID:    hooksID,
-		Label: fmt.Sprintf("run after_restore hooks of %s", r.Address),
-		Deps:  []string{swapID},
-		Run: func(ctx context.Context, _ *Progress) error {
-			if rp.ToDatabase != "" || len(r.AfterRestore) == 0 {
-				return nil
-			}
-			if err := runHooks(ctx, r.AfterRestore, env); err != nil {
-				return err
-			}
-			run.mu.Lock()
-			run.replaced = append(run.replaced, "after_restore hooks")
-			run.mu.Unlock()
-			return nil
-		},
-	}, Step{
-		ID:    finishID,
-		Label: fmt.Sprintf("finish restore of %s", r.Address),
-		Deps:  []string{hooksID},
-		Run: func(ctx context.Context, _ *Progress) error {
-			return run.finish(ctx)
-		},
-	}, Step{
-		ID:     cleanupID,
-		Label:  fmt.Sprintf("clean up restore of %s", r.Address),
-		Deps:   []string{finishID},
-		Always: true,
-		Run: func(ctx context.Context, _ *Progress) error {
-			return run.cleanup(context.WithoutCancel(ctx), env)
-		},
-	})
-	for _, s := range steps {
-		s.Resource, s.Store = r.Address, st.Name()
-		if err := b.g.Add(s); err != nil {
-			return err
-		}
+	return steps
+}
+
+// afterRestore runs the resource's after_restore hooks, unless the restore
+// goes to another database, and counts them among what was replaced.
+func (run *restoreRun) afterRestore(ctx context.Context, env *Env) error {
+	if run.rp.ToDatabase != "" || len(run.r.AfterRestore) == 0 {
+		return nil
 	}
+	if err := runHooks(ctx, run.r.AfterRestore, env); err != nil {
+		return err
+	}
+	run.mu.Lock()
+	run.replaced = append(run.replaced, "after_restore hooks")
+	run.mu.Unlock()
 	return nil
 }
 
@@ -252,7 +256,7 @@ func renamedOnly(rp *plan.RestorePlan) bool {
 	return true
 }
 
-func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
+func (run *restoreRun) verify(ctx context.Context, p *dag.Progress) error {
 	obj, err := run.st.Open(ctx, run.ref, run.rp.Archive)
 	if err != nil {
 		return err
@@ -301,7 +305,7 @@ func (run *restoreRun) verify(ctx context.Context, p *Progress) error {
 }
 
 // database restores a whole-database dump.
-func (run *restoreRun) database(ctx context.Context, p *Progress, cc postgres.ConnConfig, s plan.SchemaRestore) error {
+func (run *restoreRun) database(ctx context.Context, p *dag.Progress, cc postgres.ConnConfig, s plan.SchemaRestore) error {
 	rc, err := run.rd.OpenEntry(s.Entry)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", s.Entry, err)
@@ -320,7 +324,7 @@ func (run *restoreRun) database(ctx context.Context, p *Progress, cc postgres.Co
 // archive's other schemas come along as context when a schema is restored
 // under another name: they are restored beside it in the scratch database,
 // so that its references to them resolve.
-func (run *restoreRun) schemas(ctx context.Context, p *Progress, cc postgres.ConnConfig, set []plan.SchemaRestore, lockTimeout time.Duration) error {
+func (run *restoreRun) schemas(ctx context.Context, p *dag.Progress, cc postgres.ConnConfig, set []plan.SchemaRestore, lockTimeout time.Duration) error {
 	var dumps []postgres.SchemaDump
 	opts := postgres.SetOptions{Replace: true, LockTimeout: lockTimeout}
 	for _, s := range set {
@@ -360,7 +364,7 @@ func (run *restoreRun) schemas(ctx context.Context, p *Progress, cc postgres.Con
 
 // dump opens an archive entry as a schema dump; p, when set, counts what is
 // read.
-func (run *restoreRun) dump(schema, entry string, p *Progress) postgres.SchemaDump {
+func (run *restoreRun) dump(schema, entry string, p *dag.Progress) postgres.SchemaDump {
 	return postgres.SchemaDump{Schema: schema, Open: func() (io.ReadCloser, error) {
 		rc, err := run.rd.OpenEntry(entry)
 		if err != nil {
@@ -379,7 +383,7 @@ type readCloser struct {
 }
 
 // extract extracts a tree of the archive beside its target folder.
-func (run *restoreRun) extract(ctx context.Context, p *Progress, t *plan.TreeRestore) error {
+func (run *restoreRun) extract(ctx context.Context, p *dag.Progress, t *plan.TreeRestore) error {
 	parent := filepath.Dir(filepath.Clean(t.Target))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/dag"
+	"github.com/planb-backup/planb/runner/report"
 )
 
 type applyOptions struct {
@@ -125,8 +127,8 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 	}
 	failed := res.Failed()
 	canceled := res.Canceled()
-	metrics := runner.BackupMetrics(p, res)
-	drills := runner.DrillMetrics(p, res)
+	metrics := report.BackupMetrics(p, res)
+	drills := report.DrillMetrics(p, res)
 	// An apply that planned for itself and waited for a lock plans again
 	// what another apply changed meanwhile; a saved plan is run exactly or
 	// not at all.
@@ -139,8 +141,8 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 		if err := g.showPlan(p, o.asJSON); err != nil {
 			return err
 		}
-		failed = slices.DeleteFunc(failed, func(f runner.StepResult) bool { return errors.Is(f.Err, plan.ErrStale) })
-		var rerun *runner.Result
+		failed = slices.DeleteFunc(failed, func(f dag.StepResult) bool { return errors.Is(f.Err, plan.ErrStale) })
+		var rerun *dag.Result
 		if p.HasChanges() {
 			rerun, err = g.execute(ctx, p, cfg, stores, o)
 			if err != nil {
@@ -148,13 +150,13 @@ func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) e
 			}
 			failed = append(failed, rerun.Failed()...)
 			canceled = canceled || rerun.Canceled()
-			metrics = append(metrics, runner.BackupMetrics(p, rerun)...)
+			metrics = append(metrics, report.BackupMetrics(p, rerun)...)
 		}
-		drills = runner.MergeDrillMetrics(drills, runner.DrillMetrics(p, rerun))
+		drills = report.MergeDrillMetrics(drills, report.DrillMetrics(p, rerun))
 	}
 	var metricsErr error
 	if o.metricsFile != "" {
-		if metricsErr = runner.WriteMetricsWithDrills(o.metricsFile, metrics, drills); metricsErr != nil {
+		if metricsErr = report.WriteMetricsWithDrills(o.metricsFile, metrics, drills); metricsErr != nil {
 			g.logger.Error("write metrics", "path", o.metricsFile, "err", metricsErr)
 		}
 	}
@@ -196,18 +198,18 @@ func (g *globals) showPlan(p *plan.Plan, asJSON bool) error {
 
 // staleResources lists the resources whose store folder changed while the
 // apply waited for its lock.
-func staleResources(failed []runner.StepResult) []string {
+func staleResources(failed []dag.StepResult) []string {
 	var out []string
 	for _, f := range failed {
-		if errors.Is(f.Err, plan.ErrStale) && f.Step.Resource != "" && !slices.Contains(out, f.Step.Resource) {
-			out = append(out, f.Step.Resource)
+		if r := runner.TargetOf(f.Step).Resource; errors.Is(f.Err, plan.ErrStale) && r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
 		}
 	}
 	return out
 }
 
 // execute runs a plan's step graph and prints its summary.
-func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store, o applyOptions) (*runner.Result, error) {
+func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store, o applyOptions) (*dag.Result, error) {
 	env := &runner.Env{
 		Config:        cfg,
 		Stores:        stores,
@@ -225,19 +227,19 @@ func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config,
 		parallelism = cfg.Parallelism
 	}
 	if parallelism <= 0 {
-		parallelism = runner.DefaultParallelism()
+		parallelism = dag.DefaultParallelism()
 	}
-	var events runner.Events
+	var events dag.Events
 	if o.asJSON {
-		events = runner.NewJSONEvents(g.stdout)
+		events = report.NewJSONEvents(g.stdout)
 	} else {
-		events = runner.NewTerminalEvents(g.stderr, isTerminal(g.stderr))
+		events = report.NewTerminalEvents(g.stderr, isTerminal(g.stderr))
 	}
-	res := runner.Run(ctx, graph, runner.Options{Parallelism: parallelism, Events: events, Logger: g.logger})
+	res := dag.Run(ctx, graph, dag.Options{Parallelism: parallelism, Events: events, Logger: g.logger})
 	events.Close()
 	g.report.executed(p, res)
 	if !o.asJSON {
-		res.WriteSummary(g.stdout)
+		report.WriteSummary(g.stdout, res)
 	}
 	return res, nil
 }

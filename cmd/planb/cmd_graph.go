@@ -7,6 +7,7 @@ import (
 
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/report"
 )
 
 func newGraphCmd(g *globals) *cobra.Command {
@@ -43,7 +44,7 @@ resources, as for plan.`,
 			if err != nil {
 				return err
 			}
-			return graph.WriteDOT(g.stdout)
+			return report.WriteDOT(g.stdout, graph)
 		},
 	}
 	cmd.Flags().StringArrayVar(&targets, "target", nil, "limit the plan to a resource address (repeatable)")

@@ -12,6 +12,7 @@ import (
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/notify"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // notifyBound is how long apply and verify wait at their end for their
@@ -107,14 +108,14 @@ type runReport struct {
 	// plans and results are each run of apply's step graph (two when
 	// apply planned again after waiting for a lock).
 	plans   []*plan.Plan
-	results []*runner.Result
+	results []*dag.Result
 	// archives and failures are verify's.
 	archives *notify.Archives
 	failures []notify.Failure
 }
 
 // executed records one run of apply's step graph.
-func (r *runReport) executed(p *plan.Plan, res *runner.Result) {
+func (r *runReport) executed(p *plan.Plan, res *dag.Result) {
 	if r == nil || res == nil {
 		return
 	}
@@ -172,8 +173,8 @@ func (r *runReport) summarize(finished time.Time, code int, err error) *notify.S
 		}
 		for _, st := range res.Steps {
 			s.Steps[string(st.Status)]++
-			if st.Step.Resource != "" {
-				rs := resource(st.Step.Resource)
+			if t := runner.TargetOf(st.Step); t.Resource != "" {
+				rs := resource(t.Resource)
 				rs.Steps[string(st.Status)]++
 				rs.Result = worseResult(rs.Result, st.Status)
 			}
@@ -189,11 +190,11 @@ func (r *runReport) summarize(finished time.Time, code int, err error) *notify.S
 // worseResult is the result of a resource that was result before a step
 // ended with st: a failed or skipped step fails it, a canceled one
 // interrupts it unless it failed already.
-func worseResult(result string, st runner.Status) string {
+func worseResult(result string, st dag.Status) string {
 	switch {
-	case st == runner.StatusFailed || st == runner.StatusSkipped:
+	case st == dag.StatusFailed || st == dag.StatusSkipped:
 		return notify.ResultFailed
-	case st == runner.StatusCanceled && result == notify.ResultOK:
+	case st == dag.StatusCanceled && result == notify.ResultOK:
 		return notify.ResultInterrupted
 	}
 	return result
@@ -201,7 +202,7 @@ func worseResult(result string, st runner.Status) string {
 
 // stepFailure describes the failed step f of res, with the number of steps
 // skipped because of it.
-func stepFailure(res *runner.Result, f runner.StepResult) notify.Failure {
+func stepFailure(res *dag.Result, f dag.StepResult) notify.Failure {
 	skipped := 0
 	for _, st := range res.Steps {
 		if st.SkippedBecause == f.Step.ID {
@@ -213,7 +214,7 @@ func stepFailure(res *runner.Result, f runner.StepResult) notify.Failure {
 		label = f.Step.ID
 	}
 	return notify.Failure{
-		Step: f.Step.ID, Label: label, Resource: f.Step.Resource, Store: f.Step.Store, Error: fmt.Sprint(f.Err), Skipped: skipped,
+		Step: f.Step.ID, Label: label, Resource: runner.TargetOf(f.Step).Resource, Store: runner.TargetOf(f.Step).Store, Error: fmt.Sprint(f.Err), Skipped: skipped,
 	}
 }
 
@@ -238,8 +239,8 @@ func summaryLine(s *notify.Summary) string {
 		parts = append(parts, fmt.Sprintf("%d archive(s) verified, %d damaged, %d unreadable or unchecked", s.Archives.Verified, s.Archives.Damaged, s.Archives.Unreadable))
 	case len(s.Steps) > 0:
 		var counts []string
-		for _, st := range []runner.Status{runner.StatusOK, runner.StatusFailed, runner.StatusSkipped, runner.StatusCanceled} {
-			if n := s.Steps[string(st)]; n > 0 || st == runner.StatusOK {
+		for _, st := range []dag.Status{dag.StatusOK, dag.StatusFailed, dag.StatusSkipped, dag.StatusCanceled} {
+			if n := s.Steps[string(st)]; n > 0 || st == dag.StatusOK {
 				counts = append(counts, fmt.Sprintf("%d %s", n, st))
 			}
 		}

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"encoding/json"
@@ -13,33 +13,9 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/dag"
 )
-
-// Events receives what happens during Run. StepStarted and StepFinished are
-// called from Run's goroutine, StepProgress from the step's goroutine, so
-// implementations must be safe for concurrent use. Close ends the output
-// (stops progress bars); Run never calls it, its creator does.
-type Events interface {
-	StepStarted(s Step)
-	// StepProgress reports bytes done and the expected total (-1 when
-	// unknown). Run throttles it to a few calls per second per step.
-	StepProgress(s Step, done, total int64)
-	StepFinished(r StepResult)
-	Close()
-}
-
-// RunFinisher is implemented by Events that report the end of the whole
-// run; Run calls RunFinished once, after the last StepFinished.
-type RunFinisher interface {
-	RunFinished(r *Result)
-}
-
-type nopEvents struct{}
-
-func (nopEvents) StepStarted(Step)                {}
-func (nopEvents) StepProgress(Step, int64, int64) {}
-func (nopEvents) StepFinished(StepResult)         {}
-func (nopEvents) Close()                          {}
 
 // jsonProgressInterval is the minimum time between two step_progress lines
 // of one step.
@@ -48,20 +24,20 @@ const jsonProgressInterval = time.Second
 // jsonEvent is one line of NewJSONEvents' output. Fields are only ever
 // added, never renamed or repurposed.
 type jsonEvent struct {
-	Type            string   `json:"type"`
-	Time            string   `json:"time"`
-	Step            string   `json:"step,omitempty"`
-	Label           string   `json:"label,omitempty"`
-	Resource        string   `json:"resource,omitempty"`
-	Store           string   `json:"store,omitempty"`
-	Status          Status   `json:"status,omitempty"`
-	Error           string   `json:"error,omitempty"`
-	SkippedBecause  string   `json:"skipped_because,omitempty"`
-	Bytes           *int64   `json:"bytes,omitempty"`
-	Total           *int64   `json:"total,omitempty"`
-	DurationSeconds *float64 `json:"duration_seconds,omitempty"`
+	Type            string     `json:"type"`
+	Time            string     `json:"time"`
+	Step            string     `json:"step,omitempty"`
+	Label           string     `json:"label,omitempty"`
+	Resource        string     `json:"resource,omitempty"`
+	Store           string     `json:"store,omitempty"`
+	Status          dag.Status `json:"status,omitempty"`
+	Error           string     `json:"error,omitempty"`
+	SkippedBecause  string     `json:"skipped_because,omitempty"`
+	Bytes           *int64     `json:"bytes,omitempty"`
+	Total           *int64     `json:"total,omitempty"`
+	DurationSeconds *float64   `json:"duration_seconds,omitempty"`
 	// Counts is set on the summary line: steps per status.
-	Counts map[Status]int `json:"counts,omitempty"`
+	Counts map[dag.Status]int `json:"counts,omitempty"`
 }
 
 type jsonEvents struct {
@@ -80,23 +56,24 @@ type jsonEvents struct {
 //
 // Times are RFC 3339 in UTC; empty fields are omitted. Write errors are
 // ignored: losing the event stream must not stop a backup.
-func NewJSONEvents(w io.Writer) Events {
+func NewJSONEvents(w io.Writer) dag.Events {
 	return &jsonEvents{enc: json.NewEncoder(w), now: time.Now, lastProgress: map[string]time.Time{}}
 }
 
-func (j *jsonEvents) write(e jsonEvent, s Step) {
-	e.Step, e.Label, e.Resource, e.Store = s.ID, s.Label, s.Resource, s.Store
+func (j *jsonEvents) write(e jsonEvent, s dag.Step) {
+	t := runner.TargetOf(s)
+	e.Step, e.Label, e.Resource, e.Store = s.ID, s.Label, t.Resource, t.Store
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	e.Time = j.now().UTC().Format(time.RFC3339Nano)
 	_ = j.enc.Encode(e)
 }
 
-func (j *jsonEvents) StepStarted(s Step) {
+func (j *jsonEvents) StepStarted(s dag.Step) {
 	j.write(jsonEvent{Type: "step_started"}, s)
 }
 
-func (j *jsonEvents) StepProgress(s Step, done, total int64) {
+func (j *jsonEvents) StepProgress(s dag.Step, done, total int64) {
 	j.mu.Lock()
 	now := j.now()
 	last, seen := j.lastProgress[s.ID]
@@ -113,7 +90,7 @@ func (j *jsonEvents) StepProgress(s Step, done, total int64) {
 	j.write(e, s)
 }
 
-func (j *jsonEvents) StepFinished(r StepResult) {
+func (j *jsonEvents) StepFinished(r dag.StepResult) {
 	j.mu.Lock()
 	delete(j.lastProgress, r.Step.ID)
 	j.mu.Unlock()
@@ -121,25 +98,25 @@ func (j *jsonEvents) StepFinished(r StepResult) {
 	if r.Err != nil {
 		e.Error = r.Err.Error()
 	}
-	if r.Status != StatusSkipped && !r.Start.IsZero() {
+	if r.Status != dag.StatusSkipped && !r.Start.IsZero() {
 		secs := r.Duration.Seconds()
 		e.Bytes, e.DurationSeconds = &r.Bytes, &secs
 	}
 	j.write(e, r.Step)
 }
 
-func (j *jsonEvents) RunFinished(r *Result) {
+func (j *jsonEvents) RunFinished(r *dag.Result) {
 	secs := r.Duration.Seconds()
-	e := jsonEvent{Type: "summary", Status: StatusOK, DurationSeconds: &secs, Counts: r.Counts()}
+	e := jsonEvent{Type: "summary", Status: dag.StatusOK, DurationSeconds: &secs, Counts: r.Counts()}
 	switch {
 	case r.Err != nil:
-		e.Status, e.Error = StatusFailed, r.Err.Error()
+		e.Status, e.Error = dag.StatusFailed, r.Err.Error()
 	case r.Canceled():
-		e.Status = StatusCanceled
+		e.Status = dag.StatusCanceled
 	case !r.OK():
-		e.Status = StatusFailed
+		e.Status = dag.StatusFailed
 	}
-	j.write(e, Step{})
+	j.write(e, dag.Step{})
 }
 
 func (j *jsonEvents) Close() {}
@@ -161,7 +138,7 @@ type terminalEvents struct {
 // plain line per step start and finish. Status words are coloured only on a
 // terminal and when NO_COLOR is unset or empty. Close must be called to stop
 // the bars.
-func NewTerminalEvents(w io.Writer, isTerminal bool) Events {
+func NewTerminalEvents(w io.Writer, isTerminal bool) dag.Events {
 	t := &terminalEvents{w: w, bars: map[string]*mpb.Bar{}, now: time.Now}
 	if isTerminal {
 		t.color = os.Getenv("NO_COLOR") == ""
@@ -188,21 +165,21 @@ func (t *terminalEvents) line(status, text string) {
 }
 
 var statusColors = map[string]string{
-	string(StatusOK):       "32",
-	string(StatusFailed):   "31",
-	string(StatusSkipped):  "33",
-	string(StatusCanceled): "33",
+	string(dag.StatusOK):       "32",
+	string(dag.StatusFailed):   "31",
+	string(dag.StatusSkipped):  "33",
+	string(dag.StatusCanceled): "33",
 }
 
-func (t *terminalEvents) StepStarted(s Step) {
+func (t *terminalEvents) StepStarted(s dag.Step) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.progress == nil {
-		t.line("start", s.name())
+		t.line("start", s.Name())
 		return
 	}
 	t.bars[s.ID] = t.progress.AddBar(0,
-		mpb.PrependDecorators(decor.Name(s.name(), decor.WCSyncSpaceR)),
+		mpb.PrependDecorators(decor.Name(s.Name(), decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(
 			decor.Current(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace),
 			decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace),
@@ -211,7 +188,7 @@ func (t *terminalEvents) StepStarted(s Step) {
 	)
 }
 
-func (t *terminalEvents) StepProgress(s Step, done, total int64) {
+func (t *terminalEvents) StepProgress(s dag.Step, done, total int64) {
 	t.mu.Lock()
 	bar := t.bars[s.ID]
 	t.mu.Unlock()
@@ -224,24 +201,24 @@ func (t *terminalEvents) StepProgress(s Step, done, total int64) {
 	bar.SetCurrent(done)
 }
 
-func (t *terminalEvents) StepFinished(r StepResult) {
+func (t *terminalEvents) StepFinished(r dag.StepResult) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if bar := t.bars[r.Step.ID]; bar != nil {
 		bar.Abort(true)
 		delete(t.bars, r.Step.ID)
 	}
-	text := r.Step.name()
+	text := r.Step.Name()
 	switch r.Status {
-	case StatusOK:
+	case dag.StatusOK:
 		if r.Bytes > 0 {
 			text += fmt.Sprintf(" (%s in %s)", plan.FormatBytes(r.Bytes), roundDuration(r.Duration))
 		} else {
 			text += fmt.Sprintf(" (%s)", roundDuration(r.Duration))
 		}
-	case StatusSkipped:
+	case dag.StatusSkipped:
 		text += fmt.Sprintf(" (%s failed)", r.SkippedBecause)
-	case StatusFailed, StatusCanceled:
+	case dag.StatusFailed, dag.StatusCanceled:
 		if r.Err != nil {
 			text += ": " + strings.TrimRight(r.Err.Error(), "\n")
 		}

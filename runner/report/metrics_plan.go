@@ -1,10 +1,12 @@
-package runner
+package report
 
 import (
 	"strings"
 	"time"
 
 	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/providers/store/catalog"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // BackupMetrics turns the result of applying a plan into one metric per
@@ -12,7 +14,7 @@ import (
 // bytes it moved. LastSuccess is the new archive's time after a success, and
 // the newest archive the plan found before a failure, so the series does not
 // vanish when a run fails.
-func BackupMetrics(p *plan.Plan, res *Result) []Metric {
+func BackupMetrics(p *plan.Plan, res *dag.Result) []Metric {
 	var out []Metric
 	for _, a := range p.Actions {
 		if a.Type != plan.Backup && a.Type != plan.Copy {
@@ -26,7 +28,7 @@ func BackupMetrics(p *plan.Plan, res *Result) []Metric {
 				continue
 			}
 			seen = true
-			if sr.Status != StatusOK {
+			if sr.Status != dag.StatusOK {
 				m.OK = false
 			}
 			m.Bytes += sr.Bytes
@@ -43,7 +45,7 @@ func BackupMetrics(p *plan.Plan, res *Result) []Metric {
 		if !first.IsZero() {
 			m.Duration = last.Sub(first)
 		}
-		if t, ok := archiveTime(a.Archive); ok && m.OK {
+		if _, t, _, ok := catalog.ParseArchiveName(a.Archive); ok && m.OK {
 			m.LastSuccess = t
 		} else {
 			for _, st := range p.Resources {

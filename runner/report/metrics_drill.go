@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/plan"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // DrillMetric is where a drilled resource stands after a run: its last
@@ -72,7 +73,7 @@ func unixSeconds(t time.Time) string {
 // covers with a drill and that was ever drilled: the drill this run made
 // of it, else the last one its stores recorded. A drill this run did not
 // get to (skipped, cancelled) leaves the recorded state.
-func DrillMetrics(p *plan.Plan, res *Result) []DrillMetric {
+func DrillMetrics(p *plan.Plan, res *dag.Result) []DrillMetric {
 	var out []DrillMetric
 	for _, s := range p.Drills {
 		m := DrillMetric{Resource: s.Resource, Drill: s.Drill, LastSuccess: s.LastSuccess}
@@ -86,10 +87,10 @@ func DrillMetrics(p *plan.Plan, res *Result) []DrillMetric {
 				continue
 			}
 			for _, sr := range res.Steps {
-				if sr.Step.ID != a.ID || (sr.Status != StatusOK && sr.Status != StatusFailed) {
+				if sr.Step.ID != a.ID || (sr.Status != dag.StatusOK && sr.Status != dag.StatusFailed) {
 					continue
 				}
-				m.Last, m.Duration, m.OK = p.Now, sr.Duration, sr.Status == StatusOK
+				m.Last, m.Duration, m.OK = p.Now, sr.Duration, sr.Status == dag.StatusOK
 				if m.OK {
 					m.LastSuccess = p.Now
 				}

@@ -1,4 +1,4 @@
-package runner
+package report
 
 import (
 	"bufio"
@@ -10,6 +10,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/dag"
 )
 
 // fakeClock returns t and advances it by step on every call.
@@ -31,20 +34,20 @@ func TestJSONEvents(t *testing.T) {
 	ev := NewJSONEvents(&buf)
 	ev.(*jsonEvents).now = fakeClock(t0, 100*time.Millisecond)
 	g := mustGraph(t,
-		Step{ID: "app.A/dump/a_mngt", Label: "dump schema a_mngt", Resource: "app.A", Store: "node", Run: func(_ context.Context, p *Progress) error {
+		dag.Step{ID: "app.A/dump/a_mngt", Label: "dump schema a_mngt", Group: runner.Target{Resource: "app.A", Store: "node"}, Run: func(_ context.Context, p *dag.Progress) error {
 			p.SetTotal(100)
 			for range 10 {
 				p.Add(10)
-				time.Sleep(progressInterval + 5*time.Millisecond)
+				time.Sleep(dag.ProgressInterval + 5*time.Millisecond)
 			}
 			return nil
 		}},
-		Step{ID: "app.A/archive", Label: "archive app.A", Resource: "app.A", Deps: []string{"app.A/dump/a_mngt"}, Run: func(context.Context, *Progress) error {
+		dag.Step{ID: "app.A/archive", Label: "archive app.A", Group: runner.Target{Resource: "app.A"}, Deps: []string{"app.A/dump/a_mngt"}, Run: func(context.Context, *dag.Progress) error {
 			return errors.New(`disk "full"`)
 		}},
-		Step{ID: "app.A/upload", Label: "upload", Deps: []string{"app.A/archive"}},
+		dag.Step{ID: "app.A/upload", Label: "upload", Deps: []string{"app.A/archive"}},
 	)
-	Run(context.Background(), g, Options{Events: ev})
+	dag.Run(context.Background(), g, dag.Options{Events: ev})
 	ev.Close()
 
 	type line struct {
@@ -133,13 +136,13 @@ func TestTerminalEventsPlain(t *testing.T) {
 	var buf bytes.Buffer
 	ev := NewTerminalEvents(&buf, false)
 	ev.(*terminalEvents).now = fakeClock(t0, time.Second)
-	dump := Step{ID: "app.A/dump/a_mngt", Label: "dump schema a_mngt"}
+	dump := dag.Step{ID: "app.A/dump/a_mngt", Label: "dump schema a_mngt"}
 	ev.StepStarted(dump)
 	ev.StepProgress(dump, 10, 100)
-	ev.StepFinished(StepResult{Step: dump, Status: StatusOK, Bytes: 3 << 20, Duration: 2500 * time.Millisecond})
-	ev.StepFinished(StepResult{Step: Step{ID: "app.B/dump"}, Status: StatusFailed, Err: errors.New("pg_dump: exit status 1")})
-	ev.StepFinished(StepResult{Step: Step{ID: "app.B/archive", Label: "archive app.B"}, Status: StatusSkipped, SkippedBecause: "app.B/dump"})
-	ev.StepFinished(StepResult{Step: Step{ID: "app.C/lock", Label: "lock app.C"}, Status: StatusCanceled, Err: context.Canceled})
+	ev.StepFinished(dag.StepResult{Step: dump, Status: dag.StatusOK, Bytes: 3 << 20, Duration: 2500 * time.Millisecond})
+	ev.StepFinished(dag.StepResult{Step: dag.Step{ID: "app.B/dump"}, Status: dag.StatusFailed, Err: errors.New("pg_dump: exit status 1")})
+	ev.StepFinished(dag.StepResult{Step: dag.Step{ID: "app.B/archive", Label: "archive app.B"}, Status: dag.StatusSkipped, SkippedBecause: "app.B/dump"})
+	ev.StepFinished(dag.StepResult{Step: dag.Step{ID: "app.C/lock", Label: "lock app.C"}, Status: dag.StatusCanceled, Err: context.Canceled})
 	ev.Close()
 	want := `02:30:00 start    dump schema a_mngt
 02:30:01 ok       dump schema a_mngt (3.0 MiB in 2.5s)
@@ -158,7 +161,7 @@ func TestTerminalEventsBars(t *testing.T) {
 			t.Setenv("NO_COLOR", noColor)
 			var buf syncBuffer
 			ev := NewTerminalEvents(&buf, true)
-			g := mustGraph(t, Step{ID: "copy", Label: "copy archive", Run: func(_ context.Context, p *Progress) error {
+			g := mustGraph(t, dag.Step{ID: "copy", Label: "copy archive", Run: func(_ context.Context, p *dag.Progress) error {
 				p.SetTotal(4 << 20)
 				for range 4 {
 					p.Add(1 << 20)
@@ -168,7 +171,7 @@ func TestTerminalEventsBars(t *testing.T) {
 			}})
 			done := make(chan struct{})
 			go func() {
-				Run(context.Background(), g, Options{Events: ev})
+				dag.Run(context.Background(), g, dag.Options{Events: ev})
 				ev.Close()
 				close(done)
 			}()
