@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/plan/retention"
 	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
@@ -27,7 +28,7 @@ func nodesOf(storeName string, byNode map[string][]catalog.Archive) map[string]m
 func nodeFixture() *config.Config {
 	cfg := fixture()
 	cfg.Node = "node-b"
-	cfg.Resource("application.B").Retention = &config.Retention{Name: "one", KeepLast: 1}
+	cfg.Resource("application.B").Retention = &config.Retention{Name: "one", Policy: retention.Policy{KeepLast: 1}}
 	return cfg
 }
 

@@ -440,7 +440,7 @@ func pruneAction(r *config.Resource, v *storeView, now time.Time) *Action {
 	if len(times) == 0 {
 		return nil
 	}
-	decisions := retention.Apply(policyOf(r.Retention), times, now)
+	decisions := retention.Apply(r.Retention.Policy, times, now)
 	a := &Action{
 		ID:       actionID(Prune, r.Address, v.store.Name),
 		Type:     Prune,
@@ -478,19 +478,6 @@ func pruneAction(r *config.Resource, v *storeView, now time.Time) *Action {
 		a.DependsOn = []string{v.incomingAction}
 	}
 	return a
-}
-
-func policyOf(r *config.Retention) retention.Policy {
-	return retention.Policy{
-		KeepLast:    r.KeepLast,
-		KeepHourly:  r.KeepHourly,
-		KeepDaily:   r.KeepDaily,
-		KeepWeekly:  r.KeepWeekly,
-		KeepMonthly: r.KeepMonthly,
-		KeepYearly:  r.KeepYearly,
-		KeepWithin:  r.KeepWithin,
-		MaxAge:      r.MaxAge,
-	}
 }
 
 func actionID(t ActionType, resource, storeName string) string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/plan/retention"
 	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
@@ -24,7 +25,7 @@ func fixture() *config.Config {
 	node := &config.Store{Name: "node", Local: &config.LocalStore{Path: "/b/node"}}
 	offsite := &config.Store{Name: "offsite", Local: &config.LocalStore{Path: "/b/offsite"}}
 	db := &config.Database{Name: "css", Host: "h", Port: 5432, DBName: "postgres"}
-	keep2 := &config.Retention{Name: "two", KeepLast: 2}
+	keep2 := &config.Retention{Name: "two", Policy: retention.Policy{KeepLast: 2}}
 	return &config.Config{
 		Digest: "digest-1",
 		Stores: map[string]*config.Store{"node": node, "offsite": offsite},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/plan/retention"
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/catalog"
@@ -54,7 +55,7 @@ func TestBackupsRecordTheirNode(t *testing.T) {
 	cfg, root := folderDrill(t)
 	cfg.Drills = nil
 	r := cfg.Resources[0]
-	r.Retention = &config.Retention{KeepLast: 1}
+	r.Retention = &config.Retention{Policy: retention.Policy{KeepLast: 1}}
 	r.Owners = []string{"node-a", "node-b"}
 	ref := store.Ref{Kind: "persistence", Name: "node1"}
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)

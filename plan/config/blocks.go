@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/planb-backup/planb/plan/retention"
 )
 
 var planbSchema = &hcl.BodySchema{
@@ -315,15 +317,17 @@ func (l *loader) retentionNode(name string, b *hcl.Block) *node {
 func (l *loader) decodeRetention(name string, content *hcl.BodyContent, ctx *hcl.EvalContext, sc scope, rng hcl.Range) *Retention {
 	bd := l.body(content, ctx, sc)
 	r := &Retention{
-		Name:          name,
-		KeepLast:      bd.integer("keep_last", 0, 0, maxKeep),
-		KeepHourly:    bd.integer("keep_hourly", 0, 0, maxKeep),
-		KeepDaily:     bd.integer("keep_daily", 0, 0, maxKeep),
-		KeepWeekly:    bd.integer("keep_weekly", 0, 0, maxKeep),
-		KeepMonthly:   bd.integer("keep_monthly", 0, 0, maxKeep),
-		KeepYearly:    bd.integer("keep_yearly", 0, 0, maxKeep),
-		KeepWithin:    bd.duration("keep_within", 0),
-		MaxAge:        bd.duration("max_age", 0),
+		Name: name,
+		Policy: retention.Policy{
+			KeepLast:    bd.integer("keep_last", 0, 0, maxKeep),
+			KeepHourly:  bd.integer("keep_hourly", 0, 0, maxKeep),
+			KeepDaily:   bd.integer("keep_daily", 0, 0, maxKeep),
+			KeepWeekly:  bd.integer("keep_weekly", 0, 0, maxKeep),
+			KeepMonthly: bd.integer("keep_monthly", 0, 0, maxKeep),
+			KeepYearly:  bd.integer("keep_yearly", 0, 0, maxKeep),
+			KeepWithin:  bd.duration("keep_within", 0),
+			MaxAge:      bd.duration("max_age", 0),
+		},
 		SafetyBackups: bd.duration("safety_backups", 0),
 		DeclRange:     rng,
 	}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/planb-backup/planb/plan/retention"
 )
 
 // Config is a fully evaluated configuration: every reference resolved, every
@@ -169,20 +171,15 @@ type S3Store struct {
 }
 
 // Retention says which backups are kept; a backup is kept when any rule
-// keeps it. The newest complete backup is always kept.
+// keeps it. The newest complete backup is always kept. Its rules are the
+// planner's retention.Policy (counts of backups or buckets, KeepWithin,
+// MaxAge, as the keep_* attributes, keep_within and max_age set them; the
+// loader refuses negative counts); the configuration adds its name, the
+// lifetime of safety backups, which the policy does not judge, and where it
+// was declared.
 type Retention struct {
-	Name        string // "" for an inline retention block
-	KeepLast    int
-	KeepHourly  int
-	KeepDaily   int
-	KeepWeekly  int
-	KeepMonthly int
-	KeepYearly  int
-	// KeepWithin keeps every backup younger than this.
-	KeepWithin time.Duration
-	// MaxAge removes backups older than this, whatever the other rules say
-	// (the newest complete backup excepted).
-	MaxAge time.Duration
+	Name string // "" for an inline retention block
+	retention.Policy
 	// SafetyBackups is how long safety backups (the state a restore
 	// replaced) are kept; 0 means DefaultSafetyLifetime. They do not count
 	// towards the keep_* rules.
