@@ -46,122 +46,49 @@ func DefaultParallelism() int {
 // no step goroutine is left. A panicking step fails with the panic value.
 func Run(ctx context.Context, g *Graph, opts Options) *Result {
 	start := time.Now()
-	events := opts.Events
-	if events == nil {
-		events = nopEvents{}
-	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	parallelism := opts.Parallelism
-	if parallelism <= 0 {
-		parallelism = DefaultParallelism()
-	}
-	cleanupTimeout := opts.CleanupTimeout
-	if cleanupTimeout <= 0 {
-		cleanupTimeout = time.Minute
-	}
-
+	opts = opts.withDefaults()
 	if err := g.Validate(); err != nil {
 		res := &Result{Err: fmt.Errorf("invalid step graph: %w", err)}
 		for _, s := range g.steps {
 			res.Steps = append(res.Steps, StepResult{Step: s, Status: StatusSkipped})
 		}
 		res.Duration = time.Since(start)
-		finishRun(events, res)
-		return res
+		return finishRun(opts.Events, res)
 	}
-
 	order := g.order()
-	rank := make([]int, len(g.steps)) // position in order, for stable launching
-	for pos, i := range order {
-		rank[i] = pos
-	}
-	s := &scheduler{
-		g:          g,
-		events:     events,
-		logger:     logger,
-		results:    make([]StepResult, len(g.steps)),
-		pending:    make([]int, len(g.steps)),
-		taint:      make([]string, len(g.steps)),
-		dependents: g.dependents(),
-		ready:      &indexHeap{less: func(a, b int) bool { return rank[a] < rank[b] }},
-		done:       make(chan stepDone),
-	}
-	for i, st := range g.steps {
-		s.pending[i] = len(st.Deps)
-		if s.pending[i] == 0 {
-			s.ready.push(i)
-		}
-	}
-
-	running := 0
-	remaining := len(g.steps)
-	for remaining > 0 {
-		canceled := ctx.Err() != nil
-		// Settle what can be decided without running anything: skipped
-		// dependents and, after cancellation, every step that is not Always.
-		// Settling may make more steps ready, hence the loop.
-		for {
-			settle := s.ready.removeIf(func(i int) bool {
-				return !g.steps[i].Always && (canceled || s.taint[i] != "")
-			})
-			if len(settle) == 0 {
-				break
-			}
-			for _, i := range settle {
-				if canceled {
-					s.finish(i, StepResult{Step: g.steps[i], Status: StatusCanceled, Err: context.Cause(ctx)})
-				} else {
-					s.finish(i, StepResult{Step: g.steps[i], Status: StatusSkipped, SkippedBecause: s.taint[i]})
-				}
-				remaining--
-			}
-		}
-		for running < parallelism && s.ready.len() > 0 {
-			i := s.ready.pop()
-			stepCtx, cancel := ctx, context.CancelFunc(func() {})
-			if canceled {
-				stepCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-			}
-			s.launch(stepCtx, cancel, i)
-			running++
-		}
-		if remaining == 0 {
-			break
-		}
-		if running == 0 {
-			// Unreachable for a valid graph: every unfinished step that is
-			// not running waits for an unfinished dependency.
-			panic("dag: steps left but none running or ready")
-		}
-		var d stepDone
-		if canceled {
-			d = <-s.done
-		} else {
-			select {
-			case d = <-s.done:
-			case <-ctx.Done():
-				continue
-			}
-		}
-		running--
-		remaining--
-		s.finish(d.index, d.result)
-	}
+	s := newScheduler(g, order, opts)
+	s.run(ctx)
 	res := &Result{Duration: time.Since(start)}
 	for _, i := range order {
 		res.Steps = append(res.Steps, s.results[i])
 	}
-	finishRun(events, res)
-	return res
+	return finishRun(opts.Events, res)
 }
 
-func finishRun(events Events, res *Result) {
+// withDefaults returns opts with its zero fields set to what they mean.
+func (opts Options) withDefaults() Options {
+	if opts.Events == nil {
+		opts.Events = nopEvents{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = DefaultParallelism()
+	}
+	if opts.CleanupTimeout <= 0 {
+		opts.CleanupTimeout = time.Minute
+	}
+	return opts
+}
+
+// finishRun reports the end of the run to events that want it and returns
+// res.
+func finishRun(events Events, res *Result) *Result {
 	if rf, ok := events.(RunFinisher); ok {
 		rf.RunFinished(res)
 	}
+	return res
 }
 
 type stepDone struct {
@@ -180,6 +107,108 @@ type scheduler struct {
 	dependents [][]int
 	ready      *indexHeap
 	done       chan stepDone
+
+	parallelism    int
+	cleanupTimeout time.Duration
+	running        int // steps launched and not finished
+	remaining      int // steps not finished
+}
+
+// newScheduler prepares the run of g: steps become ready in order, the
+// graph's topological order.
+func newScheduler(g *Graph, order []int, opts Options) *scheduler {
+	rank := make([]int, len(g.steps)) // position in order, for stable launching
+	for pos, i := range order {
+		rank[i] = pos
+	}
+	s := &scheduler{
+		g:              g,
+		events:         opts.Events,
+		logger:         opts.Logger,
+		results:        make([]StepResult, len(g.steps)),
+		pending:        make([]int, len(g.steps)),
+		taint:          make([]string, len(g.steps)),
+		dependents:     g.dependents(),
+		ready:          &indexHeap{less: func(a, b int) bool { return rank[a] < rank[b] }},
+		done:           make(chan stepDone),
+		parallelism:    opts.Parallelism,
+		cleanupTimeout: opts.CleanupTimeout,
+		remaining:      len(g.steps),
+	}
+	for i, st := range g.steps {
+		s.pending[i] = len(st.Deps)
+		if s.pending[i] == 0 {
+			s.ready.push(i)
+		}
+	}
+	return s
+}
+
+// run settles, launches and collects steps until every step finished.
+func (s *scheduler) run(ctx context.Context) {
+	for s.remaining > 0 {
+		canceled := ctx.Err() != nil
+		s.settle(ctx, canceled)
+		s.launchReady(ctx, canceled)
+		if s.remaining == 0 {
+			return
+		}
+		if s.running == 0 {
+			// Unreachable for a valid graph: every unfinished step that is
+			// not running waits for an unfinished dependency.
+			panic("dag: steps left but none running or ready")
+		}
+		var d stepDone
+		if canceled {
+			d = <-s.done
+		} else {
+			select {
+			case d = <-s.done:
+			case <-ctx.Done():
+				continue
+			}
+		}
+		s.running--
+		s.remaining--
+		s.finish(d.index, d.result)
+	}
+}
+
+// settle finishes what can be decided without running anything: skipped
+// dependents of a failure and, after cancellation, every ready step that is
+// not Always. Settling may make more steps ready, hence the loop.
+func (s *scheduler) settle(ctx context.Context, canceled bool) {
+	for {
+		settle := s.ready.removeIf(func(i int) bool {
+			return !s.g.steps[i].Always && (canceled || s.taint[i] != "")
+		})
+		if len(settle) == 0 {
+			return
+		}
+		for _, i := range settle {
+			if canceled {
+				s.finish(i, StepResult{Step: s.g.steps[i], Status: StatusCanceled, Err: context.Cause(ctx)})
+			} else {
+				s.finish(i, StepResult{Step: s.g.steps[i], Status: StatusSkipped, SkippedBecause: s.taint[i]})
+			}
+			s.remaining--
+		}
+	}
+}
+
+// launchReady starts ready steps up to the parallelism; after cancellation
+// (only Always steps are left ready then) each gets a context of its own
+// that expires after the cleanup timeout.
+func (s *scheduler) launchReady(ctx context.Context, canceled bool) {
+	for s.running < s.parallelism && s.ready.len() > 0 {
+		i := s.ready.pop()
+		stepCtx, cancel := ctx, context.CancelFunc(func() {})
+		if canceled {
+			stepCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), s.cleanupTimeout)
+		}
+		s.launch(stepCtx, cancel, i)
+		s.running++
+	}
 }
 
 // launch starts step i in a goroutine that reports on s.done.
