@@ -2,21 +2,22 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan"
-	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/runner"
 	"github.com/planb-backup/planb/runner/dag"
+	"github.com/planb-backup/planb/runner/facts"
+	"github.com/planb-backup/planb/runner/replan"
 	"github.com/planb-backup/planb/runner/report"
 )
 
@@ -57,199 +58,185 @@ Without, it plans, shows the plan and asks for confirmation ('yes'), unless
 	return cmd
 }
 
+// runApply has four phases: the plan to apply (a saved one checked
+// fresh, or one made now and approved), its run (planning again what
+// changed while apply waited for its lock), the metrics file, and the
+// exit code.
 func (g *globals) runApply(ctx context.Context, args []string, o applyOptions) error {
+	view := views.NewApply(views.KindOf(o.asJSON), g.view())
 	var (
-		p      *plan.Plan
-		cfg    *config.Config
-		stores map[string]store.Store
-		err    error
+		first replan.Planned
+		err   error
 	)
 	if len(args) == 1 {
-		if len(o.targets) > 0 {
-			return errors.New("--target cannot be combined with a saved plan: the plan's targets were fixed when it was made")
-		}
-		p, err = plan.Load(args[0])
-		if err != nil {
-			return err
-		}
-		cfg, err = g.mustLoadConfig()
-		if err != nil {
-			return err
-		}
-		stores, err = g.openStores(cfg)
-		if err != nil {
-			return err
-		}
-		cat, unreachable, err := catalog(ctx, cfg, stores, cfg.Resources)
-		if err != nil {
-			return err
-		}
-		if err := p.CheckFresh(cfg.Digest, cat, unreachableNames(unreachable)...); err != nil {
-			return err
-		}
-		g.warnUnreachable(p, unreachable)
-		if p.Restore != nil {
-			if err := g.checkRestoreFresh(ctx, p, cfg, stores); err != nil {
-				return err
-			}
-		}
+		first, err = g.savedPlan(ctx, args[0], o, view)
 	} else {
-		p, cfg, stores, err = g.makePlan(ctx, o.targets)
-		if err != nil {
-			return err
-		}
-		if err := g.showPlan(p, o.asJSON); err != nil {
-			return err
-		}
-		if !p.HasChanges() {
-			return unreachableFailure(p)
-		}
-		if !o.autoApprove {
-			ok, err := g.confirm()
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return withCode(exitError, errors.New("apply cancelled"))
-			}
-		}
+		first, err = g.approvedPlan(ctx, o, view)
 	}
-	if !p.HasChanges() {
-		fmt.Fprintln(g.stdout, "Nothing to do.")
-		return unreachableFailure(p)
+	if err != nil || first.Plan == nil {
+		return err
 	}
-	// The plan names the stores it could not reach; planning again below
-	// covers only what changed.
-	unreached := unreachableFailure(p)
-	res, err := g.execute(ctx, p, cfg, stores, o)
+	// The plan names the stores it could not reach; planning again covers
+	// only what changed.
+	unreached := unreachableFailure(first.Plan)
+	out, err := g.applyRuns(len(args) == 0 && o.autoApprove, o, view).Run(ctx, first)
 	if err != nil {
 		return err
 	}
-	failed := res.Failed()
-	canceled := res.Canceled()
-	metrics := report.BackupMetrics(p, res)
-	drills := report.DrillMetrics(p, res)
-	// An apply that planned for itself and waited for a lock plans again
-	// what another apply changed meanwhile; a saved plan is run exactly or
-	// not at all.
-	if again := staleResources(failed); len(args) == 0 && o.autoApprove && len(again) > 0 && ctx.Err() == nil {
-		fmt.Fprintf(g.stdout, "\n%s changed while this apply waited for its lock: planning again.\n\n", strings.Join(again, ", "))
-		p, cfg, stores, err = g.makePlan(ctx, again)
+	metricsErr := g.writeMetrics(o.metricsFile, out)
+	return applyExit(ctx, out, unreached, metricsErr, o.lockTimeout > 0, view)
+}
+
+// savedPlan loads the plan of path and refuses it when the configuration
+// or any archive it relied on changed since. A plan without changes is
+// said so and not run: the zero Planned.
+func (g *globals) savedPlan(ctx context.Context, path string, o applyOptions, view views.Apply) (replan.Planned, error) {
+	if len(o.targets) > 0 {
+		return replan.Planned{}, errors.New("--target cannot be combined with a saved plan: the plan's targets were fixed when it was made")
+	}
+	p, err := plan.Load(path)
+	if err != nil {
+		return replan.Planned{}, err
+	}
+	cfg, err := g.mustLoadConfig()
+	if err != nil {
+		return replan.Planned{}, err
+	}
+	stores, err := g.openStores(cfg)
+	if err != nil {
+		return replan.Planned{}, err
+	}
+	e := g.estate(cfg, stores)
+	unreachable, err := e.CheckSaved(ctx, p)
+	if err != nil {
+		return replan.Planned{}, err
+	}
+	warnUnreachable(p, unreachable, view)
+	if p.Restore != nil {
+		if err := e.CheckRestoreFresh(ctx, p); err != nil {
+			return replan.Planned{}, err
+		}
+	}
+	if !p.HasChanges() {
+		view.NothingToDo()
+		return replan.Planned{}, unreachableFailure(p)
+	}
+	return replan.Planned{Plan: p, Estate: e}, nil
+}
+
+// approvedPlan plans, shows the plan and asks for 'yes' unless
+// --auto-approve. A plan without changes is not run: the zero Planned.
+func (g *globals) approvedPlan(ctx context.Context, o applyOptions, view views.Apply) (replan.Planned, error) {
+	p, e, err := g.makePlan(ctx, o.targets)
+	if err != nil {
+		return replan.Planned{}, err
+	}
+	if err := view.Plan(p); err != nil {
+		return replan.Planned{}, err
+	}
+	if !p.HasChanges() {
+		return replan.Planned{}, unreachableFailure(p)
+	}
+	if !o.autoApprove {
+		ok, err := g.confirm(view)
 		if err != nil {
-			return err
+			return replan.Planned{}, err
 		}
-		if err := g.showPlan(p, o.asJSON); err != nil {
-			return err
+		if !ok {
+			return replan.Planned{}, withCode(exitError, errors.New("apply cancelled"))
 		}
-		failed = slices.DeleteFunc(failed, func(f dag.StepResult) bool { return errors.Is(f.Err, plan.ErrStale) })
-		var rerun *dag.Result
-		if p.HasChanges() {
-			rerun, err = g.execute(ctx, p, cfg, stores, o)
+	}
+	return replan.Planned{Plan: p, Estate: e}, nil
+}
+
+// applyRuns says how apply executes a plan and, when again is set (apply
+// planned for itself and needs no approval), plans again what changed
+// while it waited for its lock; a saved plan is run exactly or not at
+// all.
+func (g *globals) applyRuns(again bool, o applyOptions, view views.Apply) replan.Apply {
+	a := replan.Apply{
+		Execute: func(ctx context.Context, p replan.Planned) (*dag.Result, error) {
+			return g.execute(ctx, p, o, view)
+		},
+	}
+	if again {
+		a.Replan = func(ctx context.Context, addrs []string) (replan.Planned, error) {
+			view.Replanning(addrs)
+			p, e, err := g.makePlan(ctx, addrs)
 			if err != nil {
-				return err
+				return replan.Planned{}, err
 			}
-			failed = append(failed, rerun.Failed()...)
-			canceled = canceled || rerun.Canceled()
-			metrics = append(metrics, report.BackupMetrics(p, rerun)...)
-		}
-		drills = report.MergeDrillMetrics(drills, report.DrillMetrics(p, rerun))
-	}
-	var metricsErr error
-	if o.metricsFile != "" {
-		if metricsErr = report.WriteMetricsWithDrills(o.metricsFile, metrics, drills); metricsErr != nil {
-			g.logger.Error("write metrics", "path", o.metricsFile, "err", metricsErr)
+			return replan.Planned{Plan: p, Estate: e}, view.Plan(p)
 		}
 	}
+	return a
+}
+
+// writeMetrics writes the Prometheus textfile of --metrics-file, when
+// given; a failure is logged and returned.
+func (g *globals) writeMetrics(path string, out replan.Outcome) error {
+	if path == "" {
+		return nil
+	}
+	err := report.WriteMetricsWithDrills(path, out.Metrics, out.Drills)
+	if err != nil {
+		g.logger.Error("write metrics", "path", path, "err", err)
+	}
+	return err
+}
+
+// applyExit is the exit of an apply: interrupted, failed (locked: 11),
+// failed to write its metrics, or the stores it could not reach
+// (unreached, nil when none).
+func applyExit(ctx context.Context, out replan.Outcome, unreached, metricsErr error, waited bool, view views.Apply) error {
 	switch {
-	case canceled || ctx.Err() != nil:
+	case out.Canceled || ctx.Err() != nil:
 		return withCode(exitInterrupted, nil)
-	case len(failed) == 0 && metricsErr != nil && unreached == nil:
+	case len(out.Failed) == 0 && metricsErr != nil && unreached == nil:
 		// The work is done, but monitoring would not see it.
 		return withCode(exitError, nil)
-	case len(failed) == 0:
+	case len(out.Failed) == 0:
 		return unreached
 	}
 	if unreached != nil {
-		fmt.Fprintln(g.stderr, "Error:", unreached)
+		view.Unreached(unreached)
 	}
-	for _, f := range failed {
-		if errors.Is(f.Err, store.ErrLocked) {
-			if o.lockTimeout == 0 {
-				fmt.Fprintln(g.stderr, "Another apply holds the lock: run again later, or wait for it with --lock-timeout (for example --lock-timeout 10m).")
-			}
-			return withCode(exitLocked, nil)
-		}
+	if slices.ContainsFunc(out.Failed, func(f dag.StepResult) bool { return errors.Is(f.Err, store.ErrLocked) }) {
+		view.Locked(waited)
+		return withCode(exitLocked, nil)
 	}
 	return withCode(exitError, nil)
 }
 
-// showPlan prints the plan apply made for itself: for a person, or as the
-// first JSON event line ({"type":"plan","time":…,"plan":{…}}).
-func (g *globals) showPlan(p *plan.Plan, asJSON bool) error {
-	if !asJSON {
-		return p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()})
-	}
-	return json.NewEncoder(g.stdout).Encode(struct {
-		Type string     `json:"type"`
-		Time string     `json:"time"`
-		Plan *plan.Plan `json:"plan"`
-	}{"plan", time.Now().UTC().Format(time.RFC3339Nano), p})
-}
-
-// staleResources lists the resources whose store folder changed while the
-// apply waited for its lock.
-func staleResources(failed []dag.StepResult) []string {
-	var out []string
-	for _, f := range failed {
-		if r := runner.TargetOf(f.Step).Resource; errors.Is(f.Err, plan.ErrStale) && r != "" && !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// execute runs a plan's step graph and prints its summary.
-func (g *globals) execute(ctx context.Context, p *plan.Plan, cfg *config.Config, stores map[string]store.Store, o applyOptions) (*dag.Result, error) {
+// execute runs a plan's step graph and shows its progress and summary.
+func (g *globals) execute(ctx context.Context, p replan.Planned, o applyOptions, view views.Apply) (*dag.Result, error) {
 	env := &runner.Env{
-		Config:        cfg,
-		Stores:        stores,
+		Config:        p.Estate.Config,
+		Stores:        p.Estate.Stores,
 		Logger:        g.logger,
 		PlanbVersion:  version,
 		LockWait:      o.lockTimeout,
 		DBLockTimeout: g.dbLockTimeout,
 	}
-	graph, err := runner.Build(p, env)
+	graph, err := runner.Build(p.Plan, env)
 	if err != nil {
 		return nil, err
 	}
-	parallelism := o.parallelism
-	if parallelism <= 0 {
-		parallelism = cfg.Parallelism
-	}
-	if parallelism <= 0 {
-		parallelism = dag.DefaultParallelism()
-	}
-	var events dag.Events
-	if o.asJSON {
-		events = report.NewJSONEvents(g.stdout)
-	} else {
-		events = report.NewTerminalEvents(g.stderr, isTerminal(g.stderr))
-	}
+	parallelism := cmp.Or(max(o.parallelism, 0), max(p.Estate.Config.Parallelism, 0), dag.DefaultParallelism())
+	events := view.Events()
 	res := dag.Run(ctx, graph, dag.Options{Parallelism: parallelism, Events: events, Logger: g.logger})
 	events.Close()
-	g.report.executed(p, res)
-	if !o.asJSON {
-		report.WriteSummary(g.stdout, res)
-	}
+	g.report.executed(p.Plan, res)
+	view.Summary(res)
 	return res, nil
 }
 
 // confirm asks for 'yes' on standard input.
-func (g *globals) confirm() (bool, error) {
-	fmt.Fprint(g.stdout, "\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+func (g *globals) confirm(view views.Apply) (bool, error) {
+	view.Ask()
 	line, err := bufio.NewReader(g.stdin).ReadString('\n')
 	if err != nil && line == "" {
-		fmt.Fprintln(g.stdout)
+		view.NoAnswer()
 		return false, withCode(exitError, errors.New("no answer on standard input; use --auto-approve to apply without asking"))
 	}
 	return strings.TrimSpace(line) == "yes", nil
@@ -267,10 +254,10 @@ func unreachableFailure(p *plan.Plan) error {
 
 // warnUnreachable says which stores a saved plan relies on that cannot be
 // reached now: the plan's work in them fails, the rest is done.
-func (g *globals) warnUnreachable(p *plan.Plan, unreachable map[string]string) {
-	for _, name := range unreachableNames(unreachable) {
+func warnUnreachable(p *plan.Plan, unreachable map[string]string, view views.Apply) {
+	for _, name := range facts.UnreachableNames(unreachable) {
 		if slices.ContainsFunc(p.Actions, func(a *plan.Action) bool { return a.Store == name || a.FromStore == name }) {
-			fmt.Fprintf(g.stderr, "Warning: store.%s cannot be reached now (%s): the plan's work in it will fail; the rest is done.\n", name, unreachable[name])
+			view.Unreachable(name, unreachable[name])
 		}
 	}
 }

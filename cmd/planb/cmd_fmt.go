@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/files"
 )
@@ -51,8 +52,7 @@ func (g *globals) runFmt(args []string, o fmtOptions) error {
 		if diags.HasErrors() {
 			return g.fmtFailed(diags, map[string][]byte{"<stdin>": src})
 		}
-		_, err = g.stdout.Write(out)
-		return err
+		return views.NewFmt(g.view()).Formatted(out)
 	}
 	if len(args) == 0 {
 		args = []string{g.chdir}
@@ -79,10 +79,7 @@ func (g *globals) runFmt(args []string, o fmtOptions) error {
 			continue
 		}
 		changed = true
-		fmt.Fprintln(g.stdout, name)
-		if o.diff {
-			fmt.Fprint(g.stdout, unifiedDiff(name, string(src), string(out)))
-		}
+		views.NewFmt(g.view()).Changed(name, src, out, o.diff)
 		if !o.check {
 			st, err := os.Stat(name)
 			if err != nil {
@@ -103,11 +100,7 @@ func (g *globals) runFmt(args []string, o fmtOptions) error {
 }
 
 func (g *globals) fmtFailed(diags hcl.Diagnostics, sources map[string][]byte) error {
-	files := make(map[string]*hcl.File, len(sources))
-	for name, src := range sources {
-		files[name] = &hcl.File{Bytes: src}
-	}
-	if err := config.WriteDiagnostics(g.stderr, files, diags, !g.noColor && isTerminal(g.stderr), 100); err != nil {
+	if err := g.view().Diagnostics(diags, sources); err != nil {
 		return err
 	}
 	return withCode(exitError, nil)

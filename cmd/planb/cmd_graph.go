@@ -33,7 +33,7 @@ resources, as for plan.`,
 				if p, err = plan.Load(args[0]); err != nil {
 					return err
 				}
-			} else if p, _, _, err = g.makePlan(cmd.Context(), targets); err != nil {
+			} else if p, _, err = g.makePlan(cmd.Context(), targets); err != nil {
 				return err
 			}
 			stores, err := g.openStores(cfg)

@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan"
-	"github.com/planb-backup/planb/plan/config"
-	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner/facts"
 )
 
 type planOptions struct {
@@ -51,12 +49,12 @@ plan has changes and 1 on errors.`,
 				if len(o.targets) > 0 {
 					return errors.New("--target cannot be combined with --restore")
 				}
-				p, _, _, err = g.makeRestorePlan(cmd.Context(), o.restore)
+				p, err = g.makeRestorePlan(cmd.Context(), o.restore)
 			} else {
 				if o.restore.From != "" || o.restore.Store != "" || len(o.restore.Roles) > 0 || o.restore.ToDatabase != "" || o.restore.NoSafetyBackup || o.restore.Cascade {
 					return errors.New("--from, --store, --schema, --to-database, --no-safety-backup and --cascade go with --restore ADDR")
 				}
-				p, _, _, err = g.makePlan(cmd.Context(), o.targets)
+				p, _, err = g.makePlan(cmd.Context(), o.targets)
 			}
 			if err != nil {
 				return err
@@ -66,17 +64,12 @@ plan has changes and 1 on errors.`,
 					return err
 				}
 			}
-			if o.asJSON {
-				if err := p.WriteJSON(g.stdout); err != nil {
-					return err
-				}
-			} else {
-				if err := p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()}); err != nil {
-					return err
-				}
-				if o.out != "" {
-					fmt.Fprintf(g.stdout, "\nSaved the plan to %s. Apply exactly this plan with: planb apply %s\n", o.out, o.out)
-				}
+			view := views.NewPlan(views.KindOf(o.asJSON), g.view())
+			if err := view.Plan(p); err != nil {
+				return err
+			}
+			if o.out != "" {
+				view.Saved(o.out)
 			}
 			// The plan of the other stores is shown (and saved); the
 			// exit code says it is not the whole picture.
@@ -105,73 +98,42 @@ plan has changes and 1 on errors.`,
 }
 
 // makePlan loads the configuration, lists the stores and plans.
-func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *config.Config, map[string]store.Store, error) {
-	now, cfg, stores, err := g.open()
+func (g *globals) makePlan(ctx context.Context, targets []string) (*plan.Plan, *facts.Estate, error) {
+	now, e, err := g.open()
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	cat, unreachable, err := catalog(ctx, cfg, stores, cfg.Resources)
+	p, err := e.BackupPlan(ctx, targets, plan.Options{Now: now, PlanbVersion: version})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	resources := cfg.Resources
-	if len(targets) > 0 {
-		resources = nil
-		for _, r := range cfg.Resources {
-			for _, t := range targets {
-				if r.Address == t || strings.HasPrefix(r.Address, t+"[") {
-					resources = append(resources, r)
-					break
-				}
-			}
-		}
-	}
-	damaged, err := damageOf(ctx, stores, cat, resources)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	drills, err := g.drillFacts(ctx, cfg, stores, cat, resources)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	nodes, err := nodesOf(ctx, stores, cat, resources)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	versions, err := g.versionFacts(ctx, stores, cat, resources)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	p, err := plan.Make(cfg, cat, plan.Options{Now: now, Targets: targets, PlanbVersion: version, Damaged: damaged, Drills: drills, Nodes: nodes, Unreachable: unreachable, Versions: versions})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	// Two nodes backing up one resource is refused: the error names them
-	// and the ways out.
-	if err := p.ConflictError(); err != nil {
-		return nil, nil, nil, err
-	}
-	return p, cfg, stores, nil
+	return p, e, nil
 }
 
-// open returns the time plans are made at, the configuration and its
+// makeRestorePlan loads the configuration, chooses the archive, reads what
+// it holds and what exists now, and plans the restore.
+func (g *globals) makeRestorePlan(ctx context.Context, req plan.RestoreRequest) (*plan.Plan, error) {
+	now, e, err := g.open()
+	if err != nil {
+		return nil, err
+	}
+	return e.RestorePlan(ctx, req, plan.Options{Now: now, PlanbVersion: version})
+}
+
+// open returns the time plans are made at, and the configuration with its
 // opened stores.
-func (g *globals) open() (time.Time, *config.Config, map[string]store.Store, error) {
+func (g *globals) open() (time.Time, *facts.Estate, error) {
 	now, err := g.clock()
 	if err != nil {
-		return time.Time{}, nil, nil, err
+		return time.Time{}, nil, err
 	}
 	cfg, err := g.mustLoadConfig()
 	if err != nil {
-		return time.Time{}, nil, nil, err
+		return time.Time{}, nil, err
 	}
 	stores, err := g.openStores(cfg)
 	if err != nil {
-		return time.Time{}, nil, nil, err
+		return time.Time{}, nil, err
 	}
-	return now, cfg, stores, nil
-}
-
-func (g *globals) colorStdout() bool {
-	return !g.noColor && isTerminal(g.stdout)
+	return now, g.estate(cfg, stores), nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan"
 )
 
@@ -28,10 +29,7 @@ without reading the configuration or the stores: review a plan before
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return p.WriteJSON(g.stdout)
-			}
-			return p.WriteHuman(g.stdout, plan.Style{Color: g.colorStdout()})
+			return views.NewPlan(views.KindOf(asJSON), g.view()).Plan(p)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as one JSON document")

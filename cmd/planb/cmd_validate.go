@@ -1,12 +1,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan/config"
 )
 
@@ -25,19 +25,8 @@ Exit code 0 means valid, 1 invalid.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				doc, err := config.DiagnosticsJSON(diags)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(g.stdout, string(doc))
-			} else {
-				if err := g.writeDiagnostics(diags); err != nil {
-					return err
-				}
-				if !diags.HasErrors() {
-					fmt.Fprintln(g.stdout, "The configuration is valid.")
-				}
+			if err := views.NewValidate(views.KindOf(asJSON), g.view()).Validate(diags); err != nil {
+				return err
 			}
 			if diags.HasErrors() {
 				return withCode(exitError, nil)
@@ -76,33 +65,11 @@ func (g *globals) mustLoadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(diags) > 0 {
-		if err := g.writeDiagnostics(diags); err != nil {
-			return nil, err
-		}
+	if err := g.view().Diagnostics(diags, nil); err != nil {
+		return nil, err
 	}
 	if diags.HasErrors() {
 		return nil, withCode(exitError, nil)
 	}
 	return cfg, nil
-}
-
-func (g *globals) writeDiagnostics(diags hcl.Diagnostics) error {
-	if len(diags) == 0 {
-		return nil
-	}
-	files := map[string]*hcl.File{}
-	for _, d := range diags {
-		if d.Subject == nil {
-			continue
-		}
-		name := d.Subject.Filename
-		if _, done := files[name]; done {
-			continue
-		}
-		if src, err := os.ReadFile(name); err == nil {
-			files[name] = &hcl.File{Bytes: src}
-		}
-	}
-	return config.WriteDiagnostics(g.stderr, files, diags, !g.noColor && isTerminal(g.stderr), 100)
 }

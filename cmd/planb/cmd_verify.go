@@ -10,11 +10,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/facts"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -47,81 +49,7 @@ restored tables with the manifest: the same tables, and rows wherever the
 manifest saw rows. The database user needs the CREATEDB privilege.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			filter := ""
-			if len(args) == 1 {
-				filter = args[0]
-			}
-			rows, down, err := g.archives(cmd.Context(), filter, false)
-			if err != nil {
-				if errors.As(err, new(*listError)) {
-					return withCode(exitUnreadable, err)
-				}
-				return err
-			}
-			failed, unreadable, checked := 0, 0, 0
-			// A store that could not be listed is reported like an
-			// archive that could not be read; the others are verified.
-			for _, u := range unreachableStores(down) {
-				unreadable++
-				fmt.Fprintf(g.stdout, "UNREADABLE store.%s: not listed: %s\n", u.Store, u.Error)
-			}
-			marks := &damageMarks{g: g}
-			// unreachable holds, per store, why its endpoint stopped
-			// answering: its other archives are not tried.
-			unreachable := map[string]error{}
-			for _, r := range rows {
-				if r.Status == statusPartial {
-					continue
-				}
-				checked++
-				if why := unreachable[r.Store]; why != nil {
-					unreadable++
-					fmt.Fprintf(g.stdout, "UNREADABLE store.%s %s/%s: not tried: %v\n", r.Store, r.Folder, r.Archive, why)
-					continue
-				}
-				detail, err := verifyOne(cmd.Context(), r, deep)
-				var u *runner.UnreadableError
-				var unchecked *runner.UncheckedError
-				switch {
-				case err == nil:
-					fmt.Fprintf(g.stdout, "ok      store.%s %s/%s%s%s\n", r.Store, r.Folder, r.Archive, detail, keyStatus(r))
-					marks.clear(cmd.Context(), r)
-				case cmd.Context().Err() != nil:
-					return err
-				case isKeyError(err):
-					unreadable++
-					fmt.Fprintf(g.stdout, "NO KEY  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, errors.Unwrap(err))
-				case errors.As(err, &unchecked):
-					unreadable++
-					fmt.Fprintf(g.stdout, "UNCHECKED  store.%s %s/%s: checksums ok; %v\n", r.Store, r.Folder, r.Archive, unchecked)
-					g.report.archiveFailed(r, "unchecked", unchecked)
-				case errors.As(err, &u):
-					unreadable++
-					fmt.Fprintf(g.stdout, "UNREADABLE store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, u.Err)
-					g.report.archiveFailed(r, "unreadable", u.Err)
-					if errors.Is(err, store.ErrUnreachable) {
-						unreachable[r.Store] = u.Err
-					}
-				default:
-					failed++
-					var d *runner.DamagedError
-					if errors.As(err, &d) {
-						err = d.Err
-						marks.mark(cmd.Context(), r, d)
-					}
-					fmt.Fprintf(g.stdout, "FAILED  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
-					g.report.archiveFailed(r, "damaged", err)
-				}
-			}
-			fmt.Fprintf(g.stdout, "\n%d archive(s) verified, %d failed (damaged), %d unreadable or unchecked.\n", checked, failed, unreadable)
-			g.report.verified(checked, failed, unreadable)
-			switch {
-			case failed > 0:
-				return withCode(exitError, nil)
-			case unreadable > 0:
-				return withCode(exitUnreadable, nil)
-			}
-			return nil
+			return g.runVerify(cmd.Context(), args, deep)
 		},
 	}
 	cmd.Flags().BoolVar(&deep, "deep", false, "also test-restore every schema into a scratch database and compare")
@@ -129,15 +57,89 @@ manifest saw rows. The database user needs the CREATEDB privilege.`,
 	return cmd
 }
 
-// verifyOne checks one archive; deep adds test restores. It returns what
-// the deep check found, for the report line. An archive its store could not
-// deliver is a *runner.UnreadableError; a damaged one a
-// *runner.DamagedError; a deep check that fails otherwise (the test restore)
-// returns its own error.
-func verifyOne(ctx context.Context, r listedArchive, deep bool) (string, error) {
-	obj, err := r.st.Open(ctx, r.ref, r.Archive)
+func (g *globals) runVerify(ctx context.Context, args []string, deep bool) error {
+	_, _, rows, down, err := g.archives(ctx, args, false)
 	if err != nil {
-		return "", runner.OpenError(r.Store, r.ref, r.Archive, err)
+		if errors.As(err, new(*facts.ListError)) {
+			return withCode(exitUnreadable, err)
+		}
+		return err
+	}
+	view := views.NewVerify(g.view())
+	failed, unreadable, checked := 0, 0, 0
+	// A store that could not be listed is reported like an archive that
+	// could not be read; the others are verified.
+	for _, name := range facts.UnreachableNames(down) {
+		unreadable++
+		view.NotListed(name, down[name])
+	}
+	marks := &damageMarks{g: g}
+	// unreachable holds, per store, why its endpoint stopped answering:
+	// its other archives are not tried.
+	unreachable := map[string]error{}
+	for _, r := range rows {
+		if r.Status == plan.ArchivePartial {
+			continue
+		}
+		checked++
+		if why := unreachable[r.Store]; why != nil {
+			unreadable++
+			view.NotTried(r, why)
+			continue
+		}
+		checks, err := verifyOne(ctx, r, deep)
+		var u *runner.UnreadableError
+		var unchecked *runner.UncheckedError
+		switch {
+		case err == nil:
+			view.OK(r, checks)
+			marks.clear(ctx, r)
+		case ctx.Err() != nil:
+			return err
+		case facts.IsKeyError(err):
+			unreadable++
+			view.NoKey(r, errors.Unwrap(err))
+		case errors.As(err, &unchecked):
+			unreadable++
+			view.Unchecked(r, unchecked)
+			g.report.archiveFailed(r, "unchecked", unchecked)
+		case errors.As(err, &u):
+			unreadable++
+			view.Unreadable(r, u.Err)
+			g.report.archiveFailed(r, "unreadable", u.Err)
+			if errors.Is(err, store.ErrUnreachable) {
+				unreachable[r.Store] = u.Err
+			}
+		default:
+			failed++
+			var d *runner.DamagedError
+			if errors.As(err, &d) {
+				err = d.Err
+				marks.mark(ctx, r, d)
+			}
+			view.Failed(r, err)
+			g.report.archiveFailed(r, "damaged", err)
+		}
+	}
+	view.Totals(checked, failed, unreadable)
+	g.report.verified(checked, failed, unreadable)
+	switch {
+	case failed > 0:
+		return withCode(exitError, nil)
+	case unreadable > 0:
+		return withCode(exitUnreadable, nil)
+	}
+	return nil
+}
+
+// verifyOne checks one archive; deep adds test restores, whose checks it
+// returns. An archive its store could not deliver is a
+// *runner.UnreadableError; a damaged one a *runner.DamagedError; a deep
+// check that fails otherwise (the test restore) returns its own error.
+func verifyOne(ctx context.Context, r facts.ArchiveRow, deep bool) ([]runner.DeepCheck, error) {
+	obj, err := r.Handle.Open(ctx, r.Ref, r.Archive)
+	if err != nil {
+		return nil, runner.OpenError(r.Store, r.Ref, r.Archive, err)
 	}
 	defer obj.Close()
 	t := runner.TrackReads(obj)
@@ -147,39 +149,34 @@ func verifyOne(ctx context.Context, r listedArchive, deep bool) (string, error) 
 			err = runner.VerifyArchive(ctx, rd)
 		}
 		if err == nil {
-			return "", runner.VerifyPacks(ctx, r.st, r.ref, r.Archive, t, obj.Size())
+			return nil, runner.VerifyPacks(ctx, r.Handle, r.Ref, r.Archive, t, obj.Size())
 		}
-		return "", runner.Classify(ctx, r.Store, r.ref, r.Archive, t, err)
+		return nil, runner.Classify(ctx, r.Store, r.Ref, r.Archive, t, err)
 	}
 	var db *config.Database
-	if r.res != nil {
-		db = r.res.Database
+	if r.Res != nil {
+		db = r.Res.Database
 	}
-	if err := runner.VerifyPacks(ctx, r.st, r.ref, r.Archive, t, obj.Size()); err != nil {
-		return "", err
+	if err := runner.VerifyPacks(ctx, r.Handle, r.Ref, r.Archive, t, obj.Size()); err != nil {
+		return nil, err
 	}
 	checks, err := runner.VerifyDeep(ctx, t, obj.Size(), db)
 	if err != nil {
 		if t.Err() != nil {
-			return "", runner.Classify(ctx, r.Store, r.ref, r.Archive, t, err)
+			return nil, runner.Classify(ctx, r.Store, r.Ref, r.Archive, t, err)
 		}
-		return "", err
+		return nil, err
 	}
 	var problems []string
-	var parts []string
 	for _, c := range checks {
-		parts = append(parts, fmt.Sprintf("%s: %d tables, %d rows", c.Schema, c.Tables, c.Rows))
 		for _, p := range c.Problems {
 			problems = append(problems, c.Schema+": "+p)
 		}
 	}
 	if len(problems) > 0 {
-		return "", fmt.Errorf("test restore differs from the manifest: %s", strings.Join(problems, "; "))
+		return nil, fmt.Errorf("test restore differs from the manifest: %s", strings.Join(problems, "; "))
 	}
-	if len(parts) == 0 {
-		return "", nil
-	}
-	return " (restored " + strings.Join(parts, "; ") + ")", nil
+	return checks, nil
 }
 
 // damageMarks keeps the damage records of the folders verify checks up to
@@ -190,10 +187,10 @@ type damageMarks struct {
 	records map[string][]plan.Damage // by store and folder
 }
 
-func (m *damageMarks) key(r listedArchive) string { return r.Store + "\x00" + r.Folder }
+func (m *damageMarks) key(r facts.ArchiveRow) string { return r.Store + "\x00" + r.Folder }
 
-func (m *damageMarks) mark(ctx context.Context, r listedArchive, d *runner.DamagedError) {
-	err := runner.MarkDamaged(ctx, r.st, r.ref, plan.Damage{
+func (m *damageMarks) mark(ctx context.Context, r facts.ArchiveRow, d *runner.DamagedError) {
+	err := runner.MarkDamaged(ctx, r.Handle, r.Ref, plan.Damage{
 		Archive: r.Archive, Found: time.Now().UTC().Truncate(time.Second), By: "verify", Problem: d.Err.Error(),
 	})
 	if err != nil {
@@ -202,14 +199,14 @@ func (m *damageMarks) mark(ctx context.Context, r listedArchive, d *runner.Damag
 	delete(m.records, m.key(r))
 }
 
-func (m *damageMarks) clear(ctx context.Context, r listedArchive) {
+func (m *damageMarks) clear(ctx context.Context, r facts.ArchiveRow) {
 	if m.records == nil {
 		m.records = map[string][]plan.Damage{}
 	}
 	list, ok := m.records[m.key(r)]
 	if !ok {
 		var err error
-		if list, err = runner.ReadDamage(ctx, r.st, r.ref); err != nil {
+		if list, err = runner.ReadDamage(ctx, r.Handle, r.Ref); err != nil {
 			m.g.logger.Warn("could not read a damage record", "store", r.Store, "folder", r.Folder, "err", err)
 		}
 		m.records[m.key(r)] = list
@@ -217,7 +214,7 @@ func (m *damageMarks) clear(ctx context.Context, r listedArchive) {
 	if !slices.ContainsFunc(list, func(d plan.Damage) bool { return d.Archive == r.Archive }) {
 		return
 	}
-	if _, err := runner.ClearDamage(ctx, r.st, r.ref, r.Archive); err != nil {
+	if _, err := runner.ClearDamage(ctx, r.Handle, r.Ref, r.Archive); err != nil {
 		m.g.logger.Warn("could not clear a damage mark", "store", r.Store, "archive", r.Folder+"/"+r.Archive, "err", err)
 	}
 	delete(m.records, m.key(r))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"runtime"
 
 	"github.com/spf13/cobra"
@@ -13,7 +12,7 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print planb's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(g.stdout, "planb %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			g.view().Version(version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/runner/facts"
 )
 
 // Exit codes, in one place; docs/COMMANDS.md lists them for users.
@@ -46,6 +47,10 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ce):
 		return ce.code
+	case errors.As(err, new(*facts.UnlistedError)):
+		// Some stores could not be listed: what was read is not the whole
+		// picture.
+		return exitUnreadable
 	case errors.Is(err, store.ErrLocked):
 		return exitLocked
 	case errors.Is(err, context.Canceled):

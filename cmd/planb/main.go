@@ -1,6 +1,13 @@
 // Command planb makes backups of PostgreSQL-based application estates
 // declarative: HCL files say what must be backed up, `planb plan` shows what
 // is missing, due or expired, and `planb apply` makes it so.
+//
+// This package only parses, calls and prints: one cmd_<verb>.go per
+// command reads its flags, loads the configuration (plan/config) and opens
+// the stores (stores*.go), has runner/facts gather what plans are made of
+// and make them, runs them with runner (through runner/replan for apply),
+// and prints every line through the command's view in cmd/planb/views.
+// exit.go maps outcomes to exit codes; notify.go sends the run summaries.
 package main
 
 import (
@@ -16,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/postgres"
 )
@@ -44,7 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if msg := err.Error(); msg != "" {
-		fmt.Fprintf(stderr, "%s %s\n", g.paint("Error:", colorRed), msg)
+		g.view().Error(msg)
 	}
 	if ctx.Err() != nil {
 		// Whatever failed, it failed because planb was asked to stop.
@@ -165,26 +173,8 @@ func (g *globals) varMap() (map[string]string, error) {
 	return m, nil
 }
 
-const (
-	colorRed   = "31"
-	colorGreen = "32"
-	colorBold  = "1"
-)
-
-// paint wraps s in an ANSI colour unless colours are off or stderr is not a
-// terminal.
-func (g *globals) paint(s, color string) string {
-	if g.noColor || !isTerminal(g.stderr) {
-		return s
-	}
-	return "\x1b[" + color + "m" + s + "\x1b[0m"
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+// view returns what the commands print through: the streams, with the
+// colour settings of the flags.
+func (g *globals) view() *views.View {
+	return &views.View{Stdout: g.stdout, Stderr: g.stderr, NoColor: g.noColor}
 }

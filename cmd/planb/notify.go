@@ -13,6 +13,7 @@ import (
 	"github.com/planb-backup/planb/providers/notify"
 	"github.com/planb-backup/planb/runner"
 	"github.com/planb-backup/planb/runner/dag"
+	"github.com/planb-backup/planb/runner/facts"
 )
 
 // notifyBound is how long apply and verify wait at their end for their
@@ -133,7 +134,7 @@ func (r *runReport) verified(checked, damaged, unreadable int) {
 
 // archiveFailed records an archive verify could not vouch for; how is
 // damaged, unreadable or unchecked.
-func (r *runReport) archiveFailed(a listedArchive, how string, err error) {
+func (r *runReport) archiveFailed(a facts.ArchiveRow, how string, err error) {
 	if r == nil {
 		return
 	}
@@ -213,8 +214,9 @@ func stepFailure(res *dag.Result, f dag.StepResult) notify.Failure {
 	if label == "" {
 		label = f.Step.ID
 	}
+	t := runner.TargetOf(f.Step)
 	return notify.Failure{
-		Step: f.Step.ID, Label: label, Resource: runner.TargetOf(f.Step).Resource, Store: runner.TargetOf(f.Step).Store, Error: fmt.Sprint(f.Err), Skipped: skipped,
+		Step: f.Step.ID, Label: label, Resource: t.Resource, Store: t.Store, Error: fmt.Sprint(f.Err), Skipped: skipped,
 	}
 }
 

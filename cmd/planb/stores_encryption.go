@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/planb-backup/planb/plan/config"
@@ -31,33 +30,4 @@ func (g *globals) withEncryption(name string, s *config.Store, st store.Store) (
 		return nil, fmt.Errorf("store.%s: encryption: %w", name, err)
 	}
 	return store.NewEncrypted(st, keys, store.EncryptedOptions{ClearRecords: clearRecords, Logger: g.logger}), nil
-}
-
-// keyStatus says, for a line of `planb verify`, how an archive of an
-// encrypted store was stored and opened: "" in a plain store.
-func keyStatus(r listedArchive) string {
-	e, ok := r.st.(*store.Encrypted)
-	switch {
-	case !ok:
-		return ""
-	case !r.Encrypted:
-		return " (stored plain: written before store." + r.Store + " was encrypted)"
-	}
-	return " (encrypted; opened with " + e.Keys().IdentityFile() + ")"
-}
-
-// noKeyDetail is what `planb list` says of an encrypted archive it cannot
-// open (err says why): its manifest (node, adopted or not) is not known
-// here.
-func noKeyDetail(st store.Store, err error) string {
-	if e, ok := st.(*store.Encrypted); ok && e.Keys().IdentityFile() == "" {
-		return "contents not read: store." + st.Name() + " has no encryption.identity_file here"
-	}
-	return "contents not read: " + err.Error()
-}
-
-// isKeyError reports whether err is an encrypted store's refusal to open an
-// archive without the right identity.
-func isKeyError(err error) bool {
-	return errors.Is(err, store.ErrNoIdentity) || errors.Is(err, store.ErrWrongIdentity)
 }

@@ -93,19 +93,16 @@ func (e *Estate) Archives(ctx context.Context, filter string, manifests bool, no
 	}
 	for _, name := range slices.Sorted(maps.Keys(e.Stores)) {
 		st := e.Stores[name]
-		list, err := st.List(ctx)
-		if why := store.UnreachableReason(err); why != "" && ctx.Err() == nil {
-			if unreachable == nil {
-				unreachable = map[string]string{}
-			}
-			unreachable[name] = why
-			continue
-		}
+		archives, why, err := list(ctx, st)
 		if err != nil {
 			return nil, nil, &ListError{err}
 		}
+		if why != "" {
+			unreachable = addUnreachable(unreachable, name, why)
+			continue
+		}
 		shared := e.Config.Stores[name] != nil && e.Config.Stores[name].Shared
-		for _, a := range list {
+		for _, a := range archives {
 			row := ArchiveRow{
 				Store: name, Folder: a.Ref.Kind + "/" + a.Ref.Name, Archive: a.Name,
 				Time: a.Time, Size: a.Size, Ref: a.Ref, Handle: st,

@@ -33,20 +33,37 @@ func (e *Estate) Catalog(ctx context.Context, resources []*config.Resource) (cat
 		if !ok {
 			return nil, nil, fmt.Errorf("store.%s is not open", name)
 		}
-		archives, err := st.List(ctx)
-		if why := store.UnreachableReason(err); why != "" && ctx.Err() == nil {
-			if unreachable == nil {
-				unreachable = map[string]string{}
-			}
-			unreachable[name] = why
-			continue
-		}
+		archives, why, err := list(ctx, st)
 		if err != nil {
 			return nil, nil, err
+		}
+		if why != "" {
+			unreachable = addUnreachable(unreachable, name, why)
+			continue
 		}
 		cat[name] = archives
 	}
 	return cat, unreachable, nil
+}
+
+// list lists the archives of st; why says why it could not be reached (""
+// when it was), err is any other failure of the listing.
+func list(ctx context.Context, st store.Store) (archives []catalog.Archive, why string, err error) {
+	archives, err = st.List(ctx)
+	if why := store.UnreachableReason(err); why != "" && ctx.Err() == nil {
+		return nil, why, nil
+	}
+	return archives, "", err
+}
+
+// addUnreachable records in unreachable (made when nil) why store name
+// could not be reached.
+func addUnreachable(unreachable map[string]string, name, why string) map[string]string {
+	if unreachable == nil {
+		unreachable = map[string]string{}
+	}
+	unreachable[name] = why
+	return unreachable
 }
 
 // UnreachableNames returns the names of the unreachable stores, sorted.
