@@ -16,8 +16,9 @@
 //     runner/dag runs a graph with bounded parallelism and knows nothing of
 //     backups; runner/report shows a run to people and machines (progress,
 //     JSON events, summary, DOT graph, Prometheus metrics); runner/facts
-//     gathers what plans are made from and runner/replan plans again what
-//     changed while an apply waited for its locks.
+//     gathers what plans are made from (the stores' catalog and records, the
+//     live state a restore replaces) and makes the plans; runner/replan
+//     plans again what changed while an apply waited for its locks.
 //   - providers are the only code that touches the outside world:
 //     providers/postgres (pgx, pg_dump, pg_restore, restoring the schemas of
 //     an application in one transaction), providers/archive (the
@@ -32,7 +33,9 @@
 //     run summaries sent to healthchecks, webhooks and ntfy);
 //     providers/internal/winjob holds the Windows job objects their child
 //     processes run in.
-//   - cmd/planb wires the command line; bench measures planb against the
-//     scripts it replaces; examples holds configurations that double as test
-//     inputs.
+//   - cmd/planb is the command line, and only parses, calls and prints: one
+//     cmd_<verb>.go per command; cmd/planb/views prints every line a command
+//     shows, one view per output, human or JSON. bench measures planb
+//     against the scripts it replaces; examples holds configurations that
+//     double as test inputs.
 package planb
