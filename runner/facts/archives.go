@@ -139,14 +139,10 @@ func (e *Estate) Archives(ctx context.Context, filter string, manifests bool, no
 	return rows, unreachable, nil
 }
 
-// manifestReaders bounds the archives whose manifests are read at once: a
-// remote store answers each with a ranged request or two.
-const manifestReaders = 16
-
 // readManifests opens every complete archive of rows to tell planb's
 // archives from adopted and damaged ones, several at a time.
 func readManifests(ctx context.Context, rows []ArchiveRow) {
-	sem := make(chan struct{}, manifestReaders)
+	sem := make(chan struct{}, storeReaders)
 	var wg sync.WaitGroup
 	for i := range rows {
 		if rows[i].Status != plan.ArchiveComplete {

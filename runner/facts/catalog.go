@@ -85,10 +85,6 @@ func Reachable(stores map[string]store.Store, unreachable map[string]string) map
 	return out
 }
 
-// recordReaders bounds the records read at once: a remote store answers
-// each with a request.
-const recordReaders = 16
-
 // storeFolder is the folder of one resource in one store.
 type storeFolder struct {
 	store string
@@ -116,7 +112,7 @@ func catalogFolders(cat plan.Catalog, resources []*config.Resource, withPartials
 	return folders
 }
 
-// readFolders calls read for every folder, recordReaders at a time; the
+// readFolders calls read for every folder, storeReaders at a time; the
 // function read returns runs under a lock shared by all calls, so it may
 // fill one result. The errors of all folders are joined.
 func readFolders(folders []storeFolder, read func(storeFolder) (func(), error)) error {
@@ -124,7 +120,7 @@ func readFolders(folders []storeFolder, read func(storeFolder) (func(), error)) 
 		mu   sync.Mutex
 		errs []error
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, recordReaders)
+		sem  = make(chan struct{}, storeReaders)
 	)
 	for _, f := range folders {
 		wg.Add(1)

@@ -15,10 +15,6 @@ import (
 	"github.com/planb-backup/planb/providers/store/catalog"
 )
 
-// drillReaders bounds the drill records read at once: a remote store
-// answers each with a request.
-const drillReaders = 16
-
 // DrillRecords reads the drill records of the drilled resources among
 // resources, from each of their stores that has (when has is not nil)
 // archives of them: by address, one record per store that holds one. A
@@ -50,7 +46,7 @@ func (e *Estate) DrillRecords(ctx context.Context, resources []*config.Resource,
 		out  = map[string][]*plan.DrillRecord{}
 		errs []error
 		wg   sync.WaitGroup
-		sem  = make(chan struct{}, drillReaders)
+		sem  = make(chan struct{}, storeReaders)
 	)
 	for _, j := range jobs {
 		wg.Add(1)

@@ -23,6 +23,11 @@ type Estate struct {
 	DBLockTimeout time.Duration
 }
 
+// storeReaders bounds the reads of one gathering that run at once
+// (records, drill records, manifests): a remote store answers each with a
+// request or two.
+const storeReaders = 16
+
 // logger returns e.Logger, or one that discards.
 func (e *Estate) logger() *slog.Logger {
 	if e.Logger == nil {
