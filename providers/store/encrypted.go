@@ -101,8 +101,8 @@ func (e *Encrypted) CanDecrypt() error {
 // keyError says which setting a read needs.
 func (e *Encrypted) keyError(err error) error {
 	if e.keys.IdentityFile() == "" {
-		return fmt.Errorf("store %q encrypts its archives and this configuration has no identity to decrypt them: set encryption { identity_file = … } in store %q to a private key of one of its %d recipient(s): %w",
-			e.Name(), e.Name(), e.keys.Recipients(), crypt.ErrNoIdentity)
+		return fmt.Errorf("store %q encrypts its archives and this configuration has no identity to decrypt them: set encryption { identity_file = … } in store %q to the private key of one of its recipients (%s): %w",
+			e.Name(), e.Name(), strings.Join(e.keys.RecipientKeys(), ", "), crypt.ErrNoIdentity)
 	}
 	return fmt.Errorf("store %q: encryption.identity_file: %w", e.Name(), err)
 }

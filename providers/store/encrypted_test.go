@@ -113,8 +113,9 @@ func TestEncryptedWithoutIdentity(t *testing.T) {
 		t.Fatalf("CheckSealed: %v", err)
 	}
 	_, err := readAll(t, writer, ref, name)
-	if !errors.Is(err, ErrNoIdentity) || !strings.Contains(err.Error(), `store "node"`) || !strings.Contains(err.Error(), "identity_file") {
-		t.Fatalf("Open without identity: %v", err)
+	if !errors.Is(err, ErrNoIdentity) || !strings.Contains(err.Error(), `store "node"`) || !strings.Contains(err.Error(), "identity_file") ||
+		!strings.Contains(err.Error(), id.Recipient().String()) {
+		t.Fatalf("Open without identity does not name the store, the setting and the key it needs: %v", err)
 	}
 	if err := writer.CanDecrypt(); !errors.Is(err, ErrNoIdentity) {
 		t.Fatalf("CanDecrypt: %v", err)

@@ -175,6 +175,10 @@ func (k *Keys) Fingerprint() string {
 // Recipients returns how many public keys objects are encrypted to.
 func (k *Keys) Recipients() int { return len(k.recipients) }
 
+// RecipientKeys returns the public keys objects are encrypted to, as
+// configured (without comments), sorted: public, so errors may name them.
+func (k *Keys) RecipientKeys() []string { return slices.Clone(k.canonical) }
+
 // IdentityFile returns the configured identity file, "" when none is.
 func (k *Keys) IdentityFile() string { return k.identityFile }
 
