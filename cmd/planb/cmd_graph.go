@@ -7,7 +7,6 @@ import (
 
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/runner"
-	"github.com/planb-backup/planb/runner/report"
 )
 
 func newGraphCmd(g *globals) *cobra.Command {
@@ -44,7 +43,7 @@ resources, as for plan.`,
 			if err != nil {
 				return err
 			}
-			return report.WriteDOT(g.stdout, graph)
+			return g.view().Graph(graph)
 		},
 	}
 	cmd.Flags().StringArrayVar(&targets, "target", nil, "limit the plan to a resource address (repeatable)")

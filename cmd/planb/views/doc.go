@@ -4,6 +4,9 @@
 // decide and call; every user-facing line they print is written here, and
 // tested here.
 //
-// View holds the streams and colour settings every view shares; NewPlan,
-// NewApply, NewList, NewVerify and NewValidate make the view of one command.
+// View holds the streams and colour settings every view shares, and prints
+// what needs no choice of kind (the error a command ended with, the
+// configuration's diagnostics, the version line, the step graph as DOT);
+// NewPlan (plan and show), NewApply, NewList, NewVerify, NewValidate and
+// NewFmt make the view of one command.
 package views

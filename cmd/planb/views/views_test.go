@@ -2,6 +2,7 @@ package views
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/dag"
 	"github.com/planb-backup/planb/runner/facts"
 )
 
@@ -254,5 +256,19 @@ func TestVersionLine(t *testing.T) {
 	v.Version("1.2.3", "go1.26", "linux", "amd64")
 	if out.String() != "planb 1.2.3 (go1.26, linux/amd64)\n" {
 		t.Errorf("version %q", out)
+	}
+}
+
+func TestGraphIsDOT(t *testing.T) {
+	v, out, _ := newView()
+	g := dag.NewGraph()
+	if err := g.Add(dag.Step{ID: "a/lock", Label: "lock a", Run: func(context.Context, *dag.Progress) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Graph(g); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "digraph") || !strings.Contains(out.String(), "lock a") {
+		t.Errorf("DOT %q", out)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/planb-backup/planb/plan/config"
+	"github.com/planb-backup/planb/runner/dag"
+	"github.com/planb-backup/planb/runner/report"
 )
 
 // Diagnostics prints the problems of a configuration on standard error,
@@ -104,3 +106,7 @@ func (h *fmtHuman) Formatted(out []byte) error {
 func (v *View) Version(version, goVersion, goos, goarch string) {
 	fmt.Fprintf(v.Stdout, "planb %s (%s, %s/%s)\n", version, goVersion, goos, goarch)
 }
+
+// Graph prints the step graph of a plan as Graphviz DOT, for
+// `planb graph`.
+func (v *View) Graph(g *dag.Graph) error { return report.WriteDOT(v.Stdout, g) }
