@@ -212,101 +212,140 @@ func (run *backupRun) after(ctx context.Context, env *Env) error {
 	return runCommands(context.WithoutCancel(ctx), run.r.After, env)
 }
 
+// beforeRan reports whether the before hooks were started.
 func (run *backupRun) beforeRan() bool {
 	run.mu.Lock()
 	defer run.mu.Unlock()
 	return run.beforeStarted
 }
 
+// prepare readies a backup, in this order: the manifest's header, the
+// snapshot of the database (when the resource has one), the before hooks,
+// the store's records of the archive to come, and the partial archive.
 func (run *backupRun) prepare(ctx context.Context, env *Env) error {
-	r := run.r
 	run.start = time.Now()
 	run.manifest = archive.Manifest{
 		FormatVersion: archive.FormatVersion,
-		Resource:      r.Address,
-		Kind:          string(r.Kind),
-		Name:          r.Name,
+		Resource:      run.r.Address,
+		Kind:          string(run.r.Kind),
+		Name:          run.r.Name,
 		PlanbVersion:  env.PlanbVersion,
 		Node:          env.Config.Node,
 		Safety:        catalog.IsSafety(run.name),
 	}
-	if r.Database != nil {
-		cc := ConnConfig(r.Database, "")
-		snap, err := postgres.ExportSnapshot(ctx, cc)
-		if err != nil {
+	if run.r.Database != nil {
+		if err := run.snapshot(ctx); err != nil {
 			return err
-		}
-		run.snap = snap
-		num, text := snap.ServerVersion()
-		client, err := postgres.CheckClient(ctx, cc, num)
-		if err != nil {
-			return err
-		}
-		run.manifest.Postgres = &archive.PostgresInfo{
-			ServerVersion: text,
-			PgDumpVersion: client,
-			Snapshot:      snap.ID(),
-			Database:      cc.DBName,
-			Host:          cc.Host,
-		}
-		if r.Kind == config.Persistence {
-			stats, err := snap.DatabaseStats(ctx)
-			if err != nil {
-				return err
-			}
-			run.manifest.Schemas = append(run.manifest.Schemas, archive.SchemaInfo{
-				Role: "database", Name: cc.DBName, Entry: "databases/" + cc.DBName + ".cssbackup",
-				Tables: stats.Tables, RowEstimate: stats.RowEstimate, Bytes: stats.Bytes,
-			})
-		}
-		names := make([]string, len(run.schemas))
-		for i, s := range run.schemas {
-			names[i] = s.Name
-		}
-		dependents, references, err := snap.SchemaDependencies(ctx, names)
-		if err != nil {
-			return err
-		}
-		for _, s := range run.schemas {
-			stats, err := snap.SchemaStats(ctx, s.Name)
-			if err != nil {
-				return err
-			}
-			info := archive.SchemaInfo{
-				Role: s.Role, Name: s.Name, Entry: "schemas/" + s.Name + ".cssbackup",
-				Tables: stats.Tables, RowEstimate: stats.RowEstimate, Unanalyzed: stats.Unanalyzed, Bytes: stats.Bytes,
-			}
-			for _, t := range stats.Detail {
-				info.TableList = append(info.TableList, archive.TableInfo{Name: t.Name, RowEstimate: t.RowEstimate})
-			}
-			for _, d := range dependents[s.Name] {
-				info.Dependents = append(info.Dependents, archive.Dependency{Schema: d.Schema, Object: d.Object})
-			}
-			for _, d := range references[s.Name] {
-				info.References = append(info.References, archive.Dependency{Schema: d.Schema, Object: d.Object})
-			}
-			run.manifest.Schemas = append(run.manifest.Schemas, info)
 		}
 	}
-	if len(r.Before) > 0 || len(r.After) > 0 {
-		run.mu.Lock()
-		run.beforeStarted = true
-		run.mu.Unlock()
-		if err := runCommands(ctx, r.Before, env); err != nil {
-			return err
-		}
+	if err := run.before(ctx, env); err != nil {
+		return err
 	}
 	// The store records which node writes the archive before its upload
 	// begins, so that plans of other nodes leave it, and its partial,
 	// alone. An archive that is never committed leaves a line naming
 	// nothing the store holds, which the next backup drops.
-	if _, err := noteNode(ctx, run.st, plan.RefOf(r), run.name, env.Config.Node); err != nil {
+	if _, err := noteNode(ctx, run.st, plan.RefOf(run.r), run.name, env.Config.Node); err != nil {
 		return err
 	}
 	if err := run.noteVersions(ctx); err != nil {
 		return err
 	}
-	up, err := run.st.Create(ctx, plan.RefOf(r), run.name)
+	return run.create(ctx, env)
+}
+
+// snapshot exports the snapshot the dumps share, checks that pg_dump can
+// dump the server, and records in the manifest the server, the database of
+// a persistence resource and the schemas to dump.
+func (run *backupRun) snapshot(ctx context.Context) error {
+	cc := ConnConfig(run.r.Database, "")
+	snap, err := postgres.ExportSnapshot(ctx, cc)
+	if err != nil {
+		return err
+	}
+	run.snap = snap
+	num, text := snap.ServerVersion()
+	client, err := postgres.CheckClient(ctx, cc, num)
+	if err != nil {
+		return err
+	}
+	run.manifest.Postgres = &archive.PostgresInfo{
+		ServerVersion: text,
+		PgDumpVersion: client,
+		Snapshot:      snap.ID(),
+		Database:      cc.DBName,
+		Host:          cc.Host,
+	}
+	if run.r.Kind == config.Persistence {
+		stats, err := snap.DatabaseStats(ctx)
+		if err != nil {
+			return err
+		}
+		run.manifest.Schemas = append(run.manifest.Schemas, archive.SchemaInfo{
+			Role: "database", Name: cc.DBName, Entry: "databases/" + cc.DBName + ".cssbackup",
+			Tables: stats.Tables, RowEstimate: stats.RowEstimate, Bytes: stats.Bytes,
+		})
+	}
+	schemas, err := run.schemaInfos(ctx)
+	if err != nil {
+		return err
+	}
+	run.manifest.Schemas = append(run.manifest.Schemas, schemas...)
+	return nil
+}
+
+// schemaInfos describes the schemas to dump as the snapshot sees them:
+// their tables and sizes, and the objects of other schemas that depend on
+// them or that they reference.
+func (run *backupRun) schemaInfos(ctx context.Context) ([]archive.SchemaInfo, error) {
+	names := make([]string, len(run.schemas))
+	for i, s := range run.schemas {
+		names[i] = s.Name
+	}
+	dependents, references, err := run.snap.SchemaDependencies(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	var out []archive.SchemaInfo
+	for _, s := range run.schemas {
+		stats, err := run.snap.SchemaStats(ctx, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		info := archive.SchemaInfo{
+			Role: s.Role, Name: s.Name, Entry: "schemas/" + s.Name + ".cssbackup",
+			Tables: stats.Tables, RowEstimate: stats.RowEstimate, Unanalyzed: stats.Unanalyzed, Bytes: stats.Bytes,
+		}
+		for _, t := range stats.Detail {
+			info.TableList = append(info.TableList, archive.TableInfo{Name: t.Name, RowEstimate: t.RowEstimate})
+		}
+		for _, d := range dependents[s.Name] {
+			info.Dependents = append(info.Dependents, archive.Dependency{Schema: d.Schema, Object: d.Object})
+		}
+		for _, d := range references[s.Name] {
+			info.References = append(info.References, archive.Dependency{Schema: d.Schema, Object: d.Object})
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// before runs the before hooks of a resource with hooks; from then on the
+// after hooks must run.
+func (run *backupRun) before(ctx context.Context, env *Env) error {
+	if len(run.r.Before) == 0 && len(run.r.After) == 0 {
+		return nil
+	}
+	run.mu.Lock()
+	run.beforeStarted = true
+	run.mu.Unlock()
+	return runCommands(ctx, run.r.Before, env)
+}
+
+// create starts the partial archive in the store and the writer the
+// content steps write into.
+func (run *backupRun) create(ctx context.Context, env *Env) error {
+	up, err := run.st.Create(ctx, plan.RefOf(run.r), run.name)
 	if err != nil {
 		return err
 	}
