@@ -27,12 +27,16 @@
 //     index in the archive), providers/store (local
 //     directories and S3-compatible buckets, locks, and the records kept beside
 //     the archives: restores under way, damaged archives, drills, nodes; a
-//     wrapper that encrypts a store with age, on top of providers/store/crypt),
+//     wrapper that encrypts a store with age, on top of providers/store/crypt;
+//     providers/store/catalog names what a store holds, archives and their
+//     names, without I/O, so that plan reads it without any store client),
 //     providers/files
 //     (hook commands, options.xml, folder swaps) and providers/notify (the
 //     run summaries sent to healthchecks, webhooks and ntfy);
-//     providers/internal/winjob holds the Windows job objects their child
-//     processes run in.
+//     providers/internal/child starts their child processes so that
+//     they stay in hand (die with planb, process groups; the Windows job
+//     objects in providers/internal/winjob), and providers/internal/tail
+//     keeps the tail of a child's output for its error.
 //   - cmd/planb is the command line, and only parses, calls and prints: one
 //     cmd_<verb>.go per command; cmd/planb/views prints every line a command
 //     shows, one view per output, human or JSON. bench measures planb

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/planb-backup/planb/providers/internal/child"
 	"github.com/planb-backup/planb/providers/internal/tail"
 )
 
@@ -74,13 +75,13 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdin = c.Stdin
-	group := prepareGroup(cmd)
+	group := child.PrepareGroup(cmd)
 	var killTimer *time.Timer
 	var killMu sync.Mutex
 	cmd.Cancel = func() error {
-		err := group.interrupt()
+		err := group.Interrupt()
 		killMu.Lock()
-		killTimer = time.AfterFunc(killGrace, group.kill)
+		killTimer = time.AfterFunc(killGrace, group.Kill)
 		killMu.Unlock()
 		return err
 	}
@@ -108,7 +109,7 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 	start := time.Now()
 	err := cmd.Start()
 	if err == nil {
-		serr := group.started(cmd, logger)
+		serr := group.Started(cmd, logger)
 		err = cmd.Wait()
 		if serr != nil {
 			err = serr
@@ -118,10 +119,10 @@ func RunCommand(ctx context.Context, c Command, logger *slog.Logger) error {
 	if killTimer != nil {
 		// The group was signalled: make sure no member survives.
 		killTimer.Stop()
-		group.kill()
+		group.Kill()
 	}
 	killMu.Unlock()
-	group.release()
+	group.Release()
 	logger.Debug("command finished", "command", name, "duration", time.Since(start), "error", err)
 	if err == nil {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/planb-backup/planb/providers/internal/child"
 	"github.com/planb-backup/planb/providers/internal/tail"
 )
 
@@ -75,7 +76,7 @@ func dumpCommand(ctx context.Context, c ConnConfig, opts DumpOptions) (*exec.Cmd
 	}
 	args = append(args, opts.ExtraArgs...)
 	cmd := exec.CommandContext(ctx, path, args...)
-	dieWithParent(cmd)
+	child.DieWithParent(cmd)
 	cmd.Env = c.childEnv()
 	return cmd, nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/planb-backup/planb/providers/internal/child"
 )
 
 // RestoreOptions selects what Restore does with a whole-database dump.
@@ -54,7 +56,7 @@ func restoreCommand(ctx context.Context, c ConnConfig, opts RestoreOptions, r io
 	}
 	args = append(args, "--dbname="+dbnameArg(db))
 	cmd := exec.CommandContext(ctx, path, args...)
-	dieWithParent(cmd)
+	child.DieWithParent(cmd)
 	cmd.Env = c.childEnv()
 	cmd.Stdin = r
 	return cmd, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/planb-backup/planb/providers/internal/child"
 	"github.com/planb-backup/planb/providers/internal/tail"
 )
 
@@ -319,7 +320,7 @@ func scriptOf(ctx context.Context, c ConnConfig, d SchemaDump, section string, n
 		args = append(args, "--no-owner")
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
-	dieWithParent(cmd)
+	child.DieWithParent(cmd)
 	cmd.Env = c.childEnv()
 	cmd.Stdin = rc
 	stderr := tail.New(stderrLimit)

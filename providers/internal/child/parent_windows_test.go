@@ -1,4 +1,4 @@
-package postgres
+package child
 
 import (
 	"errors"
@@ -12,11 +12,11 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-const childHelperEnv = "PLANB_POSTGRES_TEST_HELPER"
+const childHelperEnv = "PLANB_CHILD_TEST_HELPER"
 
 // TestChildHelper is the process the test below runs: "planb" starts a
-// "sleep" child as planb starts pg_dump (dieWithParent), writes its pid to
-// $PLANB_POSTGRES_TEST_HELPER_PIDFILE and sleeps; "sleep" sleeps.
+// "sleep" child as planb starts pg_dump (DieWithParent), writes its pid to
+// $PLANB_CHILD_TEST_HELPER_PIDFILE and sleeps; "sleep" sleeps.
 func TestChildHelper(t *testing.T) {
 	switch os.Getenv(childHelperEnv) {
 	case "":
@@ -24,7 +24,7 @@ func TestChildHelper(t *testing.T) {
 	case "planb":
 		cmd := exec.Command(os.Args[0], "-test.run=^TestChildHelper$")
 		cmd.Env = append(os.Environ(), childHelperEnv+"=sleep")
-		dieWithParent(cmd)
+		DieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			os.Exit(3)
 		}
@@ -39,7 +39,7 @@ func TestChildHelper(t *testing.T) {
 }
 
 func TestDieWithParentWindows(t *testing.T) {
-	dir, err := os.MkdirTemp("", "planb-postgres-test-")
+	dir, err := os.MkdirTemp("", "planb-child-test-")
 	if err != nil {
 		t.Fatal(err)
 	}

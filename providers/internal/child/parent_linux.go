@@ -1,14 +1,14 @@
-package postgres
+package child
 
 import (
 	"os/exec"
 	"syscall"
 )
 
-// dieWithParent makes the kernel kill cmd when planb dies, even by SIGKILL:
+// DieWithParent makes the kernel kill cmd when planb dies, even by SIGKILL:
 // a pg_dump or pg_restore must not go on writing after the process that
 // planned its work is gone.
-func dieWithParent(cmd *exec.Cmd) {
+func DieWithParent(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}

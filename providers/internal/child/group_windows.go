@@ -1,4 +1,4 @@
-package files
+package child
 
 import (
 	"log/slog"
@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// processGroup is what a command runs in so that stopping it reaches every
+// Group is what a command runs in so that stopping it reaches every
 // process it started. On Windows that is a job object, and a console
 // process group of its own:
 //
@@ -27,7 +27,7 @@ import (
 //
 // The command is created suspended and resumed once it is in the job, so
 // nothing it starts can escape it.
-type processGroup struct {
+type Group struct {
 	ready chan struct{} // closed when started has run
 
 	mu     sync.Mutex
@@ -37,24 +37,24 @@ type processGroup struct {
 	killed bool
 }
 
-// prepareGroup makes cmd start suspended in a new process group. Call it
+// PrepareGroup makes cmd start suspended in a new process group. Call it
 // before cmd.Start. It also puts planb in a job of its own (winjob.JoinSelf),
 // as the PostgreSQL programs do, so that no process planb starts outlives
 // it.
-func prepareGroup(cmd *exec.Cmd) *processGroup {
+func PrepareGroup(cmd *exec.Cmd) *Group {
 	_ = winjob.JoinSelf() // without it, the command's own job still holds it while it runs
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.CREATE_SUSPENDED,
 	}
-	return &processGroup{ready: make(chan struct{})}
+	return &Group{ready: make(chan struct{})}
 }
 
-// started puts the command, which cmd.Start just created suspended, in a
+// Started puts the command, which cmd.Start just created suspended, in a
 // new job and resumes it. When no job can be made (an old Windows that
 // does not nest jobs, inside a job that forbids it) the command runs
 // without one, with a warning: stopping it then stops it alone. An error
 // means it could not be resumed; it has been killed.
-func (g *processGroup) started(cmd *exec.Cmd, logger *slog.Logger) error {
+func (g *Group) Started(cmd *exec.Cmd, logger *slog.Logger) error {
 	defer close(g.ready)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -79,28 +79,28 @@ func (g *processGroup) started(cmd *exec.Cmd, logger *slog.Logger) error {
 	return nil
 }
 
-// interrupt asks the command to stop: Ctrl-Break to its process group, the
+// Interrupt asks the command to stop: Ctrl-Break to its process group, the
 // Windows counterpart of SIGTERM (a console program's default handler
 // exits). When that cannot be sent (planb has no console), it kills the
 // command at once.
-func (g *processGroup) interrupt() error {
+func (g *Group) Interrupt() error {
 	<-g.ready
 	if err := windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, g.pid); err != nil {
-		g.kill()
+		g.Kill()
 	}
 	return nil
 }
 
-// kill terminates every process of the job (the command alone when it runs
+// Kill terminates every process of the job (the command alone when it runs
 // outside one).
-func (g *processGroup) kill() {
+func (g *Group) Kill() {
 	<-g.ready
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.killLocked()
 }
 
-func (g *processGroup) killLocked() {
+func (g *Group) killLocked() {
 	g.killed = true
 	if g.job != 0 {
 		_ = windows.TerminateJobObject(g.job, 1)
@@ -111,11 +111,11 @@ func (g *processGroup) killLocked() {
 	}
 }
 
-// release closes the job once the command has been waited for. Unless the
+// Release closes the job once the command has been waited for. Unless the
 // command was killed, processes it left running go on after it, as they do
 // on Unix (the job stops ending them first), until planb ends: they are in
 // planb's own job.
-func (g *processGroup) release() {
+func (g *Group) Release() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.job == 0 {
