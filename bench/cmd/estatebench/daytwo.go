@@ -459,10 +459,12 @@ func (d *dayTwoRun) print(out io.Writer, ms []dayTwoMethod, res map[string]*dayT
 	if c2 != nil && b2 != nil {
 		line("c/b store growth (planb over borg)", "≤ 1", float64(c2.growth), float64(b2.growth))
 		line("c/b wall", "≤ 0.5", c2.second.Wall.Seconds(), b2.second.Wall.Seconds())
+		line("c/b CPU (tree + server)", "—", (c2.second.CPU + c2.second.ServerCPU).Seconds(), (b2.second.CPU + b2.second.ServerCPU).Seconds())
 	}
 	if c2 != nil && a2 != nil {
 		line("c/a wall (planb over the CAST script)", "≤ 0.3", c2.second.Wall.Seconds(), a2.second.Wall.Seconds())
 		line("c/a store growth", "—", float64(c2.growth), float64(a2.growth))
+		line("c/a CPU (tree + server)", "—", (c2.second.CPU + c2.second.ServerCPU).Seconds(), (a2.second.CPU + a2.second.ServerCPU).Seconds())
 	}
 	if c2 != nil && d.o.incremental {
 		line(fmt.Sprintf("c growth in packs (%s) over one version deflated (%s)", human(c2.packs), human(oneVersion)), "≤ 0.3", float64(c2.packs), float64(oneVersion))
