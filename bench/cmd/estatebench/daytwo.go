@@ -70,8 +70,9 @@ type dayTwoRun struct {
 	changes int
 }
 
-// dayTwoMethod is one measured tool of the scenario: backup runs the first
-// or second backup (n = 1, 2) into output.
+// dayTwoMethod is one measured tool of the scenario: script(n) is the bash
+// script of its first or second backup (n = 1, 2) into output, run with env;
+// reset empties output before a round.
 type dayTwoMethod struct {
 	key, name string
 	reset     func() error
