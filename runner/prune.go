@@ -18,61 +18,69 @@ import (
 // delete builds prune and clean actions: remove the listed archives under
 // the lock.
 func (b *builder) delete(a *plan.Action, r *config.Resource, st store.Store) error {
-	id := a.ID
-	lockID := b.lockFor(r, st, id)
+	lockID := b.lockFor(r, st, a.ID)
+	label := fmt.Sprintf("prune %d archive(s) of %s in store.%s", len(a.Delete), r.Address, st.Name())
+	if a.Type == plan.Clean {
+		label = fmt.Sprintf("clean %d partial(s) of %s in store.%s", len(a.Delete), r.Address, st.Name())
+	}
+	b.add(dag.Step{
+		ID:    a.ID,
+		Label: label,
+		Group: Target{r.Address, st.Name()},
+		Deps:  b.after(a, lockID),
+		Run: func(ctx context.Context, _ *dag.Progress) error {
+			return b.deleteArchives(ctx, a, r, st)
+		},
+	})
+	return nil
+}
+
+// deleteArchives runs a prune or a clean: what its last line of defence
+// (keepsSound, stillCleanable) allows, and only what this node owns, is
+// deleted, then forgotten by the nodes record; a prune that deleted
+// anything collects the packs no archive uses any more. Every refusal and
+// failure is returned.
+func (b *builder) deleteArchives(ctx context.Context, a *plan.Action, r *config.Resource, st store.Store) error {
 	ref := plan.RefOf(r)
 	names := make([]string, 0, len(a.Delete))
 	for _, d := range a.Delete {
 		names = append(names, d.Archive)
 	}
-	label := fmt.Sprintf("prune %d archive(s) of %s in store.%s", len(names), r.Address, st.Name())
-	if a.Type == plan.Clean {
-		label = fmt.Sprintf("clean %d partial(s) of %s in store.%s", len(names), r.Address, st.Name())
+	if a.Type == plan.Prune {
+		if err := b.keepsSound(ctx, st, ref, a.Delete); err != nil {
+			return err
+		}
 	}
-	b.add(dag.Step{
-		ID:    id,
-		Label: label,
-		Group: Target{r.Address, st.Name()},
-		Deps:  b.after(a, lockID),
-		Run: func(ctx context.Context, _ *dag.Progress) error {
-			if a.Type == plan.Prune {
-				if err := b.keepsSound(ctx, st, ref, a.Delete); err != nil {
-					return err
-				}
-			}
-			remove, errs := names, []error(nil)
-			if a.Type == plan.Clean {
-				var err error
-				if remove, errs, err = stillCleanable(ctx, st, ref, names); err != nil {
-					return err
-				}
-			}
-			// Another node's archives and partials are never deleted by a
-			// node that is not among their owners, whatever the plan says.
-			foreign, err := foreignNodes(ctx, st, ref, remove, b.env.Config.OwnersOf(r, b.env.Config.Stores[st.Name()]))
-			if err != nil {
-				return err
-			}
-			var deleted []string
-			for _, n := range remove {
-				if node, ok := foreign[n]; ok {
-					errs = append(errs, fmt.Errorf("refusing to delete %s: node %s wrote it, and this node (%s) is not among the owners of %s", n, node, b.env.Config.Node, r.Address))
-					continue
-				}
-				if err := st.Delete(ctx, ref, n); err != nil {
-					errs = append(errs, fmt.Errorf("delete %s: %w", n, err))
-					continue
-				}
-				deleted = append(deleted, n)
-			}
-			forgetNodes(ctx, b.env.Logger, st, ref, deleted)
-			if a.Type == plan.Prune && len(deleted) > 0 {
-				collectAfterPrune(ctx, b.env.Logger, st, packGrace(b.env.Config, st))
-			}
-			return errors.Join(errs...)
-		},
-	})
-	return nil
+	remove, errs := names, []error(nil)
+	if a.Type == plan.Clean {
+		var err error
+		if remove, errs, err = stillCleanable(ctx, st, ref, names); err != nil {
+			return err
+		}
+	}
+	// Another node's archives and partials are never deleted by a node
+	// that is not among their owners, whatever the plan says.
+	foreign, err := foreignNodes(ctx, st, ref, remove, b.env.Config.OwnersOf(r, b.env.Config.Stores[st.Name()]))
+	if err != nil {
+		return err
+	}
+	var deleted []string
+	for _, n := range remove {
+		if node, ok := foreign[n]; ok {
+			errs = append(errs, fmt.Errorf("refusing to delete %s: node %s wrote it, and this node (%s) is not among the owners of %s", n, node, b.env.Config.Node, r.Address))
+			continue
+		}
+		if err := st.Delete(ctx, ref, n); err != nil {
+			errs = append(errs, fmt.Errorf("delete %s: %w", n, err))
+			continue
+		}
+		deleted = append(deleted, n)
+	}
+	forgetNodes(ctx, b.env.Logger, st, ref, deleted)
+	if a.Type == plan.Prune && len(deleted) > 0 {
+		collectAfterPrune(ctx, b.env.Logger, st, packGrace(b.env.Config, st))
+	}
+	return errors.Join(errs...)
 }
 
 // stillCleanable is a clean's last line of defence, run under the lock
