@@ -150,7 +150,7 @@ func (e *Estate) Damage(ctx context.Context, cat plan.Catalog, resources []*conf
 	err := readFolders(catalogFolders(cat, resources, false), func(f storeFolder) (func(), error) {
 		list, err := runner.ReadDamage(ctx, e.Stores[f.store], f.ref)
 		if err != nil {
-			return nil, fmt.Errorf("read the damage record of %s in store.%s: %w", f.ref, f.store, err)
+			return nil, err // the store names itself and the record
 		}
 		return func() {
 			for _, d := range list {
@@ -172,7 +172,7 @@ func (e *Estate) Nodes(ctx context.Context, cat plan.Catalog, resources []*confi
 	err := readFolders(catalogFolders(cat, resources, true), func(f storeFolder) (func(), error) {
 		nodes, err := runner.ReadNodes(ctx, e.Stores[f.store], f.ref)
 		if err != nil {
-			return nil, fmt.Errorf("read the nodes record of %s in store.%s: %w", f.ref, f.store, err)
+			return nil, err // the store names itself and the record
 		}
 		return func() {
 			for name, node := range nodes {

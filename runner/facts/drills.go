@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"sync"
 	"time"
@@ -65,7 +64,7 @@ func (e *Estate) DrillRecords(ctx context.Context, resources []*config.Resource,
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Errorf("read the drill record of %s in store.%s: %w", j.ref, j.st.Name(), err))
+				errs = append(errs, err) // the store names itself and the record
 				return
 			}
 			var rec plan.DrillRecord
