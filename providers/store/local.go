@@ -267,14 +267,18 @@ func (l *Local) Create(ctx context.Context, ref Ref, name string) (Upload, error
 		return nil, fmt.Errorf("store %q: %w", l.name, err)
 	}
 	partial := final + PartialSuffix
+	if _, err := os.Lstat(partial); err == nil {
+		return nil, fmt.Errorf("store %q: %w", l.name, &fs.PathError{Op: "create", Path: partial, Err: fs.ErrExist})
+	}
+	// The writer is recorded before the partial exists: a partial killed
+	// at any point has a writer the next plan can prove gone.
+	if err := writePartialRecord(ctx, l, ref, name, l.id.record(l.now())); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
+		l.forgetPartial(ref, name)
 		return nil, fmt.Errorf("store %q: %w", l.name, err)
-	}
-	if err := writePartialRecord(ctx, l, ref, name, l.id.record(l.now())); err != nil {
-		f.Close()
-		os.Remove(partial)
-		return nil, err
 	}
 	return &localUpload{ctx: ctx, store: l, f: f, partial: partial, final: final, ref: ref, name: name}, nil
 }

@@ -272,9 +272,11 @@ func TestS3AccessDeniedNamesTheRequest(t *testing.T) {
 	if err == nil {
 		t.Fatal("Create with a policy that denies PutObject succeeded")
 	}
+	// The first request Create sends records the writer, before the upload
+	// begins (see Cleanable).
 	for _, want := range []string{
-		`store "offsite": create applications/shop/shop_2026-11-25-20-30-00.zip: access denied: `,
-		srv.URL + " refused CreateMultipartUpload on backups/prod/applications/shop/shop_2026-11-25-20-30-00.zip",
+		`store "offsite": write record prod/records/applications/shop/shop_2026-11-25-20-30-00.zip.partial.json: access denied: `,
+		srv.URL + " refused PutObject on backups/prod/records/applications/shop/shop_2026-11-25-20-30-00.zip.partial.json",
 		"the credentials (access key reader) were accepted for other requests",
 		"must allow s3:PutObject",
 	} {
@@ -286,8 +288,8 @@ func TestS3AccessDeniedNamesTheRequest(t *testing.T) {
 		t.Errorf("error %q blames the credentials", err)
 	}
 	var ad *AccessDeniedError
-	if !errors.As(err, &ad) || ad.Request != "CreateMultipartUpload" {
-		t.Errorf("error %v: want an *AccessDeniedError for CreateMultipartUpload", err)
+	if !errors.As(err, &ad) || ad.Request != "PutObject" {
+		t.Errorf("error %v: want an *AccessDeniedError for PutObject", err)
 	}
 }
 

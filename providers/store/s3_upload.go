@@ -38,18 +38,19 @@ func (s *S3) Create(ctx context.Context, ref Ref, name string) (Upload, error) {
 		return nil, fmt.Errorf("store %q: %s: an incomplete upload is left over (delete %s first): %w",
 			s.name, op, name+PartialSuffix, fs.ErrExist)
 	}
+	// The writer is recorded before the upload exists: an upload killed
+	// at any point has a writer the next plan can prove gone.
+	if err := s.notePartial(ctx, ref, name); err != nil {
+		return nil, err
+	}
 	octx, end := withOperation(ctx)
 	id, err := s.core.NewMultipartUpload(octx, s.bucket, key, minio.PutObjectOptions{ContentType: "application/octet-stream"})
 	end()
 	if err != nil {
+		s.forgetPartial(ctx, ref, name)
 		return nil, s.failOn(op, "CreateMultipartUpload", key, err)
 	}
-	up := &s3Upload{ctx: ctx, store: s, key: key, display: ref.Key(name), id: id, ref: ref, name: name}
-	if err := s.notePartial(ctx, ref, name); err != nil {
-		up.Abort()
-		return nil, err
-	}
-	return up, nil
+	return &s3Upload{ctx: ctx, store: s, key: key, display: ref.Key(name), id: id, ref: ref, name: name}, nil
 }
 
 // s3Upload writes one archive of an S3 store as a multipart upload. Writes
