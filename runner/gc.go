@@ -54,7 +54,7 @@ func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now 
 	}
 	archives, err := st.List(ctx)
 	if err != nil {
-		return sw, fmt.Errorf("collect packs of store.%s: %w", st.Name(), err)
+		return sw, fmt.Errorf("collect packs: %w", err) // the store names itself
 	}
 	marked := map[string]bool{}
 	for _, a := range archives {
@@ -73,7 +73,7 @@ func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now 
 	sw.Referenced = len(marked)
 	list, err := packs.ListPacks(ctx)
 	if err != nil {
-		return sw, fmt.Errorf("collect packs of store.%s: %w", st.Name(), err)
+		return sw, fmt.Errorf("collect packs: %w", err) // the store names itself
 	}
 	var errs []error
 	for _, p := range list {
@@ -91,7 +91,7 @@ func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now 
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return sw, fmt.Errorf("collect packs of store.%s: %w", st.Name(), err)
+		return sw, fmt.Errorf("collect packs: %w", err) // the store names itself
 	}
 	return sw, nil
 }
