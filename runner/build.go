@@ -248,9 +248,11 @@ func ConnConfig(d *config.Database, dbname string) postgres.ConnConfig {
 	return c
 }
 
-// archiveDigest identifies an archive's contents: the SHA-256 of its
-// manifest, or of its entry list (names, sizes, CRCs) when it has none.
-func archiveDigest(rd *archive.Reader) (string, error) {
+// ArchiveDigest identifies an archive's contents: the SHA-256 of its
+// manifest, or of its entry list (names, sizes, CRCs) when it has none. A
+// restore plan records it (runner/facts) and the restore checks that the
+// archive it opens still has it.
+func ArchiveDigest(rd *archive.Reader) (string, error) {
 	h := sha256.New()
 	m, err := rd.Manifest()
 	switch {

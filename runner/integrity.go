@@ -110,7 +110,7 @@ func Classify(ctx context.Context, storeName string, ref store.Ref, name string,
 // checked is what checking an archive found.
 type checked struct {
 	size   int64
-	digest string // archiveDigest
+	digest string // ArchiveDigest
 }
 
 // checkArchive reads archive name of ref in st and checks it as `planb
@@ -159,7 +159,7 @@ func checkObject(ctx context.Context, storeName string, ref store.Ref, name stri
 	}
 	var digest string
 	if err == nil {
-		digest, err = archiveDigest(rd)
+		digest, err = ArchiveDigest(rd)
 	}
 	if err != nil {
 		return checked{}, Classify(ctx, storeName, ref, name, t, err)

@@ -47,12 +47,6 @@ type swap struct {
 	commit, rollback func() error
 }
 
-// ArchiveDigest identifies an archive's contents for restore plans: the
-// SHA-256 of its manifest, or of its entry list when it has none.
-func ArchiveDigest(rd *archive.Reader) (string, error) {
-	return archiveDigest(rd)
-}
-
 // restoreVerifyID is the ID of the step that verifies a restore's archive;
 // the safety backup waits for it.
 func restoreVerifyID(p *plan.Plan) string {
@@ -269,7 +263,7 @@ func (run *restoreRun) verify(ctx context.Context, p *dag.Progress) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", run.rp.Archive, err)
 	}
-	digest, err := archiveDigest(rd)
+	digest, err := ArchiveDigest(rd)
 	if err != nil {
 		return err
 	}
