@@ -3,19 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/planb-backup/planb/cmd/planb/views"
-	"github.com/planb-backup/planb/plan"
-	"github.com/planb-backup/planb/plan/config"
-	"github.com/planb-backup/planb/providers/archive"
-	"github.com/planb-backup/planb/providers/store"
-	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/check"
 	"github.com/planb-backup/planb/runner/facts"
 )
 
@@ -66,156 +58,28 @@ func (g *globals) runVerify(ctx context.Context, args []string, deep bool) error
 		return err
 	}
 	view := views.NewVerify(g.view())
-	failed, unreadable, checked := 0, 0, 0
 	// A store that could not be listed is reported like an archive that
 	// could not be read; the others are verified.
 	for _, name := range facts.UnreachableNames(down) {
-		unreadable++
 		view.NotListed(name, down[name])
 	}
-	marks := &damageMarks{g: g}
-	// unreachable holds, per store, why its endpoint stopped answering:
-	// its other archives are not tried.
-	unreachable := map[string]error{}
-	for _, r := range rows {
-		if r.Status == plan.ArchivePartial {
-			continue
+	t, err := check.Run(ctx, rows, check.Options{Deep: deep, Logger: g.logger}, func(r check.Result) {
+		view.Archive(r)
+		if r.Verdict == check.Unchecked || r.Verdict == check.Unreadable || r.Verdict == check.Damaged {
+			g.report.archiveFailed(r.Archive, string(r.Verdict), r.Err)
 		}
-		checked++
-		if why := unreachable[r.Store]; why != nil {
-			unreadable++
-			view.NotTried(r, why)
-			continue
-		}
-		checks, err := verifyOne(ctx, r, deep)
-		var u *runner.UnreadableError
-		var unchecked *runner.UncheckedError
-		switch {
-		case err == nil:
-			view.OK(r, checks)
-			marks.clear(ctx, r)
-		case ctx.Err() != nil:
-			return err
-		case facts.IsKeyError(err):
-			unreadable++
-			view.NoKey(r, errors.Unwrap(err))
-		case errors.As(err, &unchecked):
-			unreadable++
-			view.Unchecked(r, unchecked)
-			g.report.archiveFailed(r, "unchecked", unchecked)
-		case errors.As(err, &u):
-			unreadable++
-			view.Unreadable(r, u.Err)
-			g.report.archiveFailed(r, "unreadable", u.Err)
-			if errors.Is(err, store.ErrUnreachable) {
-				unreachable[r.Store] = u.Err
-			}
-		default:
-			failed++
-			var d *runner.DamagedError
-			if errors.As(err, &d) {
-				err = d.Err
-				marks.mark(ctx, r, d)
-			}
-			view.Failed(r, err)
-			g.report.archiveFailed(r, "damaged", err)
-		}
+	})
+	if err != nil {
+		return err
 	}
-	view.Totals(checked, failed, unreadable)
-	g.report.verified(checked, failed, unreadable)
+	t.Unreadable += len(down)
+	view.Totals(t)
+	g.report.verified(t.Checked, t.Failed, t.Unreadable)
 	switch {
-	case failed > 0:
+	case t.Failed > 0:
 		return withCode(exitError, nil)
-	case unreadable > 0:
+	case t.Unreadable > 0:
 		return withCode(exitUnreadable, nil)
 	}
 	return nil
-}
-
-// verifyOne checks one archive; deep adds test restores, whose checks it
-// returns. An archive its store could not deliver is a
-// *runner.UnreadableError; a damaged one a *runner.DamagedError; a deep
-// check that fails otherwise (the test restore) returns its own error.
-func verifyOne(ctx context.Context, r facts.ArchiveRow, deep bool) ([]runner.DeepCheck, error) {
-	obj, err := r.Handle.Open(ctx, r.Ref, r.Archive)
-	if err != nil {
-		return nil, runner.OpenError(r.Store, r.Ref, r.Archive, err)
-	}
-	defer obj.Close()
-	t := runner.TrackReads(obj)
-	if !deep {
-		rd, err := archive.Open(t, obj.Size())
-		if err == nil {
-			err = runner.VerifyArchive(ctx, rd)
-		}
-		if err == nil {
-			return nil, runner.VerifyPacks(ctx, r.Handle, r.Ref, r.Archive, t, obj.Size())
-		}
-		return nil, runner.Classify(ctx, r.Store, r.Ref, r.Archive, t, err)
-	}
-	var db *config.Database
-	if r.Res != nil {
-		db = r.Res.Database
-	}
-	if err := runner.VerifyPacks(ctx, r.Handle, r.Ref, r.Archive, t, obj.Size()); err != nil {
-		return nil, err
-	}
-	checks, err := runner.VerifyDeep(ctx, t, obj.Size(), db)
-	if err != nil {
-		if t.Err() != nil {
-			return nil, runner.Classify(ctx, r.Store, r.Ref, r.Archive, t, err)
-		}
-		return nil, err
-	}
-	var problems []string
-	for _, c := range checks {
-		for _, p := range c.Problems {
-			problems = append(problems, c.Schema+": "+p)
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("test restore differs from the manifest: %s", strings.Join(problems, "; "))
-	}
-	return checks, nil
-}
-
-// damageMarks keeps the damage records of the folders verify checks up to
-// date: a damaged archive is recorded, so that plans show it and leave it
-// out; one that verifies loses its mark. Each folder's record is read once.
-type damageMarks struct {
-	g       *globals
-	records map[string][]plan.Damage // by store and folder
-}
-
-func (m *damageMarks) key(r facts.ArchiveRow) string { return r.Store + "\x00" + r.Folder }
-
-func (m *damageMarks) mark(ctx context.Context, r facts.ArchiveRow, d *runner.DamagedError) {
-	err := runner.MarkDamaged(ctx, r.Handle, r.Ref, plan.Damage{
-		Archive: r.Archive, Found: time.Now().UTC().Truncate(time.Second), By: "verify", Problem: d.Err.Error(),
-	})
-	if err != nil {
-		m.g.logger.Warn("could not record a damaged archive", "store", r.Store, "archive", r.Folder+"/"+r.Archive, "err", err)
-	}
-	delete(m.records, m.key(r))
-}
-
-func (m *damageMarks) clear(ctx context.Context, r facts.ArchiveRow) {
-	if m.records == nil {
-		m.records = map[string][]plan.Damage{}
-	}
-	list, ok := m.records[m.key(r)]
-	if !ok {
-		var err error
-		if list, err = runner.ReadDamage(ctx, r.Handle, r.Ref); err != nil {
-			m.g.logger.Warn("could not read a damage record", "store", r.Store, "folder", r.Folder, "err", err)
-		}
-		m.records[m.key(r)] = list
-	}
-	if !slices.ContainsFunc(list, func(d plan.Damage) bool { return d.Archive == r.Archive }) {
-		return
-	}
-	if _, err := runner.ClearDamage(ctx, r.Handle, r.Ref, r.Archive); err != nil {
-		m.g.logger.Warn("could not clear a damage mark", "store", r.Store, "archive", r.Folder+"/"+r.Archive, "err", err)
-	}
-	delete(m.records, m.key(r))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/check"
 	"github.com/planb-backup/planb/runner/facts"
 )
 
@@ -14,24 +15,10 @@ import (
 type Verify interface {
 	// NotListed reports a store whose archives could not be listed.
 	NotListed(store, why string)
-	// NotTried reports an archive left untried: its store's endpoint
-	// stopped answering (why).
-	NotTried(r facts.ArchiveRow, why error)
-	// OK reports an archive that verified; checks are the test restores
-	// of --deep.
-	OK(r facts.ArchiveRow, checks []runner.DeepCheck)
-	// NoKey reports an archive of an encrypted store that no configured
-	// identity opens.
-	NoKey(r facts.ArchiveRow, err error)
-	// Unchecked reports an archive whose checksums are right but whose
-	// test restore could not be made.
-	Unchecked(r facts.ArchiveRow, err error)
-	// Unreadable reports an archive its store could not deliver.
-	Unreadable(r facts.ArchiveRow, err error)
-	// Failed reports a damaged archive.
-	Failed(r facts.ArchiveRow, err error)
+	// Archive reports the verdict on one archive.
+	Archive(r check.Result)
 	// Totals prints the counts.
-	Totals(checked, failed, unreadable int)
+	Totals(t check.Totals)
 }
 
 // NewVerify returns the view of verify: lines for a person.
@@ -43,32 +30,28 @@ func (h *verifyHuman) NotListed(store, why string) {
 	fmt.Fprintf(h.v.Stdout, "UNREADABLE store.%s: not listed: %s\n", store, why)
 }
 
-func (h *verifyHuman) NotTried(r facts.ArchiveRow, why error) {
-	fmt.Fprintf(h.v.Stdout, "UNREADABLE store.%s %s/%s: not tried: %v\n", r.Store, r.Folder, r.Archive, why)
+// verdictLines are the line of each verdict but OK: its mark, then the
+// text after the archive's name, given the reason.
+var verdictLines = map[check.Verdict]string{
+	check.NotTried:   "UNREADABLE %s: not tried: %v\n",
+	check.NoKey:      "NO KEY  %s: %v\n",
+	check.Unchecked:  "UNCHECKED  %s: checksums ok; %v\n",
+	check.Unreadable: "UNREADABLE %s: %v\n",
+	check.Damaged:    "FAILED  %s: %v\n",
 }
 
-func (h *verifyHuman) OK(r facts.ArchiveRow, checks []runner.DeepCheck) {
-	fmt.Fprintf(h.v.Stdout, "ok      store.%s %s/%s%s%s\n", r.Store, r.Folder, r.Archive, restored(checks), keyStatus(r))
+func (h *verifyHuman) Archive(res check.Result) {
+	r := res.Archive
+	name := fmt.Sprintf("store.%s %s/%s", r.Store, r.Folder, r.Archive)
+	if res.Verdict == check.OK {
+		fmt.Fprintf(h.v.Stdout, "ok      %s%s%s\n", name, restored(res.Checks), keyStatus(r))
+		return
+	}
+	fmt.Fprintf(h.v.Stdout, verdictLines[res.Verdict], name, res.Err)
 }
 
-func (h *verifyHuman) NoKey(r facts.ArchiveRow, err error) {
-	fmt.Fprintf(h.v.Stdout, "NO KEY  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
-}
-
-func (h *verifyHuman) Unchecked(r facts.ArchiveRow, err error) {
-	fmt.Fprintf(h.v.Stdout, "UNCHECKED  store.%s %s/%s: checksums ok; %v\n", r.Store, r.Folder, r.Archive, err)
-}
-
-func (h *verifyHuman) Unreadable(r facts.ArchiveRow, err error) {
-	fmt.Fprintf(h.v.Stdout, "UNREADABLE store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
-}
-
-func (h *verifyHuman) Failed(r facts.ArchiveRow, err error) {
-	fmt.Fprintf(h.v.Stdout, "FAILED  store.%s %s/%s: %v\n", r.Store, r.Folder, r.Archive, err)
-}
-
-func (h *verifyHuman) Totals(checked, failed, unreadable int) {
-	fmt.Fprintf(h.v.Stdout, "\n%d archive(s) verified, %d failed (damaged), %d unreadable or unchecked.\n", checked, failed, unreadable)
+func (h *verifyHuman) Totals(t check.Totals) {
+	fmt.Fprintf(h.v.Stdout, "\n%d archive(s) verified, %d failed (damaged), %d unreadable or unchecked.\n", t.Checked, t.Failed, t.Unreadable)
 }
 
 // restored says what the test restores of --deep restored: "" when none

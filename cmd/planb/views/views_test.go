@@ -13,6 +13,7 @@ import (
 
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/check"
 	"github.com/planb-backup/planb/runner/dag"
 	"github.com/planb-backup/planb/runner/facts"
 )
@@ -188,14 +189,14 @@ func TestVerifyLines(t *testing.T) {
 	r := facts.ArchiveRow{Store: "local", Folder: "application/crm", Archive: "crm_1.zip"}
 	view := NewVerify(v)
 	view.NotListed("s3", "connection refused")
-	view.NotTried(r, errors.New("timeout"))
-	view.OK(r, nil)
-	view.OK(r, []runner.DeepCheck{{Schema: "crm_mngt", Tables: 3, Rows: 10}, {Schema: "crm_local", Tables: 1, Rows: 0}})
-	view.NoKey(r, errors.New("no identity"))
-	view.Unchecked(r, errors.New("no CREATEDB"))
-	view.Unreadable(r, errors.New("EOF"))
-	view.Failed(r, errors.New("crc"))
-	view.Totals(7, 1, 4)
+	view.Archive(check.Result{Archive: r, Verdict: check.NotTried, Err: errors.New("timeout")})
+	view.Archive(check.Result{Archive: r, Verdict: check.OK})
+	view.Archive(check.Result{Archive: r, Verdict: check.OK, Checks: []runner.DeepCheck{{Schema: "crm_mngt", Tables: 3, Rows: 10}, {Schema: "crm_local", Tables: 1, Rows: 0}}})
+	view.Archive(check.Result{Archive: r, Verdict: check.NoKey, Err: errors.New("no identity")})
+	view.Archive(check.Result{Archive: r, Verdict: check.Unchecked, Err: errors.New("no CREATEDB")})
+	view.Archive(check.Result{Archive: r, Verdict: check.Unreadable, Err: errors.New("EOF")})
+	view.Archive(check.Result{Archive: r, Verdict: check.Damaged, Err: errors.New("crc")})
+	view.Totals(check.Totals{Checked: 7, Failed: 1, Unreadable: 4})
 	want := `UNREADABLE store.s3: not listed: connection refused
 UNREADABLE store.local application/crm/crm_1.zip: not tried: timeout
 ok      store.local application/crm/crm_1.zip
