@@ -54,6 +54,19 @@ func TestBuildOrdersDependsOnWhateverTheOrder(t *testing.T) {
 	if !slices.Contains(prepareA.Deps, "backup application.B store.node/archive") {
 		t.Errorf("A's backup does not wait for B's archive: deps %v", prepareA.Deps)
 	}
+	// Every step says what it works on: its resource and store.
+	for _, s := range g.Steps() {
+		want := Target{"application.B", "node"}
+		if strings.Contains(s.ID, "application.A") {
+			want.Resource = "application.A"
+		}
+		if got := TargetOf(s); got != want {
+			t.Errorf("step %s works on %+v, want %+v", s.ID, got, want)
+		}
+	}
+	if got := TargetOf(dag.Step{ID: "x", Group: "not a target"}); got != (Target{}) {
+		t.Errorf("TargetOf a step Build did not make: %+v", got)
+	}
 }
 
 // TestBuildRefusesUnknownDependsOn builds a saved plan whose action depends

@@ -430,3 +430,30 @@ func TestNilProgress(t *testing.T) {
 		t.Error("nil Progress reports values")
 	}
 }
+
+// TestGroupIsCarriedUnread checks that a step's Group reaches Events and
+// the results as the builder set it, whatever its type.
+func TestGroupIsCarriedUnread(t *testing.T) {
+	type target struct{ resource, store string }
+	g := mustGraph(t,
+		Step{ID: "a", Group: target{"app.A", "node"}},
+		Step{ID: "b", Deps: []string{"a"}, Run: func(context.Context, *Progress) error { return errors.New("boom") }},
+	)
+	var mu sync.Mutex
+	started := map[string]any{}
+	ev := &groupEvents{started: func(s Step) { mu.Lock(); started[s.ID] = s.Group; mu.Unlock() }}
+	r := Run(context.Background(), g, Options{Events: ev})
+	if started["a"] != (target{"app.A", "node"}) || started["b"] != nil {
+		t.Errorf("groups seen by Events: %v", started)
+	}
+	if r.Steps[0].Step.Group != (target{"app.A", "node"}) || r.Steps[1].Step.Group != nil {
+		t.Errorf("groups in the result: %v, %v", r.Steps[0].Step.Group, r.Steps[1].Step.Group)
+	}
+}
+
+type groupEvents struct{ started func(Step) }
+
+func (e *groupEvents) StepStarted(s Step)              { e.started(s) }
+func (e *groupEvents) StepProgress(Step, int64, int64) {}
+func (e *groupEvents) StepFinished(StepResult)         {}
+func (e *groupEvents) Close()                          {}
