@@ -18,7 +18,8 @@
 //     JSON events, summary, DOT graph, Prometheus metrics); runner/facts
 //     gathers what plans are made from (the stores' catalog and records, the
 //     live state a restore replaces) and makes the plans; runner/replan
-//     plans again what changed while an apply waited for its locks.
+//     plans again what changed while an apply waited for its locks;
+//     runner/check verifies stored archives and keeps their damage records.
 //   - providers are the only code that touches the outside world:
 //     providers/postgres (pgx, pg_dump, pg_restore, restoring the schemas of
 //     an application in one transaction), providers/archive (the
