@@ -1,8 +1,6 @@
 package check
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"github.com/planb-backup/planb/providers/store/catalog"
 	"github.com/planb-backup/planb/runner"
 	"github.com/planb-backup/planb/runner/facts"
+	"github.com/planb-backup/planb/runner/facts/factstest"
 )
 
 var ref = catalog.Ref{Kind: "applications", Name: "crm"}
@@ -22,37 +21,9 @@ var ref = catalog.Ref{Kind: "applications", Name: "crm"}
 // its row.
 func stored(t *testing.T, st store.Store, at time.Time, data []byte) facts.ArchiveRow {
 	t.Helper()
-	ctx := context.Background()
 	name := catalog.ArchiveName("crm", at)
-	up, err := st.Create(ctx, ref, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Abort()
-	if _, err := up.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	factstest.Put(t, st, ref, name, data)
 	return facts.ArchiveRow{Store: st.Name(), Folder: "applications/crm", Archive: name, Status: plan.ArchiveComplete, Ref: ref, Handle: st}
-}
-
-// plainZIP is a sound archive of the original system: a ZIP without
-// manifest.
-func plainZIP(t *testing.T) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.Create("crm_mngt.dump")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte("dump"))
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 func TestRunJudgesAndKeepsDamageRecords(t *testing.T) {
@@ -62,7 +33,7 @@ func TestRunJudgesAndKeepsDamageRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	sound := stored(t, st, t0, plainZIP(t))
+	sound := stored(t, st, t0, factstest.PlainZIP(t))
 	broken := stored(t, st, t0.Add(time.Hour), []byte("not a zip"))
 	partial := broken
 	partial.Status = plan.ArchivePartial

@@ -1,8 +1,6 @@
 package facts
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +13,7 @@ import (
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/catalog"
 	"github.com/planb-backup/planb/runner"
+	"github.com/planb-backup/planb/runner/facts/factstest"
 )
 
 var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
@@ -40,40 +39,6 @@ func testEstate(t *testing.T) (*Estate, store.Store) {
 	return &Estate{Config: cfg, Stores: map[string]store.Store{"local": st}}, st
 }
 
-// put stores data as archive name of ref.
-func put(t *testing.T, st store.Store, ref catalog.Ref, name string, data []byte) {
-	t.Helper()
-	ctx := context.Background()
-	up, err := st.Create(ctx, ref, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer up.Abort()
-	if _, err := up.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// zipWithoutManifest is an archive of the original system: a ZIP, no
-// manifest.
-func zipWithoutManifest(t *testing.T) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.Create("crm_mngt.dump")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte("dump"))
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func TestTargeted(t *testing.T) {
 	rs := []*config.Resource{{Address: "application.all[\"A\"]"}, {Address: "application.b"}, {Address: "application.bb"}}
 	if got := Targeted(rs, nil); len(got) != 3 {
@@ -90,7 +55,7 @@ func TestCatalogAndRecords(t *testing.T) {
 	e, st := testEstate(t)
 	crm := catalog.Ref{Kind: "applications", Name: "crm"}
 	name := catalog.ArchiveName("crm", t0)
-	put(t, st, crm, name, zipWithoutManifest(t))
+	factstest.Put(t, st, crm, name, factstest.PlainZIP(t))
 
 	cat, unreachable, err := e.Catalog(ctx, e.Config.Resources)
 	if err != nil || len(unreachable) != 0 {
@@ -150,10 +115,10 @@ func TestArchivesClassifies(t *testing.T) {
 	adopted, damaged := catalog.ArchiveName("crm", t0), catalog.ArchiveName("crm", t0.Add(time.Hour))
 	future := catalog.ArchiveName("crm", t0.Add(48*time.Hour))
 	orphan := catalog.ArchiveName("old", t0)
-	put(t, st, crm, adopted, zipWithoutManifest(t))
-	put(t, st, crm, damaged, []byte("not a zip"))
-	put(t, st, crm, future, []byte("not a zip"))
-	put(t, st, old, orphan, zipWithoutManifest(t))
+	factstest.Put(t, st, crm, adopted, factstest.PlainZIP(t))
+	factstest.Put(t, st, crm, damaged, []byte("not a zip"))
+	factstest.Put(t, st, crm, future, []byte("not a zip"))
+	factstest.Put(t, st, old, orphan, factstest.PlainZIP(t))
 
 	rows, unreachable, err := e.Archives(ctx, "", true, t0.Add(2*time.Hour))
 	if err != nil || len(unreachable) != 0 {
