@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zip"
+
+	"github.com/planb-backup/planb/providers/internal/ctxio"
 )
 
 // Extract writes the entries under prefix (e.g. "delivery/"; "" means the whole archive)
@@ -301,7 +303,7 @@ func (x *extractor) file(f *zip.File, rel string) (int64, error) {
 		return 0, err
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(out, h), ctxReader{x.ctx, rc}, x.buf)
+	n, err := io.CopyBuffer(io.MultiWriter(out, h), ctxio.Reader(x.ctx, rc), x.buf)
 	if err == nil && uint64(n) != f.UncompressedSize64 {
 		err = fmt.Errorf("size %d, header says %d", n, f.UncompressedSize64)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zip"
+
+	"github.com/planb-backup/planb/providers/internal/ctxio"
 )
 
 // ErrNoManifest is returned by Reader.Manifest for archives without manifest.json, such as
@@ -205,7 +207,7 @@ func hashEntry(ctx context.Context, f *zip.File, buf []byte) (string, int64, err
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, ctxReader{ctx, rc}, buf)
+	n, err := io.CopyBuffer(h, ctxio.Reader(ctx, rc), buf)
 	if err != nil {
 		return "", n, err
 	}
@@ -213,19 +215,6 @@ func hashEntry(ctx context.Context, f *zip.File, buf []byte) (string, int64, err
 		return "", n, fmt.Errorf("size %d, header says %d", n, f.UncompressedSize64)
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-// ctxReader fails reads once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // normPrefix turns "delivery", "delivery/" or "/delivery/" into "delivery/"; "" stays "".

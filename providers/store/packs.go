@@ -14,6 +14,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/planb-backup/planb/providers/files"
+	"github.com/planb-backup/planb/providers/internal/ctxio"
 )
 
 // Packs keeps the pack files of incremental delivery folders: each
@@ -124,7 +125,7 @@ func (l *Local) PutPack(ctx context.Context, id string, r io.Reader, size int64)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: r})
+	n, err := io.Copy(f, ctxio.Reader(ctx, r))
 	if err == nil && n != size {
 		err = fmt.Errorf("wrote %d bytes, want %d", n, size)
 	}
@@ -230,19 +231,6 @@ func (l *Local) TouchPack(ctx context.Context, id string) error {
 		return fmt.Errorf("store %q: touch pack %s: %w", l.name, id, err)
 	}
 	return nil
-}
-
-// ctxReader fails reads once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 func (s *S3) packKey(id string) string { return s.prefix + PackKey(id) }

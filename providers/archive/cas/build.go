@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/internal/ctxio"
 	"github.com/planb-backup/planb/providers/store"
 )
 
@@ -313,7 +314,7 @@ func unchanged(p, e *Entry) bool {
 // small reads a file into memory, hashes it and stores it compressed
 // unless its content is stored already.
 func (b *builder) small(ctx context.Context, e *Entry, f io.Reader) (*location, error) {
-	data, err := io.ReadAll(io.LimitReader(&ctxReader{ctx, f}, smallFile+1))
+	data, err := io.ReadAll(io.LimitReader(ctxio.Reader(ctx, f), smallFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("read: %w", err)
 	}
@@ -350,7 +351,7 @@ func (b *builder) big(ctx context.Context, e *Entry, f io.Reader) (*location, er
 		return nil, err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(h, zw), &ctxReader{ctx, f})
+	n, err := io.Copy(io.MultiWriter(h, zw), ctxio.Reader(ctx, f))
 	if err != nil {
 		zw.Close()
 		return nil, fmt.Errorf("read: %w", err)
@@ -492,19 +493,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// ctxReader fails reads once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // unstorable returns why an entry cannot be kept faithfully, or "".
