@@ -36,8 +36,9 @@
 //     run summaries sent to healthchecks, webhooks and ntfy);
 //     providers/internal/child starts their child processes so that
 //     they stay in hand (die with planb, process groups; the Windows job
-//     objects in providers/internal/winjob), and providers/internal/tail
-//     keeps the tail of a child's output for its error.
+//     objects in providers/internal/winjob), providers/internal/tail
+//     keeps the tail of a child's output for its error, and
+//     providers/internal/ctxio stops a long copy when its context ends.
 //   - cmd/planb is the command line, and only parses, calls and prints: one
 //     cmd_<verb>.go per command; cmd/planb/views prints every line a command
 //     shows, one view per output, human or JSON. bench measures planb
