@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +14,6 @@ import (
 	"github.com/planb-backup/planb/plan"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/archive"
-	"github.com/planb-backup/planb/providers/files"
 	"github.com/planb-backup/planb/providers/postgres"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/runner/dag"
@@ -296,159 +293,6 @@ func (run *restoreRun) verify(ctx context.Context, p *dag.Progress) error {
 	run.rd = rd
 	run.mu.Unlock()
 	return nil
-}
-
-// database restores a whole-database dump.
-func (run *restoreRun) database(ctx context.Context, p *dag.Progress, cc postgres.ConnConfig, s plan.SchemaRestore) error {
-	rc, err := run.rd.OpenEntry(s.Entry)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", s.Entry, err)
-	}
-	defer rc.Close()
-	if err := postgres.Restore(ctx, cc, postgres.RestoreOptions{Clean: true}, p.Reader(rc)); err != nil {
-		return err
-	}
-	run.mu.Lock()
-	run.replaced = append(run.replaced, "database "+cc.DBName)
-	run.mu.Unlock()
-	return nil
-}
-
-// schemas replaces the restored schemas together, in one transaction. The
-// archive's other schemas come along as context when a schema is restored
-// under another name: they are restored beside it in the scratch database,
-// so that its references to them resolve.
-func (run *restoreRun) schemas(ctx context.Context, p *dag.Progress, cc postgres.ConnConfig, set []plan.SchemaRestore, lockTimeout time.Duration) error {
-	var dumps []postgres.SchemaDump
-	opts := postgres.SetOptions{Replace: true, LockTimeout: lockTimeout}
-	for _, s := range set {
-		dumps = append(dumps, run.dump(s.Source, s.Entry, p))
-		if s.Target != s.Source {
-			if opts.Rename == nil {
-				opts.Rename = map[string]string{}
-			}
-			opts.Rename[s.Source] = s.Target
-		}
-	}
-	if opts.Rename != nil {
-		for _, e := range run.rp.Context {
-			if !slices.ContainsFunc(dumps, func(d postgres.SchemaDump) bool { return d.Schema == e.Source }) {
-				opts.Context = append(opts.Context, run.dump(e.Source, e.Entry, nil))
-			}
-		}
-	}
-	if run.rp.Cascade {
-		for _, d := range run.rp.Dependents {
-			opts.Cascade = append(opts.Cascade, postgres.Dependent{Schema: d.Schema, Object: d.Object})
-		}
-	}
-	for _, l := range run.rp.Leftovers {
-		if l.Kind == "schema" && l.Remove {
-			opts.Drop = append(opts.Drop, l.Name)
-		}
-	}
-	if err := postgres.RestoreSet(ctx, cc, dumps, opts); err != nil {
-		return err
-	}
-	run.mu.Lock()
-	run.replaced = append(run.replaced, "schemas")
-	run.mu.Unlock()
-	return nil
-}
-
-// dump opens an archive entry as a schema dump; p, when set, counts what is
-// read.
-func (run *restoreRun) dump(schema, entry string, p *dag.Progress) postgres.SchemaDump {
-	return postgres.SchemaDump{Schema: schema, Open: func() (io.ReadCloser, error) {
-		rc, err := run.rd.OpenEntry(entry)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", entry, err)
-		}
-		if p == nil {
-			return rc, nil
-		}
-		return readCloser{p.Reader(rc), rc}, nil
-	}}
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// extract extracts a tree of the archive beside its target folder.
-func (run *restoreRun) extract(ctx context.Context, p *dag.Progress, t *plan.TreeRestore) error {
-	parent := filepath.Dir(filepath.Clean(t.Target))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return err
-	}
-	staging := files.StagingDir(t.Target)
-	n, err := run.extractTree(ctx, t.Prefix, staging)
-	if err != nil {
-		os.RemoveAll(staging)
-		return err
-	}
-	p.Add(n)
-	run.mu.Lock()
-	run.staged[t.Target] = staging
-	run.mu.Unlock()
-	return nil
-}
-
-// swapIn puts the extracted folders in place of their targets and writes
-// the options, once the schemas committed. File-based persistence runs its
-// before hooks first; the after hooks run in cleanup.
-func (run *restoreRun) swapIn(ctx context.Context, env *Env) error {
-	if run.rp.Files != nil && (len(run.r.Before) > 0 || len(run.r.After) > 0) {
-		run.mu.Lock()
-		run.before = true
-		run.mu.Unlock()
-		if err := runCommands(ctx, run.r.Before, env); err != nil {
-			return err
-		}
-	}
-	for _, t := range []*plan.TreeRestore{run.rp.Delivery, run.rp.Files} {
-		if t == nil {
-			continue
-		}
-		run.mu.Lock()
-		staging := run.staged[t.Target]
-		run.mu.Unlock()
-		commit, rollback, err := files.SwapDir(t.Target, staging)
-		if err != nil {
-			return err
-		}
-		run.mu.Lock()
-		delete(run.staged, t.Target)
-		run.swaps = append(run.swaps, swap{dir: t.Target, commit: commit, rollback: rollback})
-		run.replaced = append(run.replaced, "folder "+t.Target)
-		run.mu.Unlock()
-	}
-	if o := run.rp.Options; o != nil {
-		if err := run.options(o); err != nil {
-			return fmt.Errorf("write %s: %w", o.Target, err)
-		}
-		run.mu.Lock()
-		run.replaced = append(run.replaced, "options "+o.Target)
-		run.mu.Unlock()
-	}
-	return nil
-}
-
-func (run *restoreRun) options(o *plan.OptionsRestore) error {
-	rc, err := run.rd.OpenEntry(o.Entry)
-	if err != nil {
-		return err
-	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(o.Target), 0o755); err != nil {
-		return err
-	}
-	return files.WriteFileAtomic(o.Target, data, 0o644)
 }
 
 // finish removes the old copies of swapped folders and the leftovers of
