@@ -37,6 +37,11 @@
 // server-side copy), s3_upload.go (multipart upload), s3_reader.go (ranged
 // reads) and lock_s3.go.
 //
+// The errors of a store name it and what it was doing: `store "node":
+// open applications/X/X_….zip: …` (constructors: `local store "node": …`,
+// `s3 store "node": …`). Callers add what they were doing, never the store
+// a second time.
+//
 // This package takes plain values (Ref, names, times), never configuration
 // types.
 package store
