@@ -136,6 +136,20 @@ func (e *Encrypted) ListPacks(ctx context.Context) ([]PackInfo, error) {
 	return p.ListPacks(ctx)
 }
 
+// TouchPack implements PackToucher when the wrapped store does; the time
+// of an encrypted pack is the time of its ciphertext.
+func (e *Encrypted) TouchPack(ctx context.Context, id string) error {
+	p, err := e.packs()
+	if err != nil {
+		return err
+	}
+	t, ok := p.(PackToucher)
+	if !ok {
+		return fmt.Errorf("store %q: packs cannot be touched", e.Name())
+	}
+	return t.TouchPack(ctx, id)
+}
+
 // DeletePack implements Packs.
 func (e *Encrypted) DeletePack(ctx context.Context, id string) error {
 	p, err := e.packs()

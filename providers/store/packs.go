@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,7 +49,8 @@ type Packs interface {
 }
 
 // PackToucher is implemented by stores whose packs' modification time can
-// be brought to now without writing them again (Local, S3). A copy that
+// be brought to now without writing them again (Local, S3, and an
+// Encrypted store over either). A copy that
 // finds a pack it needs already in the target touches it, so that the
 // target's collection, which spares packs younger than its grace period,
 // does not sweep it before the copied archive that references it is
@@ -62,6 +64,7 @@ type PackToucher interface {
 var (
 	_ PackToucher = (*Local)(nil)
 	_ PackToucher = (*S3)(nil)
+	_ PackToucher = (*Encrypted)(nil)
 )
 
 // PackInfo describes one pack in a store.
@@ -298,33 +301,53 @@ func (s *S3) ListPacks(ctx context.Context) ([]PackInfo, error) {
 	lctx, end := withOperation(ctx)
 	defer end()
 	var out []PackInfo
+	touched := map[string]time.Time{}
 	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + packsDir + "/", Recursive: true}) {
 		if obj.Err != nil {
 			return nil, s.failOn("list packs", "ListObjects", "", obj.Err)
 		}
 		base := obj.Key[strings.LastIndexByte(obj.Key, '/')+1:]
+		if id, ok := strings.CutSuffix(base, PackSuffix+packTouchSuffix); ok {
+			if CheckPackID(id) == nil && obj.Key == s.packKey(id)+packTouchSuffix {
+				touched[id] = obj.LastModified
+			}
+			continue
+		}
 		id, ok := strings.CutSuffix(base, PackSuffix)
 		if !ok || CheckPackID(id) != nil || obj.Key != s.packKey(id) {
 			continue
 		}
 		out = append(out, PackInfo{ID: id, Size: obj.Size, ModTime: obj.LastModified})
 	}
+	for i, p := range out {
+		if t, ok := touched[p.ID]; ok && t.After(p.ModTime) {
+			out[i].ModTime = t
+		}
+	}
 	return out, nil
 }
 
-// TouchPack implements PackToucher with a CopyObject of the pack onto
-// itself that replaces its metadata, which renews its LastModified.
+// packTouchSuffix ends the key of the marker TouchPack writes beside a pack
+// of an S3 store: "<pack key>.touched", empty. ListPacks gives a pack the
+// newer of its own time and its marker's.
+const packTouchSuffix = ".touched"
+
+// TouchPack implements PackToucher by writing the pack's marker object
+// anew: a new object's LastModified is now on every S3 implementation,
+// whereas a copy of an object onto itself keeps the old time on some.
 func (s *S3) TouchPack(ctx context.Context, id string) error {
 	if err := CheckPackID(id); err != nil {
 		return fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.packKey(id)
-	cctx, end := withOperation(ctx)
+	if _, err := s.stat(ctx, key); err != nil {
+		return s.failOn("touch pack "+key, "HeadObject", key, err)
+	}
+	pctx, end := withOperation(ctx)
 	defer end()
-	dst := minio.CopyDestOptions{Bucket: s.bucket, Object: key, ReplaceMetadata: true,
-		UserMetadata: map[string]string{"Planb-Touched": time.Now().UTC().Format(time.RFC3339Nano)}}
-	if _, err := s.client.CopyObject(cctx, dst, minio.CopySrcOptions{Bucket: s.bucket, Object: key}); err != nil {
-		return s.failOn("touch pack "+key, "CopyObject", key, err)
+	marker := key + packTouchSuffix
+	if _, err := s.client.PutObject(pctx, s.bucket, marker, bytes.NewReader(nil), 0, minio.PutObjectOptions{}); err != nil {
+		return s.failOn("touch pack "+key, "PutObject", marker, err)
 	}
 	return nil
 }
@@ -337,6 +360,9 @@ func (s *S3) DeletePack(ctx context.Context, id string) error {
 	key := s.packKey(id)
 	if err := s.remove(ctx, key); err != nil && !isNotFound(err) {
 		return s.failOn("delete pack "+key, "DeleteObject", key, err)
+	}
+	if err := s.remove(ctx, key+packTouchSuffix); err != nil && !isNotFound(err) {
+		return s.failOn("delete pack "+key, "DeleteObject", key+packTouchSuffix, err)
 	}
 	return nil
 }

@@ -55,14 +55,23 @@ func TestPacks(t *testing.T) {
 			if err != nil || len(packs) != 1 || packs[0].ID != id || packs[0].Size != int64(len(data)) {
 				t.Fatalf("ListPacks = %+v (%v), want the one pack", packs, err)
 			}
-			// A touched pack is young again, whatever its age.
+			// A touched pack is young again, whatever its age. S3 keeps
+			// whole seconds: the pack was written more than a second
+			// before the touch, so its old time is before the touch's
+			// second.
 			time.Sleep(1100 * time.Millisecond)
-			before := time.Now().Add(-time.Second).Truncate(time.Second) // S3 keeps whole seconds
+			touched := time.Now().Truncate(time.Second)
+			if packs[0].ModTime.Compare(touched) >= 0 {
+				t.Fatalf("pack written at %s, not before %s", packs[0].ModTime, touched)
+			}
 			if err := st.(PackToucher).TouchPack(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			if packs, err := st.ListPacks(ctx); err != nil || len(packs) != 1 || packs[0].ModTime.Before(before) {
-				t.Fatalf("ListPacks after TouchPack = %+v (%v), want a time after %s", packs, err, before)
+			if packs, err := st.ListPacks(ctx); err != nil || len(packs) != 1 || packs[0].ModTime.Before(touched) {
+				t.Fatalf("ListPacks after TouchPack = %+v (%v), want a time from %s on", packs, err, touched)
+			}
+			if err := st.(PackToucher).TouchPack(ctx, strings.Repeat("0", 64)); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("touch of a missing pack: %v, want fs.ErrNotExist", err)
 			}
 			if got, err := st.ReadPack(ctx, id, 0, int64(len(data))); err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("ReadPack after TouchPack: %v", err)
