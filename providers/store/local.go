@@ -308,7 +308,7 @@ func (u *localUpload) Write(p []byte) (int, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.f == nil {
-		return 0, fmt.Errorf("write %s: upload already finished", u.partial)
+		return 0, fmt.Errorf("store %q: write %s: upload already finished", u.store.name, u.partial)
 	}
 	return u.f.Write(p)
 }
@@ -320,7 +320,7 @@ func (u *localUpload) ReadBack() (io.ReaderAt, int64, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.f == nil {
-		return nil, 0, fmt.Errorf("read back %s: upload already finished", u.partial)
+		return nil, 0, fmt.Errorf("store %q: read back %s: upload already finished", u.store.name, u.partial)
 	}
 	if err := u.f.Sync(); err != nil {
 		return nil, 0, fmt.Errorf("store %q: %w", u.store.name, err)
