@@ -44,17 +44,21 @@ var ErrTampered = crypt.ErrTampered
 // among EncryptedOptions.ClearRecords; a sealed record that is plain (older
 // than the encryption) reads as it is.
 type Encrypted struct {
-	inner  Store
-	keys   *crypt.Keys
-	clear  map[string]bool
-	logger *slog.Logger
+	inner Store
+	keys  *crypt.Keys
+	clear map[string]bool
+	// clearSuffixes keep clear the records whose names end with one.
+	clearSuffixes []string
+	logger        *slog.Logger
 }
 
 // EncryptedOptions configure NewEncrypted.
 type EncryptedOptions struct {
 	// ClearRecords are the record names kept unencrypted, because a host
-	// without a key must read them to plan. They must not hold schema,
-	// table or file names.
+	// without a key must read them to plan or to collect packs. They must
+	// not hold schema, table or file names. A name that starts with "*"
+	// keeps clear every record whose name ends with the rest
+	// ("*.packs.json": the per-archive records of packs).
 	ClearRecords []string
 	Logger       *slog.Logger
 }
@@ -66,9 +70,26 @@ func NewEncrypted(inner Store, keys *crypt.Keys, opts EncryptedOptions) *Encrypt
 		e.logger = slog.New(slog.DiscardHandler)
 	}
 	for _, r := range opts.ClearRecords {
+		if suffix, ok := strings.CutPrefix(r, "*"); ok {
+			e.clearSuffixes = append(e.clearSuffixes, suffix)
+			continue
+		}
 		e.clear[r] = true
 	}
 	return e
+}
+
+// isClear reports whether record name is kept unencrypted.
+func (e *Encrypted) isClear(name string) bool {
+	if e.clear[name] {
+		return true
+	}
+	for _, s := range e.clearSuffixes {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -438,7 +459,7 @@ func (e *Encrypted) Lock(ctx context.Context, ref Ref, wait time.Duration) (Lock
 
 // WriteRecord implements Records: a record not named clear is sealed.
 func (e *Encrypted) WriteRecord(ctx context.Context, ref Ref, name string, data []byte) error {
-	if !e.clear[name] {
+	if !e.isClear(name) {
 		sealed, err := e.keys.Seal(data)
 		if err != nil {
 			return fmt.Errorf("store %q: seal record %s: %w", e.Name(), ref.Key(name), err)
@@ -452,7 +473,7 @@ func (e *Encrypted) WriteRecord(ctx context.Context, ref Ref, name string, data 
 // the identity.
 func (e *Encrypted) ReadRecord(ctx context.Context, ref Ref, name string) ([]byte, error) {
 	data, err := e.inner.ReadRecord(ctx, ref, name)
-	if err != nil || e.clear[name] || !crypt.IsEncrypted(data) {
+	if err != nil || e.isClear(name) || !crypt.IsEncrypted(data) {
 		return data, err
 	}
 	if err := e.CanDecrypt(); err != nil {
