@@ -425,8 +425,9 @@ func (run *backupRun) options(ctx context.Context) error {
 	return nil
 }
 
-// finish writes the manifest and central directory, verifies the archive
-// and commits it: only now does it list as complete.
+// finish writes the manifest and central directory, then the record of the
+// packs the archive references (durable before the commit), verifies the
+// archive and commits it: only now does it list as complete.
 func (run *backupRun) finish(ctx context.Context, env *Env) error {
 	run.mu.Lock()
 	m := run.manifest
@@ -444,6 +445,9 @@ func (run *backupRun) finish(ctx context.Context, env *Env) error {
 	run.closed = true
 	if err := run.buf.Flush(); err != nil {
 		return fmt.Errorf("write archive %s: %w", run.name, err)
+	}
+	if err := writePacksRecord(ctx, run.st, plan.RefOf(run.r), run.name, manifestPacks(&m)); err != nil {
+		return err
 	}
 	if err := commitChecked(ctx, run.up, run.st, plan.RefOf(run.r), run.name, run.sent); err != nil {
 		return err

@@ -14,8 +14,10 @@ import (
 
 // PackSweep is what one collection of a store's packs did.
 type PackSweep struct {
-	// Archives are the complete archives whose manifests were read.
-	Archives int
+	// Archives are the complete archives whose packs were marked; Records
+	// those of them marked from their packs record (the others from their
+	// manifest and indexes).
+	Archives, Records int
 	// Referenced are the packs some complete archive references; Young the
 	// unreferenced packs kept because they are younger than the grace
 	// period; Deleted those removed, with their bytes.
@@ -30,10 +32,15 @@ type PackSweep struct {
 // Mark: every complete archive of every folder of the store counts — every
 // resource and kind, safety backups, adopted archives, archives of other
 // nodes and of other configurations in a shared bucket, archives dated in
-// the future or recorded as damaged — and its manifest is read for the
-// packs its folders reference. An archive whose manifest cannot be read
-// stops the collection before anything is deleted: what it references is
-// unknown.
+// the future or recorded as damaged — and the packs it references are
+// marked: from its packs record (PacksRecordName, clear in an encrypted
+// store, so a host without a key collects) when it has one, else from its
+// manifest and the indexes of its folders (archives older than the
+// records). An archive with neither record nor a manifest that can be read
+// (encrypted, no record, no identity here) stops the collection before
+// anything is deleted: what it references is unknown. A record whose
+// archive is not listed (a crash between a prune's deletion of the archive
+// and of its record) is never read.
 //
 // Sweep: the packs are listed after the mark, and a pack is deleted only
 // when no archive read references it and it was written more than grace
@@ -61,11 +68,14 @@ func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now 
 		if a.Partial {
 			continue
 		}
-		ids, err := referencedPacks(ctx, st, a)
+		ids, fromRecord, err := archivePacks(ctx, st, a)
 		if err != nil {
-			return sw, fmt.Errorf("collect packs of store.%s: nothing deleted: read %s: %w", st.Name(), a.Key(), err)
+			return sw, fmt.Errorf("collect packs of store.%s: nothing deleted: %w", st.Name(), err)
 		}
 		sw.Archives++
+		if fromRecord {
+			sw.Records++
+		}
 		for _, id := range ids {
 			marked[id] = true
 		}
@@ -94,6 +104,28 @@ func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now 
 		return sw, fmt.Errorf("collect packs: %w", err) // the store names itself
 	}
 	return sw, nil
+}
+
+// archivePacks returns the packs complete archive a references: those its
+// packs record lists (fromRecord), or, without record, those
+// referencedPacks reads in the archive. Its errors name the archive and,
+// when the archive cannot be read without a record, say so.
+func archivePacks(ctx context.Context, st store.Store, a store.Archive) (ids []string, fromRecord bool, err error) {
+	ids, found, err := readPacksRecord(ctx, st, a.Ref, a.Name)
+	if err != nil || found {
+		return ids, found, err
+	}
+	if a.Encrypted {
+		if derr := store.DecryptError(st); derr != nil {
+			return nil, false, fmt.Errorf("%s is encrypted and has no record of the packs it references (records/%s), and this host cannot read its index: %w",
+				a.Key(), a.Ref.Key(PacksRecordName(a.Name)), derr)
+		}
+	}
+	ids, err = referencedPacks(ctx, st, a)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", a.Key(), err)
+	}
+	return ids, false, nil
 }
 
 // referencedPacks returns the packs the folders of a complete archive
@@ -148,7 +180,7 @@ func collectAfterPrune(ctx context.Context, logger *slog.Logger, st store.Store,
 		return
 	}
 	if sw.Deleted > 0 || sw.Young > 0 {
-		logger.Info("packs collected", "store", st.Name(), "archives", sw.Archives, "referenced", sw.Referenced,
+		logger.Info("packs collected", "store", st.Name(), "archives", sw.Archives, "from_records", sw.Records, "referenced", sw.Referenced,
 			"deleted", sw.Deleted, "deleted_bytes", sw.DeletedBytes, "young", sw.Young)
 	}
 }

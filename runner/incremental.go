@@ -306,10 +306,13 @@ func classifyPacks(ctx context.Context, st store.Store, ref store.Ref, name stri
 // folders that dst lacks, before the archive itself is copied: an archive
 // is never visible in a store without its packs. Each pack is checked
 // against its id (the SHA-256 of its bytes) on the way; a pack missing or
-// wrong in src is a *DamagedError of the archive there.
+// wrong in src is a *DamagedError of the archive there. Last, the record
+// of the packs the archive references is written in dst (see
+// PacksRecordName); from an encrypted src without its identity, src's
+// record is carried over as it is.
 func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name string) error {
 	if store.DecryptError(src) != nil {
-		return nil
+		return carryPacksRecord(ctx, src, dst, ref, name)
 	}
 	obj, err := src.Open(ctx, ref, name)
 	if err != nil {
@@ -337,7 +340,9 @@ func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name 
 	if !ok1 || !ok2 {
 		return fmt.Errorf("copy %s: it keeps folders in packs, and store.%s or store.%s keeps none", ref.Key(name), src.Name(), dst.Name())
 	}
+	var ids []string
 	for _, idx := range indexes {
+		ids = append(ids, idx.Packs()...)
 		for _, id := range idx.Packs() {
 			if err := copyPack(ctx, from, to, id); err != nil {
 				if errors.As(err, new(*cas.ProblemsError)) {
@@ -347,7 +352,10 @@ func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name 
 			}
 		}
 	}
-	return nil
+	if m, err := rd.Manifest(); err == nil {
+		ids = append(ids, manifestPacks(m)...)
+	}
+	return writePacksRecord(ctx, dst, ref, name, ids)
 }
 
 // copyPack copies pack id from one store to another unless the other holds

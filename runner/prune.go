@@ -75,6 +75,9 @@ func (b *builder) deleteArchives(ctx context.Context, a *plan.Action, r *config.
 			continue
 		}
 		deleted = append(deleted, n)
+		if a.Type == plan.Prune {
+			forgetPacks(ctx, b.env.Logger, st, ref, n)
+		}
 	}
 	forgetNodes(ctx, b.env.Logger, st, ref, deleted)
 	if a.Type == plan.Prune && len(deleted) > 0 {

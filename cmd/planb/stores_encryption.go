@@ -13,9 +13,12 @@ import (
 // host without a key reads them to plan, and they hold archive names,
 // resource addresses, node names, hosts, process ids and times, never a
 // schema, table or file name (the problems of damage records are not kept
-// in an encrypted store, see runner.MarkDamaged). Every other record
-// (drill.json) is encrypted. docs/SECURITY.md lists what each holds.
-var clearRecords = []string{store.RestoreRecord, runner.NodesRecord, runner.DamageRecord}
+// in an encrypted store, see runner.MarkDamaged). The packs records
+// ("<archive>.packs.json", runner.PacksRecordName) hold only pack ids, the
+// names of the objects under packs/, so that a host without a key collects
+// packs. Every other record (drill.json) is encrypted. docs/SECURITY.md
+// lists what each holds.
+var clearRecords = []string{store.RestoreRecord, runner.NodesRecord, runner.DamageRecord, "*" + runner.PacksRecordSuffix}
 
 // withEncryption wraps st in a store.Encrypted when store.name has an
 // encryption block. The recipients are parsed here (validate checked them

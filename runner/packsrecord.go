@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"slices"
+
+	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/store"
+)
+
+// PacksRecordSuffix ends the name of the record that lists the packs an
+// archive references, kept beside it in its store:
+// records/<kind>/<name>/<archive>.packs.json. It holds pack ids only
+// (SHA-256 hashes, visible as object names under packs/ anyway), so an
+// encrypted store keeps it clear: a host without a key collects packs
+// from it (CollectPacks).
+const PacksRecordSuffix = ".packs.json"
+
+// packsRecordVersion is the version of the packs records this planb writes
+// and reads.
+const packsRecordVersion = 1
+
+// PacksRecordName returns the name of the packs record of archive name.
+func PacksRecordName(name string) string { return name + PacksRecordSuffix }
+
+// packsRecord is the JSON of a packs record.
+type packsRecord struct {
+	Version int      `json:"version"`
+	Packs   []string `json:"packs"`
+}
+
+// manifestPacks returns the packs the packed folders of a manifest
+// reference, as the manifest lists them (from the folders' indexes when
+// the archive was written).
+func manifestPacks(m *archive.Manifest) []string {
+	var ids []string
+	for _, t := range []*archive.TreeInfo{m.Delivery, m.Files} {
+		if t != nil && t.Index != "" {
+			ids = append(ids, t.Packs...)
+		}
+	}
+	return ids
+}
+
+// writePacksRecord writes, durably, the record of the packs that archive
+// name of ref references in st. It runs before the archive is committed,
+// so that a committed archive always has its record; an archive that
+// references no pack gets none.
+func writePacksRecord(ctx context.Context, st store.Store, ref store.Ref, name string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	data, err := json.Marshal(packsRecord{Version: packsRecordVersion, Packs: slices.Compact(ids)})
+	if err != nil {
+		return err
+	}
+	if err := st.WriteRecord(ctx, ref, PacksRecordName(name), data); err != nil {
+		return fmt.Errorf("write the record of the packs of %s: %w", ref.Key(name), err) // the store names itself
+	}
+	return nil
+}
+
+// readPacksRecord returns the packs the record of archive name of ref in
+// st lists; found is false when it has none. A record that does not parse,
+// of another version, or that lists something else than pack ids is an
+// error naming the store and the record.
+func readPacksRecord(ctx context.Context, st store.Store, ref store.Ref, name string) (ids []string, found bool, err error) {
+	var rec packsRecord
+	found, err = store.ReadJSON(ctx, st, ref, PacksRecordName(name), &rec)
+	if err != nil || !found {
+		return nil, found, err
+	}
+	where := fmt.Sprintf("store.%s: record %s", st.Name(), ref.Key(PacksRecordName(name)))
+	if rec.Version != packsRecordVersion {
+		return nil, true, fmt.Errorf("%s: version %d, this planb reads version %d", where, rec.Version, packsRecordVersion)
+	}
+	for _, id := range rec.Packs {
+		if err := store.CheckPackID(id); err != nil {
+			return nil, true, fmt.Errorf("%s: %w", where, err)
+		}
+	}
+	return rec.Packs, true, nil
+}
+
+// carryPacksRecord copies the packs record of archive name of ref from src
+// into dst, for a copy that cannot read the archive's index (an encrypted
+// source without its identity): it runs before the archive is copied. An
+// archive without record in src (older than the records) gets none in
+// dst either.
+func carryPacksRecord(ctx context.Context, src, dst store.Store, ref store.Ref, name string) error {
+	ids, found, err := readPacksRecord(ctx, src, ref, name)
+	if err != nil {
+		return fmt.Errorf("copy %s from store.%s: %w", ref.Key(name), src.Name(), err)
+	}
+	if !found {
+		return nil
+	}
+	return writePacksRecord(ctx, dst, ref, name, ids)
+}
+
+// forgetPacks deletes the packs record of archive name of ref from st,
+// once a prune deleted the archive. A failure is logged: a record left
+// behind (or by a crash in between) only lies there, as CollectPacks reads
+// the records of the archives it lists.
+func forgetPacks(ctx context.Context, logger *slog.Logger, st store.Store, ref store.Ref, name string) {
+	err := st.DeleteRecord(ctx, ref, PacksRecordName(name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && logger != nil {
+		logger.Warn("packs record not deleted", "store", st.Name(), "archive", ref.Key(name), "err", err)
+	}
+}

@@ -1,0 +1,69 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/planb-backup/planb/providers/store"
+	"github.com/planb-backup/planb/providers/store/catalog"
+)
+
+// CollectPacks marks from an archive's packs record without reading the
+// archive, ignores a record whose archive is gone, and stops on a record
+// it cannot read.
+func TestCollectPacksFromRecords(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.NewLocal("node", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	recorded := putPack(t, st, "listed by the record of an archive that cannot be read", 10*day)
+	orphan := putPack(t, st, "listed only by the record of a deleted archive", 10*day)
+	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	ref := store.Ref{Kind: store.KindApplications, Name: "A"}
+	name := catalog.ArchiveName("A", t0)
+	// The archive's bytes are no zip: only its record tells its packs.
+	up, err := st.Create(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write(bytes.Repeat([]byte("not a zip"), 100))
+	if err := up.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePacksRecord(ctx, st, ref, name, []string{recorded, recorded}); err != nil {
+		t.Fatal(err)
+	}
+	gone := catalog.ArchiveName("A", t0.Add(-day))
+	if err := writePacksRecord(ctx, st, ref, gone, []string{orphan}); err != nil {
+		t.Fatal(err)
+	}
+
+	sw, err := CollectPacks(ctx, st, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw.Archives != 1 || sw.Records != 1 || sw.Referenced != 1 || sw.Deleted != 1 {
+		t.Errorf("sweep: %+v", sw)
+	}
+	if !packExists(st, recorded) || packExists(st, orphan) {
+		t.Errorf("recorded pack present %v (want true), orphan's pack present %v (want false)", packExists(st, recorded), packExists(st, orphan))
+	}
+
+	// A record of an unknown version stops the collection.
+	if err := st.WriteRecord(ctx, ref, PacksRecordName(name), []byte(`{"version":2,"packs":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	another := putPack(t, st, "another old one", 10*day)
+	_, err = CollectPacks(ctx, st, time.Hour, time.Now())
+	if err == nil || !strings.Contains(err.Error(), "nothing deleted") || !strings.Contains(err.Error(), PacksRecordName(name)) {
+		t.Errorf("collection with a record of version 2: %v", err)
+	}
+	if !packExists(st, another) || !packExists(st, recorded) {
+		t.Error("a pack was deleted although a record could not be read")
+	}
+}
