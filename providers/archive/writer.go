@@ -46,7 +46,7 @@ type WriterOptions struct {
 	TempDir string
 	// Level is the flate level, 1 (fastest) to 9 (smallest); 0 means DefaultLevel.
 	Level int
-	// Workers is the number of files AddTree compresses at once; 0 means GOMAXPROCS.
+	// Workers is the number of files AddTree compresses at once; 0 means DefaultWorkers.
 	Workers int
 	// SpoolMemory is the compressed size up to which an entry is spooled in memory; 0 means
 	// DefaultSpoolMemory. Peak memory is about SpoolMemory × (concurrent entries).
@@ -77,6 +77,11 @@ type Writer struct {
 	err     error // first error writing to the output; the archive is unusable after it
 }
 
+// DefaultWorkers is how many files are compressed at once when the caller
+// does not say (WriterOptions.Workers, cas.BuildOptions.Workers): one per
+// CPU Go runs on (GOMAXPROCS).
+func DefaultWorkers() int { return runtime.GOMAXPROCS(0) }
+
 // NewWriter returns a Writer that writes an archive to w. It does not close w.
 func NewWriter(w io.Writer, opts WriterOptions) *Writer {
 	if opts.Level == 0 {
@@ -86,7 +91,7 @@ func NewWriter(w io.Writer, opts WriterOptions) *Writer {
 		opts.Level = DefaultLevel
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0)
+		opts.Workers = DefaultWorkers()
 	}
 	if opts.SpoolMemory <= 0 {
 		opts.SpoolMemory = DefaultSpoolMemory

@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,7 +44,8 @@ type BuildOptions struct {
 	// FullRead reads every file even when the parent says it did not
 	// change; contents are still stored once.
 	FullRead bool
-	// Workers read and compress files at once; 0 means GOMAXPROCS.
+	// Workers read and compress files at once; 0 means
+	// archive.DefaultWorkers.
 	Workers int
 	// TempDir holds the pack being filled and spools of big files ("" =
 	// os.TempDir()); both are unlinked while open.
@@ -76,7 +76,7 @@ type BuildStats struct {
 // backslash) is left out and listed in Index.Skipped.
 func Build(ctx context.Context, dir string, packs store.Packs, opts BuildOptions) (*Index, BuildStats, error) {
 	if opts.Workers <= 0 {
-		opts.Workers = runtime.GOMAXPROCS(0)
+		opts.Workers = archive.DefaultWorkers()
 	}
 	if opts.PackSize <= 0 {
 		opts.PackSize = PackSize
