@@ -7,7 +7,9 @@
 // archive layer compresses once; they are restorable with a plain
 // pg_restore. All schemas of one application are dumped from one exported
 // snapshot (ExportSnapshot, then Dump with DumpOptions.Snapshot), so they are
-// consistent with each other even while the application writes.
+// consistent with each other even while the application writes. pg_dump
+// and pg_restore end when planb dies, however it dies
+// (providers/internal/child), so none goes on writing unwatched.
 //
 // Secrets: a ConnConfig's Password reaches the server through pgx's
 // connection config and child processes through PGPASSWORD in their
