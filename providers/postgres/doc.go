@@ -8,7 +8,7 @@
 // pg_restore. All schemas of one application are dumped from one exported
 // snapshot (ExportSnapshot, then Dump with DumpOptions.Snapshot), so they are
 // consistent with each other even while the application writes. pg_dump
-// and pg_restore end when planb dies, however it dies
+// and pg_restore end when planb dies, however it dies, on Linux and Windows
 // (providers/internal/child), so none goes on writing unwatched.
 //
 // Secrets: a ConnConfig's Password reaches the server through pgx's
