@@ -40,16 +40,7 @@ func (g *globals) runList(ctx context.Context, args []string, asJSON bool) error
 	if err != nil {
 		return err
 	}
-	var addrs map[string]bool
-	if filter != "" {
-		addrs = map[string]bool{}
-		for _, r := range rows {
-			if r.Resource != "" {
-				addrs[r.Resource] = true
-			}
-		}
-	}
-	drills, err := e.ListDrills(ctx, facts.Reachable(e.Stores, unreachable), addrs)
+	drills, err := e.ListDrills(ctx, facts.Reachable(e.Stores, unreachable), drilled(filter, rows))
 	if err != nil {
 		return err
 	}
@@ -73,4 +64,19 @@ func (g *globals) archives(ctx context.Context, args []string, manifests bool) (
 	}
 	rows, unreachable, err = e.Archives(ctx, filter, manifests, now)
 	return filter, e, rows, unreachable, err
+}
+
+// drilled is the resources whose drills list shows: those of the archives
+// listed when a filter chose them, all (nil) without filter.
+func drilled(filter string, rows []facts.ArchiveRow) map[string]bool {
+	if filter == "" {
+		return nil
+	}
+	addrs := map[string]bool{}
+	for _, r := range rows {
+		if r.Resource != "" {
+			addrs[r.Resource] = true
+		}
+	}
+	return addrs
 }
