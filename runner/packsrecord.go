@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/store"
@@ -113,5 +114,31 @@ func forgetPacks(ctx context.Context, logger *slog.Logger, st store.Store, ref s
 	err := st.DeleteRecord(ctx, ref, PacksRecordName(name))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && logger != nil {
 		logger.Warn("packs record not deleted", "store", st.Name(), "archive", ref.Key(name), "err", err)
+	}
+}
+
+// forgetPartialPacks deletes the packs records a clean's partials leave
+// behind (a backup or copy that wrote its record and died before its
+// commit), unless the store lists a complete archive of the same name.
+// Records left behind are harmless: nothing is logged when the store
+// cannot be listed.
+func forgetPartialPacks(ctx context.Context, logger *slog.Logger, st store.Store, ref store.Ref, partials []string) {
+	if len(partials) == 0 {
+		return
+	}
+	listed, err := st.ListResource(ctx, ref)
+	if err != nil {
+		return
+	}
+	complete := map[string]bool{}
+	for _, a := range listed {
+		if !a.Partial {
+			complete[a.Name] = true
+		}
+	}
+	for _, n := range partials {
+		if name, ok := strings.CutSuffix(n, store.PartialSuffix); ok && !complete[name] {
+			forgetPacks(ctx, logger, st, ref, name)
+		}
 	}
 }

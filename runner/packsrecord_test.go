@@ -67,3 +67,30 @@ func TestCollectPacksFromRecords(t *testing.T) {
 		t.Error("a pack was deleted although a record could not be read")
 	}
 }
+
+// A clean removes the packs record a partial left behind, and never the
+// record of a complete archive of the same name.
+func TestForgetPartialPacks(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.NewLocal("node", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := putPack(t, st, "a pack", time.Hour)
+	ref := store.Ref{Kind: store.KindApplications, Name: "A"}
+	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	dead, kept := catalog.ArchiveName("A", t0), catalog.ArchiveName("A", t0.Add(time.Hour))
+	packedArchive(t, st, ref, kept, id)
+	for _, n := range []string{dead, kept} {
+		if err := writePacksRecord(ctx, st, ref, n, []string{id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forgetPartialPacks(ctx, nil, st, ref, []string{dead + store.PartialSuffix, kept + store.PartialSuffix})
+	if _, found, err := readPacksRecord(ctx, st, ref, dead); found || err != nil {
+		t.Errorf("the record of a cleaned partial: found %v, %v", found, err)
+	}
+	if ids, found, err := readPacksRecord(ctx, st, ref, kept); !found || err != nil || len(ids) != 1 || ids[0] != id {
+		t.Errorf("the record of a complete archive: %v, found %v, %v", ids, found, err)
+	}
+}

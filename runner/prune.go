@@ -80,6 +80,9 @@ func (b *builder) deleteArchives(ctx context.Context, a *plan.Action, r *config.
 		}
 	}
 	forgetNodes(ctx, b.env.Logger, st, ref, deleted)
+	if a.Type == plan.Clean {
+		forgetPartialPacks(ctx, b.env.Logger, st, ref, deleted)
+	}
 	if a.Type == plan.Prune && len(deleted) > 0 {
 		collectAfterPrune(ctx, b.env.Logger, st, packGrace(b.env.Config, st))
 	}
