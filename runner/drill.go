@@ -119,7 +119,7 @@ func (dr *drillRun) run(ctx context.Context) error {
 		failed = fmt.Errorf("drill of %s from store.%s failed: %s", dr.a.Archive, dr.st.Name(), strings.Join(rec.Problems, "; "))
 	}
 	if werr := dr.record(ctx); werr != nil {
-		werr = fmt.Errorf("record the drill in store.%s: %w", dr.st.Name(), werr)
+		werr = fmt.Errorf("record the drill: %w", werr) // the store names itself
 		if failed != nil {
 			return errors.Join(failed, werr)
 		}
