@@ -9,8 +9,9 @@
 //
 // The steps' work is here too: checking what is written, committed and
 // copied (commit.go, integrity.go, verify.go), incremental delivery folders
-// and the collection of their packs (incremental.go, gc.go), and the
-// records kept beside the archives (damage, nodes, versions, drills).
+// and the collection of their packs (incremental.go, gc.go,
+// packsrecord.go), and the records kept beside the archives (damage,
+// nodes, versions, drills, packs).
 //
 // Running the graph is package runner/dag's job, which knows nothing of
 // backups; reporting it (progress, JSON events, summary, DOT, metrics) is
