@@ -226,7 +226,7 @@ func (g *globals) execute(ctx context.Context, p replan.Planned, o applyOptions,
 	events := view.Events()
 	res := dag.Run(ctx, graph, dag.Options{Parallelism: parallelism, Events: events, Logger: g.logger})
 	events.Close()
-	g.report.executed(p.Plan, res)
+	g.report.Executed(p.Plan, res)
 	view.Summary(res)
 	return res, nil
 }

@@ -66,7 +66,7 @@ func (g *globals) runVerify(ctx context.Context, args []string, deep bool) error
 	t, err := check.Run(ctx, rows, check.Options{Deep: deep, Logger: g.logger}, func(r check.Result) {
 		view.Archive(r)
 		if r.Verdict == check.Unchecked || r.Verdict == check.Unreadable || r.Verdict == check.Damaged {
-			g.report.archiveFailed(r.Archive, string(r.Verdict), r.Err)
+			g.report.ArchiveFailed(r.Archive, string(r.Verdict), r.Err)
 		}
 	})
 	if err != nil {
@@ -74,7 +74,7 @@ func (g *globals) runVerify(ctx context.Context, args []string, deep bool) error
 	}
 	t.Unreadable += len(down)
 	view.Totals(t)
-	g.report.verified(t.Checked, t.Failed, t.Unreadable)
+	g.report.Verified(t.Checked, t.Failed, t.Unreadable)
 	switch {
 	case t.Failed > 0:
 		return withCode(exitError, nil)

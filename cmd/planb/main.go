@@ -26,6 +26,7 @@ import (
 	"github.com/planb-backup/planb/cmd/planb/views"
 	"github.com/planb-backup/planb/plan/config"
 	"github.com/planb-backup/planb/providers/postgres"
+	"github.com/planb-backup/planb/runner/notice"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -79,7 +80,7 @@ type globals struct {
 	logger *slog.Logger
 	// report collects what apply or verify did for their notifications;
 	// nil when none are sent.
-	report *runReport
+	report *notice.Report
 }
 
 func newRootCmd(g *globals) *cobra.Command {
