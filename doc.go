@@ -19,7 +19,8 @@
 //     gathers what plans are made from (the stores' catalog and records, the
 //     live state a restore replaces) and makes the plans; runner/replan
 //     plans again what changed while an apply waited for its locks;
-//     runner/check verifies stored archives and keeps their damage records.
+//     runner/check verifies stored archives and keeps their damage records;
+//     runner/notice builds the run summary notifications carry.
 //   - providers are the only code that touches the outside world:
 //     providers/postgres (pgx, pg_dump, pg_restore, restoring the schemas of
 //     an application in one transaction), providers/archive (the

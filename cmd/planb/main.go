@@ -5,9 +5,11 @@
 // This package only parses, calls and prints: one cmd_<verb>.go per
 // command reads its flags, loads the configuration (plan/config) and opens
 // the stores (stores*.go), has runner/facts gather what plans are made of
-// and make them, runs them with runner (through runner/replan for apply),
-// and prints every line through the command's view in cmd/planb/views.
-// exit.go maps outcomes to exit codes; notify.go sends the run summaries.
+// and make them, runs them with runner (through runner/replan for apply;
+// verify's checks are runner/check), and prints every line through the
+// command's view in cmd/planb/views.
+// exit.go maps outcomes to exit codes; notify.go sends the run summaries
+// runner/notice builds.
 package main
 
 import (
