@@ -333,7 +333,7 @@ func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name 
 		return &DamagedError{Store: src.Name(), Archive: ref.Key(name), Err: err}
 	}
 	if len(indexes) == 0 {
-		return nil
+		return writePacksRecord(ctx, dst, ref, name, nil)
 	}
 	from, ok1 := src.(store.Packs)
 	to, ok2 := dst.(store.Packs)

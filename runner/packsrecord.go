@@ -50,13 +50,15 @@ func manifestPacks(m *archive.Manifest) []string {
 
 // writePacksRecord writes, durably, the record of the packs that archive
 // name of ref references in st. It runs before the archive is committed,
-// so that a committed archive always has its record; an archive that
-// references no pack gets none.
+// so that a committed archive always has its record. Every archive of a
+// store that keeps packs gets one, an empty list when it references none
+// (dumps only, a full ZIP), so that a collection without a key knows it
+// references none; a store without packs gets none.
 func writePacksRecord(ctx context.Context, st store.Store, ref store.Ref, name string, ids []string) error {
-	if len(ids) == 0 {
+	if _, ok := st.(store.Packs); !ok {
 		return nil
 	}
-	ids = slices.Clone(ids)
+	ids = append([]string{}, ids...)
 	slices.Sort(ids)
 	data, err := json.Marshal(packsRecord{Version: packsRecordVersion, Packs: slices.Compact(ids)})
 	if err != nil {

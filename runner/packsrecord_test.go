@@ -94,3 +94,35 @@ func TestForgetPartialPacks(t *testing.T) {
 		t.Errorf("the record of a complete archive: %v, found %v, %v", ids, found, err)
 	}
 }
+
+// An archive that references no pack, in a store that keeps packs, gets an
+// empty record, which a collection marks from without reading the archive.
+func TestEmptyPacksRecord(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.NewLocal("node", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := store.Ref{Kind: store.KindPersistence, Name: "P"}
+	name := catalog.ArchiveName("P", time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	up, err := st.Create(ctx, ref, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("not a zip: only the record can say what it references"))
+	if err := up.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePacksRecord(ctx, st, ref, name, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := st.ReadRecord(ctx, ref, PacksRecordName(name))
+	if err != nil || string(raw) != `{"version":1,"packs":[]}` {
+		t.Fatalf("empty record: %s, %v", raw, err)
+	}
+	old := putPack(t, st, "referenced by nothing", 48*time.Hour)
+	sw, err := CollectPacks(ctx, st, time.Hour, time.Now())
+	if err != nil || sw.Records != 1 || sw.Deleted != 1 || packExists(st, old) {
+		t.Errorf("sweep %+v, %v; old pack present %v", sw, err, packExists(st, old))
+	}
+}
