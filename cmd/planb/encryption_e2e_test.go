@@ -307,9 +307,27 @@ func (s *sealedEstate) backupTwiceAndPrune(t *testing.T) string {
 	if got := s.vault.objects(t); len(got) != 1 || got[0] != second {
 		t.Fatalf("after the second backup and prune the vault holds %q\n%s", got, r.stdout)
 	}
+	// The writer collected the packs from the clear packs records: the
+	// pruned archive's record went with it, the kept one's is there.
+	if strings.Contains(r.stdout+r.stderr, "packs not collected") {
+		t.Errorf("the keyless prune did not collect packs:\n%s\n%s", r.stdout, r.stderr)
+	}
+	all := s.vault.all(t)
+	records := 0
+	for key, b := range all {
+		if strings.HasSuffix(key, ".packs.json") {
+			records++
+			if !strings.HasSuffix(key, "applications/shop/shop_2026-11-26-09-00-00.zip.packs.json") || !bytes.HasPrefix(b, []byte(`{"version":1,"packs":[`)) {
+				t.Errorf("packs record %s: %s", key, b)
+			}
+		}
+	}
+	if records != 1 {
+		t.Errorf("the store holds %d packs records, want the kept archive's", records)
+	}
 	// Nothing in the store (archives, records, locks) names a schema, a
 	// file or data.
-	for key, b := range s.vault.all(t) {
+	for key, b := range all {
 		if strings.HasSuffix(key, ".age") {
 			assertSealed(t, key, b)
 			continue
