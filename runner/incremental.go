@@ -257,8 +257,9 @@ func checkPacked(ctx context.Context, st store.Store, ref store.Ref, name string
 }
 
 // VerifyPacks checks the folders an archive keeps in its store's packs, as
-// `planb verify` does: every pack they reference is present, and every
-// content decompresses to its size and SHA-256. An archive without such
+// `planb verify` does: every pack they reference is present, every
+// content decompresses to its size and SHA-256, and the archive's packs
+// record, when it has one, lists every pack. An archive without such
 // folders passes; so does one that does not open or has no manifest (the
 // archive's own check reports that). Damage is a *DamagedError, a store
 // that fails an *UnreadableError.
@@ -283,7 +284,7 @@ func VerifyPacks(ctx context.Context, st store.Store, ref store.Ref, name string
 			return classifyPacks(ctx, st, ref, name, err)
 		}
 	}
-	return nil
+	return checkPacksRecord(ctx, st, ref, name, indexes)
 }
 
 // classifyPacks turns the error of a check of an archive's packs into a

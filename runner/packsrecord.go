@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/planb-backup/planb/providers/archive"
+	"github.com/planb-backup/planb/providers/archive/cas"
 	"github.com/planb-backup/planb/providers/store"
 )
 
@@ -143,4 +144,33 @@ func forgetPartialPacks(ctx context.Context, logger *slog.Logger, st store.Store
 			forgetPacks(ctx, logger, st, ref, name)
 		}
 	}
+}
+
+// checkPacksRecord checks that the packs record of archive name of ref in
+// st, when it has one, lists every pack its indexes reference: collections
+// mark from the record, so a pack it lacks would be deleted. A record that
+// lacks one is a *DamagedError that says so (deleting the record makes
+// collections read the archive's indexes instead, which needs the identity
+// in an encrypted store); one that cannot be read an *UnreadableError.
+func checkPacksRecord(ctx context.Context, st store.Store, ref store.Ref, name string, indexes []*cas.Index) error {
+	ids, found, err := readPacksRecord(ctx, st, ref, name)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: err}
+	}
+	if !found {
+		return nil
+	}
+	for _, idx := range indexes {
+		for _, id := range idx.Packs() {
+			if !slices.Contains(ids, id) {
+				return &DamagedError{Store: st.Name(), Archive: ref.Key(name), Err: fmt.Errorf(
+					"its packs record records/%s does not list pack %s, which its index references: a collection would delete it",
+					ref.Key(PacksRecordName(name)), id)}
+			}
+		}
+	}
+	return nil
 }

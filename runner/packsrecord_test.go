@@ -3,10 +3,12 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/planb-backup/planb/providers/archive/cas"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/catalog"
 )
@@ -124,5 +126,38 @@ func TestEmptyPacksRecord(t *testing.T) {
 	sw, err := CollectPacks(ctx, st, time.Hour, time.Now())
 	if err != nil || sw.Records != 1 || sw.Deleted != 1 || packExists(st, old) {
 		t.Errorf("sweep %+v, %v; old pack present %v", sw, err, packExists(st, old))
+	}
+}
+
+// verify fails an archive whose packs record lacks a pack its index
+// references, naming the record and the pack; a record that lists it, or
+// no record, passes.
+func TestCheckPacksRecord(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.NewLocal("node", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, other := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	ref := store.Ref{Kind: store.KindApplications, Name: "A"}
+	name := catalog.ArchiveName("A", time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC))
+	indexes := []*cas.Index{{FormatVersion: cas.IndexFormat, Entries: []cas.Entry{{
+		Path: "f", Type: cas.TypeFile, Mode: "0644", Size: 1, SHA256: strings.Repeat("c", 64), Pack: id, Length: 1,
+	}}}}
+	if err := checkPacksRecord(ctx, st, ref, name, indexes); err != nil {
+		t.Errorf("no record: %v", err)
+	}
+	if err := writePacksRecord(ctx, st, ref, name, []string{other}); err != nil {
+		t.Fatal(err)
+	}
+	err = checkPacksRecord(ctx, st, ref, name, indexes)
+	if !errors.As(err, new(*DamagedError)) || !strings.Contains(err.Error(), PacksRecordName(name)) || !strings.Contains(err.Error(), id) {
+		t.Errorf("a record that lacks the archive's pack: %v", err)
+	}
+	if err := writePacksRecord(ctx, st, ref, name, []string{other, id}); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPacksRecord(ctx, st, ref, name, indexes); err != nil {
+		t.Errorf("a record that lists the archive's pack: %v", err)
 	}
 }

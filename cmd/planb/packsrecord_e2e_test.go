@@ -57,7 +57,8 @@ func readPacksRecord(t *testing.T, root, name string) []string {
 // shop up incrementally into the encrypted store twice, the delivery
 // replaced in between, and the prune of keep_last = 1 collects the packs
 // only the first archive referenced, from the clear packs records; the
-// kept archive verifies and restores with the identity. A keyless copy
+// kept archive verifies and restores with the identity, and fails verify
+// while its record lacks one of its packs. A keyless copy
 // from the plain store into the encrypted one writes the record, and a
 // keyless copy between two encrypted stores carries it over. An encrypted
 // archive that has lost its record stops the collection, saying so, with
@@ -102,6 +103,15 @@ func TestKeylessCollectsEncryptedPacks(t *testing.T) {
 		t.Fatal("the first archive referenced no pack of its own: the test proves nothing")
 	}
 	s.as(t, s.node.file, 0, "verify", "application.shop")
+	// A record that lacks a pack the index references fails verify: a
+	// collection would delete the pack.
+	good := mustRead(t, packsRecordPath(root, second))
+	os.WriteFile(packsRecordPath(root, second), []byte(`{"version":1,"packs":[]}`), 0o600)
+	r = s.as(t, s.node.file, 1, "verify", "application.shop")
+	if !strings.Contains(r.stdout, "FAILED") || !strings.Contains(r.stdout, "does not list pack "+secondPacks[0]) {
+		t.Errorf("verify with a packs record that lacks a pack:\n%s", r.stdout)
+	}
+	os.WriteFile(packsRecordPath(root, second), good, 0o600)
 	os.WriteFile(filepath.Join(s.delivery, "v9/README"), []byte("changed"), 0o644)
 	planFile := filepath.Join(t.TempDir(), "restore.plan")
 	s.as(t, s.node.file, 0, "plan", "--restore", "application.shop", "--store", "vault", "--no-safety-backup", "--out", planFile, "--now", "2026-11-26T10:00:00Z")
