@@ -35,7 +35,10 @@ import (
 type Packs interface {
 	// PutPack stores size bytes read from r as pack id, atomically: the
 	// pack is visible (ReadPack, StatPack, ListPacks) only once complete
-	// and durable. A pack that exists already is left as it is.
+	// and durable. A pack that exists already is not written again but
+	// renewed (its time set to now, as PackToucher does), so that a
+	// collection spares it until the archive that references it is
+	// committed.
 	PutPack(ctx context.Context, id string, r io.Reader, size int64) error
 	// ReadPack reads length bytes at off of pack id. A missing pack is
 	// fs.ErrNotExist; a pack shorter than off+length is an error.
@@ -117,7 +120,10 @@ func (l *Local) PutPack(ctx context.Context, id string, r io.Reader, size int64)
 	}
 	p := l.packPath(id)
 	if _, err := os.Stat(p); err == nil {
-		return nil
+		// The same bytes are there already: renew them, so that a
+		// collection does not sweep them before the archive that now
+		// references them is committed.
+		return l.TouchPack(ctx, id)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return fmt.Errorf("store %q: write pack %s: %w", l.name, id, err)
@@ -246,7 +252,8 @@ func (s *S3) PutPack(ctx context.Context, id string, r io.Reader, size int64) er
 	}
 	key := s.packKey(id)
 	if _, err := s.stat(ctx, key); err == nil {
-		return nil
+		// The same bytes are there already: renew them (see Local.PutPack).
+		return s.TouchPack(ctx, id)
 	}
 	pctx, end := withOperation(ctx)
 	defer end()

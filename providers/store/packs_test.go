@@ -73,6 +73,15 @@ func TestPacks(t *testing.T) {
 			if err := st.(PackToucher).TouchPack(ctx, strings.Repeat("0", 64)); !errors.Is(err, fs.ErrNotExist) {
 				t.Fatalf("touch of a missing pack: %v, want fs.ErrNotExist", err)
 			}
+			// Writing a pack that is there renews it too.
+			time.Sleep(1100 * time.Millisecond)
+			rewritten := time.Now().Truncate(time.Second)
+			if err := st.PutPack(ctx, id, bytes.NewReader(data), int64(len(data))); err != nil {
+				t.Fatal(err)
+			}
+			if packs, err := st.ListPacks(ctx); err != nil || len(packs) != 1 || packs[0].ModTime.Before(rewritten) {
+				t.Fatalf("ListPacks after a second PutPack = %+v (%v), want a time from %s on", packs, err, rewritten)
+			}
 			if got, err := st.ReadPack(ctx, id, 0, int64(len(data))); err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("ReadPack after TouchPack: %v", err)
 			}
