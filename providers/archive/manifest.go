@@ -155,7 +155,7 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	return json.Marshal(entryJSON{
 		Name:           e.Name,
 		Type:           typeName(e.Mode),
-		Mode:           fmt.Sprintf("%04o", uint32(e.Mode.Perm())|specialBits(e.Mode)),
+		Mode:           FormatMode(e.Mode),
 		Size:           e.Size,
 		CompressedSize: e.CompressedSize,
 		Method:         methodName(e.Method),
@@ -170,7 +170,7 @@ func (e *Entry) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	mode, err := parseMode(j.Type, j.Mode)
+	mode, err := ParseMode(j.Type, j.Mode)
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", j.Name, err)
 	}
@@ -215,6 +215,12 @@ func typeName(m fs.FileMode) string {
 	return "other"
 }
 
+// FormatMode writes the Unix permission bits of m, setuid, setgid and
+// sticky included, as four octal digits ("0755").
+func FormatMode(m fs.FileMode) string {
+	return fmt.Sprintf("%04o", uint32(m.Perm())|specialBits(m))
+}
+
 // specialBits returns the Unix setuid, setgid and sticky bits of m.
 func specialBits(m fs.FileMode) uint32 {
 	var u uint32
@@ -230,7 +236,10 @@ func specialBits(m fs.FileMode) uint32 {
 	return u
 }
 
-func parseMode(typ, octal string) (fs.FileMode, error) {
+// ParseMode returns the fs.FileMode of an entry of type typ ("file",
+// "dir" or "symlink") whose Unix permission bits, setuid, setgid and
+// sticky included, are the octal string octal (as FormatMode writes them).
+func ParseMode(typ, octal string) (fs.FileMode, error) {
 	u, err := strconv.ParseUint(octal, 8, 32)
 	if err != nil || u > 0o7777 {
 		return 0, fmt.Errorf("invalid mode %q", octal)

@@ -150,7 +150,7 @@ func (w *Writer) AddTree(ctx context.Context, prefix, dir string, opts TreeOptio
 		}
 		reason := unstorableName(entry)
 		if reason == "" {
-			reason = unstorableType(d.Type())
+			reason = UnstorableType(d.Type())
 		}
 		if reason != "" {
 			if d.IsDir() {
@@ -241,8 +241,8 @@ func unstorableName(name string) string {
 	return ""
 }
 
-// unstorableType returns why a file of type t cannot be archived, or "".
-func unstorableType(t fs.FileMode) string {
+// UnstorableType returns why a file of type t cannot be archived, or "".
+func UnstorableType(t fs.FileMode) string {
 	switch {
 	case t == 0, t == fs.ModeDir, t == fs.ModeSymlink:
 		return ""

@@ -208,7 +208,7 @@ func (b *builder) run(ctx context.Context, dir string) (*Index, error) {
 			if err != nil {
 				return err
 			}
-			idx.Mode, idx.MTime = modeString(info.Mode()), info.ModTime().UTC()
+			idx.Mode, idx.MTime = archive.FormatMode(info.Mode()), info.ModTime().UTC()
 			return nil
 		}
 		if reason := unstorable(rel, d.Type()); reason != "" {
@@ -225,7 +225,7 @@ func (b *builder) run(ctx context.Context, dir string) (*Index, error) {
 		if err != nil {
 			return err
 		}
-		e := Entry{Path: rel, Mode: modeString(info.Mode()), MTime: info.ModTime().UTC()}
+		e := Entry{Path: rel, Mode: archive.FormatMode(info.Mode()), MTime: info.ModTime().UTC()}
 		switch d.Type() {
 		case fs.ModeDir:
 			e.Type = TypeDir
@@ -502,18 +502,8 @@ func unstorable(rel string, t fs.FileMode) string {
 		return "name is not valid UTF-8"
 	case strings.ContainsAny(rel, "\\\x00"):
 		return "name holds a backslash"
-	case t == 0, t == fs.ModeDir, t == fs.ModeSymlink:
-		return ""
-	case t&fs.ModeSocket != 0:
-		return "socket"
-	case t&fs.ModeNamedPipe != 0:
-		return "named pipe (FIFO)"
-	case t&fs.ModeCharDevice != 0:
-		return "character device"
-	case t&fs.ModeDevice != 0:
-		return "block device"
 	}
-	return fmt.Sprintf("unsupported file type %v", t)
+	return archive.UnstorableType(t)
 }
 
 // displayPath returns rel, quoted when it is not valid UTF-8.

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -74,45 +73,11 @@ type Entry struct {
 
 // FileMode returns the entry's type and permission bits as an fs.FileMode.
 func (e Entry) FileMode() (fs.FileMode, error) {
-	u, err := strconv.ParseUint(e.Mode, 8, 32)
-	if err != nil || u > 0o7777 {
-		return 0, fmt.Errorf("%s: invalid mode %q", e.Path, e.Mode)
-	}
-	m := fs.FileMode(u & 0o777)
-	if u&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if u&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if u&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch e.Type {
-	case TypeFile:
-	case TypeDir:
-		m |= fs.ModeDir
-	case TypeSymlink:
-		m |= fs.ModeSymlink
-	default:
-		return 0, fmt.Errorf("%s: invalid type %q", e.Path, e.Type)
+	m, err := archive.ParseMode(e.Type, e.Mode)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", e.Path, err)
 	}
 	return m, nil
-}
-
-// modeString is the inverse of FileMode's permission part.
-func modeString(m fs.FileMode) string {
-	u := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		u |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		u |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		u |= 0o1000
-	}
-	return fmt.Sprintf("%04o", u)
 }
 
 // Parse reads an index and checks it as untrusted input: a known format,
