@@ -349,7 +349,7 @@ func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name 
 				if errors.As(err, new(*cas.ProblemsError)) {
 					return &DamagedError{Store: src.Name(), Archive: ref.Key(name), Err: err}
 				}
-				return fmt.Errorf("copy %s from store.%s to store.%s: %w", ref.Key(name), src.Name(), dst.Name(), err)
+				return fmt.Errorf("copy %s: %w", ref.Key(name), err) // err names the store that failed
 			}
 		}
 	}

@@ -260,7 +260,7 @@ func TestVerifyTellsUnreadableFromDamaged(t *testing.T) {
 		}
 	}
 	verify(lister, exitUnreadable,
-		"UNREADABLE store.a persistence/files/"+t0+": store \"a\": open persistence/files/"+t0+": access denied",
+		"UNREADABLE store.a persistence/files/"+t0+": access denied",
 		"ok      store.b persistence/files/"+t0,
 		"ok      store.c persistence/files/"+t0,
 		"3 archive(s) verified, 0 failed (damaged), 1 unreadable or unchecked.")
@@ -386,7 +386,7 @@ func TestVerifyOfAStalledStore(t *testing.T) {
 		t.Fatalf("verify: exit %d, want %d\n%s%s", code, exitUnreadable, out, errs)
 	}
 	for _, want := range []string{
-		"UNREADABLE store.a persistence/files/" + t0 + ": store \"a\": open persistence/files/" + t0 + ": " + endpoint + " sent no response within 1s",
+		"UNREADABLE store.a persistence/files/" + t0 + ": " + endpoint + " sent no response within 1s",
 		"UNREADABLE store.a persistence/files/" + t1 + ": not tried: ",
 		"2 archive(s) verified, 0 failed (damaged), 2 unreadable or unchecked.",
 	} {

@@ -159,7 +159,21 @@ func (l *Local) unreadable(err error) error {
 	if !errors.As(err, &pe) {
 		return err
 	}
-	return &UnreachableError{Endpoint: l.root, Local: true, Cause: pe.Error(), Err: err}
+	return &UnreachableError{Endpoint: l.root, Local: true, Cause: l.pathCause(pe), Err: err}
+}
+
+// pathCause words a failure on a path below the store's root relative to
+// it, since the message names the root already: "open applications: not a
+// directory", or only "permission denied" for the root itself.
+func (l *Local) pathCause(pe *fs.PathError) string {
+	rel, err := filepath.Rel(l.root, pe.Path)
+	switch {
+	case err != nil || strings.HasPrefix(rel, ".."):
+		return pe.Error()
+	case rel == ".":
+		return pe.Err.Error()
+	}
+	return fmt.Sprintf("%s %s: %v", pe.Op, filepath.ToSlash(rel), pe.Err)
 }
 
 // compareArchives orders by Ref, Time, complete before partial, then Name.

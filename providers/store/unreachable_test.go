@@ -111,7 +111,7 @@ func TestLocalUnreadableFolderIsUnreachable(t *testing.T) {
 		t.Fatalf("error %v does not match ErrUnreachable", err)
 	}
 	want := `store "node": list: cannot read ` + root + ": "
-	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "not a directory") {
+	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "not a directory") || strings.Count(err.Error(), root) != 1 {
 		t.Errorf("error %q, want it to start with %q and say why", err, want)
 	}
 	// A root that does not exist yet is an empty store, not an

@@ -47,7 +47,18 @@ func (h *verifyHuman) Archive(res check.Result) {
 		fmt.Fprintf(h.v.Stdout, "ok      %s%s%s\n", name, restored(res.Checks), keyStatus(r))
 		return
 	}
-	fmt.Fprintf(h.v.Stdout, verdictLines[res.Verdict], name, res.Err)
+	fmt.Fprintf(h.v.Stdout, verdictLines[res.Verdict], name, reason(res.Err, r.Store, r.Folder+"/"+r.Archive))
+}
+
+// reason is err without the context the line names already: the store's
+// `store "<name>": ` and an `open <key>: ` of the archive, which the
+// store's errors begin with.
+func reason(err error, storeName, key string) string {
+	if err == nil {
+		return "<nil>"
+	}
+	s := strings.TrimPrefix(err.Error(), fmt.Sprintf("store %q: ", storeName))
+	return strings.TrimPrefix(s, "open "+key+": ")
 }
 
 func (h *verifyHuman) Totals(t check.Totals) {

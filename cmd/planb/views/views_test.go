@@ -196,6 +196,8 @@ func TestVerifyLines(t *testing.T) {
 	view.Archive(check.Result{Archive: r, Verdict: check.Unchecked, Err: errors.New("no CREATEDB")})
 	view.Archive(check.Result{Archive: r, Verdict: check.Unreadable, Err: errors.New("EOF")})
 	view.Archive(check.Result{Archive: r, Verdict: check.Damaged, Err: errors.New("crc")})
+	view.Archive(check.Result{Archive: r, Verdict: check.Unreadable, Err: errors.New(`store "local": open application/crm/crm_1.zip: permission denied`)})
+	view.Archive(check.Result{Archive: r, Verdict: check.Unreadable, Err: errors.New(`store "local": read application/crm/crm_1.zip at 4096: EOF`)})
 	view.Totals(check.Totals{Checked: 7, Failed: 1, Unreadable: 4})
 	want := `UNREADABLE store.s3: not listed: connection refused
 UNREADABLE store.local application/crm/crm_1.zip: not tried: timeout
@@ -205,6 +207,8 @@ NO KEY  store.local application/crm/crm_1.zip: no identity
 UNCHECKED  store.local application/crm/crm_1.zip: checksums ok; no CREATEDB
 UNREADABLE store.local application/crm/crm_1.zip: EOF
 FAILED  store.local application/crm/crm_1.zip: crc
+UNREADABLE store.local application/crm/crm_1.zip: permission denied
+UNREADABLE store.local application/crm/crm_1.zip: read application/crm/crm_1.zip at 4096: EOF
 
 7 archive(s) verified, 1 failed (damaged), 4 unreadable or unchecked.
 `
