@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/planb-backup/planb/plan/config"
@@ -18,16 +19,27 @@ type PackSweep struct {
 	// those of them marked from their packs record (the others from their
 	// manifest and indexes).
 	Archives, Records int
-	// Referenced are the packs some complete archive references; Young the
-	// unreferenced packs kept because they are younger than the grace
-	// period; Deleted those removed, with their bytes.
+	// Referenced are the packs some complete archive references, directly
+	// or through redirects; Young the unreferenced packs kept because they
+	// are younger than the grace period; Deleted those removed, with their
+	// bytes.
 	Referenced, Young, Deleted int
 	DeletedBytes               int64
+	// Repacked are the mostly garbage packs whose live contents were
+	// written into a new pack and which were then deleted; RepackedBytes
+	// the bytes that freed (old sizes minus new). NoRepack says why the
+	// collection did not look for such packs ("" when it did).
+	Repacked      int
+	RepackedBytes int64
+	NoRepack      string
+	// RedirectsDeleted are the redirects removed because no complete
+	// archive references their old pack any more.
+	RedirectsDeleted int
 }
 
 // CollectPacks removes the packs of st that no complete archive of the
-// store references and that are older than grace: a mark and sweep that
-// can never lose data.
+// store references and that are older than grace, and repacks those that
+// are mostly garbage: a mark and sweep that can never lose data.
 //
 // Mark: every complete archive of every folder of the store counts — every
 // resource and kind, safety backups, adopted archives, archives of other
@@ -40,7 +52,15 @@ type PackSweep struct {
 // (encrypted, no record, no identity here) stops the collection before
 // anything is deleted: what it references is unknown. A record whose
 // archive is not listed (a crash between a prune's deletion of the archive
-// and of its record) is never read.
+// and of its record) is never read. The packs the redirects of marked
+// packs (store.PackRedirects, clear) send contents to are marked too, and
+// so on, as are those of redirects younger than grace (a copy writing
+// them).
+//
+// Repack (repackPacks): when every complete archive's indexes can be read
+// here, a pack older than grace of which more than half the bytes belong
+// to no content those indexes locate has its live contents written into a
+// new pack, then its redirect, and only then is deleted.
 //
 // Sweep: the packs are listed after the mark, and a pack is deleted only
 // when no archive read references it and it was written more than grace
@@ -49,10 +69,11 @@ type PackSweep struct {
 // longer than any backup): they are never swept from under it. A backup
 // reuses only packs that its parent, a complete archive of its own
 // resource that no prune can delete while the backup holds the lock,
-// references: those are marked.
+// references: those are marked. Last, the redirects of packs nothing
+// references any more, older than grace, are deleted.
 //
 // A collection that dies at any point has deleted only packs nothing
-// needs; the next one goes on. Partially referenced packs are kept whole.
+// needs; the next one goes on.
 func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now time.Time) (PackSweep, error) {
 	var sw PackSweep
 	packs, ok := st.(store.Packs)
@@ -80,12 +101,23 @@ func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now 
 			marked[id] = true
 		}
 	}
-	sw.Referenced = len(marked)
+	rd, err := loadRedirects(ctx, packs, grace, now)
+	if err != nil {
+		return sw, fmt.Errorf("collect packs of store.%s: nothing deleted: %w", st.Name(), err)
+	}
+	direct := maps.Clone(marked)
+	if err := rd.markTargets(ctx, marked); err != nil {
+		return sw, fmt.Errorf("collect packs of store.%s: nothing deleted: %w", st.Name(), err)
+	}
 	list, err := packs.ListPacks(ctx)
 	if err != nil {
 		return sw, fmt.Errorf("collect packs: %w", err) // the store names itself
 	}
 	var errs []error
+	if err := repackPacks(ctx, st, archives, list, rd, marked, grace, now, &sw); err != nil {
+		errs = append(errs, err)
+	}
+	sw.Referenced = len(marked)
 	for _, p := range list {
 		switch {
 		case marked[p.ID]:
@@ -100,6 +132,9 @@ func CollectPacks(ctx context.Context, st store.Store, grace time.Duration, now 
 			sw.DeletedBytes += p.Size
 		}
 	}
+	n, err := rd.deleteUnreferenced(ctx, direct, marked)
+	sw.RedirectsDeleted = n
+	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return sw, fmt.Errorf("collect packs: %w", err) // the store names itself
 	}
@@ -174,15 +209,44 @@ func collectAfterPrune(ctx context.Context, logger *slog.Logger, st store.Store,
 	if _, ok := st.(store.Packs); !ok || logger == nil {
 		return
 	}
-	sw, err := CollectPacks(ctx, st, grace, time.Now())
+	now, err := storeNow(ctx, st)
 	if err != nil {
 		logger.Warn("packs not collected", "store", st.Name(), "err", err)
 		return
 	}
-	if sw.Deleted > 0 || sw.Young > 0 {
-		logger.Info("packs collected", "store", st.Name(), "archives", sw.Archives, "from_records", sw.Records, "referenced", sw.Referenced,
-			"deleted", sw.Deleted, "deleted_bytes", sw.DeletedBytes, "young", sw.Young)
+	if skew := time.Since(now); skew > clockSkewWarning || skew < -clockSkewWarning {
+		logger.Warn("this host's clock differs from the store's; pack ages are measured on the store's",
+			"store", st.Name(), "host_ahead_by", skew.Round(time.Second).String())
 	}
+	sw, err := CollectPacks(ctx, st, grace, now)
+	if err != nil {
+		logger.Warn("packs not collected", "store", st.Name(), "err", err)
+		return
+	}
+	if sw.Deleted > 0 || sw.Young > 0 || sw.Repacked > 0 || sw.RedirectsDeleted > 0 {
+		logger.Info("packs collected", "store", st.Name(), "archives", sw.Archives, "from_records", sw.Records, "referenced", sw.Referenced,
+			"deleted", sw.Deleted, "deleted_bytes", sw.DeletedBytes, "young", sw.Young,
+			"repacked", sw.Repacked, "repacked_bytes", sw.RepackedBytes, "redirects_deleted", sw.RedirectsDeleted)
+	}
+	if sw.NoRepack != "" {
+		logger.Debug("mostly garbage packs not looked for", "store", st.Name(), "reason", sw.NoRepack)
+	}
+}
+
+// clockSkewWarning is how far this host's clock may differ from a store's
+// before collection says so.
+const clockSkewWarning = 5 * time.Minute
+
+// storeNow is the time on the clock that dates st's packs: a pack's age
+// is measured on it, so that a host whose clock is wrong (days ahead)
+// never takes the packs of a backup under way elsewhere for old ones. A
+// store without a clock of its own is dated by this host's.
+func storeNow(ctx context.Context, st store.Store) (time.Time, error) {
+	c, ok := st.(store.PackClock)
+	if !ok {
+		return time.Now(), nil
+	}
+	return c.Now(ctx)
 }
 
 // packGrace returns the pack_grace of the store st in cfg.

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,5 +116,51 @@ func TestCollectPacks(t *testing.T) {
 	}
 	if !packExists(st, another) {
 		t.Error("a pack was deleted although an archive could not be read")
+	}
+}
+
+// skewedStore is a local store whose clock, and the times it gives its
+// packs, are behind this host's by skew: as a store seen from a host whose
+// clock is skew ahead.
+type skewedStore struct {
+	*store.Local
+	skew time.Duration
+}
+
+func (s skewedStore) Now(ctx context.Context) (time.Time, error) {
+	t, err := s.Local.Now(ctx)
+	return t.Add(-s.skew), err
+}
+
+func (s skewedStore) ListPacks(ctx context.Context) ([]store.PackInfo, error) {
+	packs, err := s.Local.ListPacks(ctx)
+	for i := range packs {
+		packs[i].ModTime = packs[i].ModTime.Add(-s.skew)
+	}
+	return packs, err
+}
+
+// A host whose clock is three days ahead of the store's collects after a
+// prune: the packs it would take for older than the grace period by its
+// own clock were written an hour ago on the store's, and stay; one old on
+// the store's clock goes.
+func TestCollectionMeasuresAgesOnTheStoresClock(t *testing.T) {
+	local, err := store.NewLocal("node", t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := putPack(t, local, "written an hour ago", time.Hour)
+	old := putPack(t, local, "written three days ago", 72*time.Hour)
+	st := skewedStore{Local: local, skew: 72 * time.Hour}
+	var logs bytes.Buffer
+	collectAfterPrune(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), st, 48*time.Hour)
+	if !packExists(local, fresh) {
+		t.Errorf("a pack written an hour ago on the store's clock was collected:\n%s", logs.String())
+	}
+	if packExists(local, old) {
+		t.Errorf("a pack three days old on the store's clock was kept:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "host_ahead_by=72h0m0s") {
+		t.Errorf("no warning about the skew:\n%s", logs.String())
 	}
 }
