@@ -36,12 +36,16 @@ func putPack(t *testing.T, st *store.Local, data string, age time.Duration) stri
 }
 
 // packedArchive commits an archive of ref whose delivery folder is one file
-// in pack id.
+// that fills pack id (so that no collection repacks it).
 func packedArchive(t *testing.T, st *store.Local, ref store.Ref, name, id string) {
 	t.Helper()
 	ctx := context.Background()
+	size, err := st.StatPack(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	idx := cas.Index{FormatVersion: cas.IndexFormat, Entries: []cas.Entry{{
-		Path: "f", Type: cas.TypeFile, Mode: "0644", Size: 1, SHA256: strings.Repeat("a", 64), Pack: id, Length: 1,
+		Path: "f", Type: cas.TypeFile, Mode: "0644", Size: 1, SHA256: strings.Repeat("a", 64), Pack: id, Length: size,
 	}}}
 	data, err := json.Marshal(idx)
 	if err != nil {

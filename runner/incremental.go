@@ -52,6 +52,15 @@ func (run *backupRun) delivery(ctx context.Context, p *dag.Progress, env *Env, d
 func (run *backupRun) packedTree(ctx context.Context, p *dag.Progress, env *Env, packs store.Packs, prefix, dir string) (*archive.TreeInfo, error) {
 	logger := p.Logger()
 	parent := run.parentIndex(ctx, logger, prefix)
+	if parent != nil {
+		// Contents of packs repacked since the parent was written are
+		// reused where their redirects say, not read again.
+		if resolved, err := cas.Resolve(ctx, parent, cas.StoreLocator(packs)); err != nil {
+			logger.Warn("redirects of the previous index not followed: the files of repacked packs are read again", "err", err)
+		} else {
+			parent = resolved
+		}
+	}
 	list, err := packs.ListPacks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("archive %s: %w", dir, err)
@@ -230,6 +239,9 @@ func extractTree(ctx context.Context, st store.Store, name string, rd *archive.R
 	if !ok {
 		return 0, fmt.Errorf("%s keeps %s in packs, and store.%s keeps none", name, prefix, st.Name())
 	}
+	if idx, err = cas.Resolve(ctx, idx, cas.StoreLocator(packs)); err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
 	_, n, err := cas.Extract(ctx, idx, packs, dir)
 	return n, err
 }
@@ -249,7 +261,11 @@ func checkPacked(ctx context.Context, st store.Store, ref store.Ref, name string
 		return fmt.Errorf("%s keeps folders in packs, and store.%s keeps none", ref.Key(name), st.Name())
 	}
 	for _, idx := range indexes {
-		if err := cas.CheckPacks(ctx, idx, packs); err != nil {
+		idx, err := cas.Resolve(ctx, idx, cas.StoreLocator(packs))
+		if err == nil {
+			err = cas.CheckPacks(ctx, idx, packs)
+		}
+		if err != nil {
 			return classifyPacks(ctx, st, ref, name, err)
 		}
 	}
@@ -280,7 +296,11 @@ func VerifyPacks(ctx context.Context, st store.Store, ref store.Ref, name string
 		return &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: errors.New("it keeps folders in packs, and the store keeps none")}
 	}
 	for _, idx := range indexes {
-		if err := cas.Verify(ctx, idx, packs); err != nil {
+		idx, err := cas.Resolve(ctx, idx, cas.StoreLocator(packs))
+		if err == nil {
+			err = cas.Verify(ctx, idx, packs)
+		}
+		if err != nil {
 			return classifyPacks(ctx, st, ref, name, err)
 		}
 	}
@@ -345,7 +365,7 @@ func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name 
 	for _, idx := range indexes {
 		ids = append(ids, idx.Packs()...)
 		for _, id := range idx.Packs() {
-			if err := copyPack(ctx, from, to, id); err != nil {
+			if err := copyPackOrRedirect(ctx, from, to, id, 0); err != nil {
 				if errors.As(err, new(*cas.ProblemsError)) {
 					return &DamagedError{Store: src.Name(), Archive: ref.Key(name), Err: err}
 				}
@@ -358,6 +378,48 @@ func prepareCopy(ctx context.Context, src, dst store.Store, ref store.Ref, name 
 	}
 	return writePacksRecord(ctx, dst, ref, name, ids)
 }
+
+// copyPackOrRedirect copies pack id from one store to another (copyPack),
+// or, when the source holds no such pack but its redirect (the pack was
+// repacked there), the packs the redirect sends contents to, and then the
+// redirect: the target, like the source, serves the archive's contents
+// through it. A redirect is written only after its targets.
+func copyPackOrRedirect(ctx context.Context, from, to store.Packs, id string, depth int) error {
+	if _, err := from.StatPack(ctx, id); !errors.Is(err, fs.ErrNotExist) {
+		return copyPack(ctx, from, to, id)
+	}
+	fr, ok := from.(store.PackRedirects)
+	if !ok {
+		return copyPack(ctx, from, to, id) // reports the pack missing
+	}
+	data, err := fr.ReadRedirect(ctx, id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return copyPack(ctx, from, to, id) // reports the pack missing
+	}
+	if err != nil {
+		return err
+	}
+	r, err := cas.ParseRedirect(id, data)
+	if err != nil {
+		return &cas.ProblemsError{Problems: []string{err.Error()}}
+	}
+	tr, ok := to.(store.PackRedirects)
+	if !ok {
+		return fmt.Errorf("pack %s was repacked, and the target keeps no redirects", id)
+	}
+	if depth >= maxRedirectDepth {
+		return &cas.ProblemsError{Problems: []string{fmt.Sprintf("pack %s: more than %d redirects to follow", id, maxRedirectDepth)}}
+	}
+	for _, target := range r.Targets() {
+		if err := copyPackOrRedirect(ctx, from, to, target, depth+1); err != nil {
+			return err
+		}
+	}
+	return tr.PutRedirect(ctx, id, data)
+}
+
+// maxRedirectDepth bounds the redirects a copy follows from one pack.
+const maxRedirectDepth = 16
 
 // copyPack copies pack id from one store to another unless the other holds
 // it, checking its bytes against its id. A pack the other holds is
