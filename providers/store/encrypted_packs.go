@@ -197,6 +197,41 @@ func (e *Encrypted) copyMissingPacks(ctx context.Context, from *Encrypted) error
 			return fmt.Errorf("copy pack %s to store %q: %w", pk.ID, e.Name(), err)
 		}
 	}
+	return copyMissingRedirects(ctx, from, e)
+}
+
+// copyMissingRedirects copies the redirects of from's repacked packs that
+// e lacks, after their packs (copyMissingPacks): redirects are clear.
+func copyMissingRedirects(ctx context.Context, from, e *Encrypted) error {
+	src, ok1 := from.inner.(PackRedirects)
+	dst, ok2 := e.inner.(PackRedirects)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	have, err := dst.ListRedirects(ctx)
+	if err != nil {
+		return fmt.Errorf("store %q: %w", e.Name(), err)
+	}
+	present := make(map[string]bool, len(have))
+	for _, r := range have {
+		present[r.ID] = true
+	}
+	list, err := src.ListRedirects(ctx)
+	if err != nil {
+		return fmt.Errorf("store %q: %w", from.Name(), err)
+	}
+	for _, r := range list {
+		if present[r.ID] {
+			continue
+		}
+		data, err := src.ReadRedirect(ctx, r.ID)
+		if err != nil {
+			return fmt.Errorf("copy redirect of pack %s from store %q: %w", r.ID, from.Name(), err)
+		}
+		if err := dst.PutRedirect(ctx, r.ID, data); err != nil {
+			return fmt.Errorf("copy redirect of pack %s to store %q: %w", r.ID, e.Name(), err)
+		}
+	}
 	return nil
 }
 
