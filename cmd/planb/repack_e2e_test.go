@@ -73,9 +73,50 @@ func TestPruneRepacksMostlyGarbagePacks(t *testing.T) {
 
 	e.mustPlanb(t, 0, "verify", "application.shop")
 	e.mustPlanb(t, 0, "verify", "--deep", "application.shop")
+	restoreWithoutPlanb(t, zip, filepath.Join(e.backups, "packs"), want)
 	os.WriteFile(filepath.Join(e.delivery, "v3/src/PROG00.cob"), []byte("changed"), 0o644)
 	planFile := filepath.Join(t.TempDir(), "restore.plan")
 	e.mustPlanb(t, 0, "plan", "--restore", "application.shop", "--no-safety-backup", "--out", planFile, "--now", "2026-11-26T10:00:00Z")
 	e.mustPlanb(t, 0, "apply", planFile)
 	assertSameTree(t, want, treeSnapshot(t, e.delivery))
+}
+
+// restoreWithoutPlanb runs the script docs/CONFIGURATION.md gives to
+// restore a delivery folder without planb (sh, jq, zstd, coreutils) on
+// archive zip with the store's packs folder, and compares the contents of
+// the files it writes with want (a treeSnapshot).
+func restoreWithoutPlanb(t *testing.T, zip, packs string, want map[string]string) {
+	t.Helper()
+	doc := string(mustRead(t, filepath.Join("..", "..", "docs", "CONFIGURATION.md")))
+	_, after, ok := strings.Cut(doc, "**Without planb.**")
+	if !ok {
+		t.Fatal("docs/CONFIGURATION.md has no script to restore without planb")
+	}
+	_, after, _ = strings.Cut(after, "```sh\n")
+	script, _, _ := strings.Cut(after, "```")
+	script = strings.Replace(script, "MAINFRAME_2026-11-25-20-30-00.zip", zip, 1)
+	dir := t.TempDir()
+	if err := os.Symlink(packs, filepath.Join(dir, "packs")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-e", "-c", script)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the documented script failed: %v\n%s", err, out)
+	}
+	files := 0
+	for p, desc := range want {
+		if strings.HasSuffix(p, "/") || !strings.HasPrefix(desc, "-") {
+			continue
+		}
+		_, body, _ := strings.Cut(desc, " ")
+		got, err := os.ReadFile(filepath.Join(dir, "out", p))
+		if err != nil || string(got) != body {
+			t.Errorf("the documented script restored %s differently (%v)", p, err)
+		}
+		files++
+	}
+	if files < 3 {
+		t.Fatalf("compared %d files", files)
+	}
 }
