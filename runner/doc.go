@@ -9,7 +9,7 @@
 //
 // The steps' work is here too: checking what is written, committed and
 // copied (commit.go, integrity.go, verify.go), incremental delivery folders
-// and the collection of their packs (incremental.go, gc.go,
+// and the collection of their packs (incremental.go, gc.go, repack.go,
 // packsrecord.go), and the records kept beside the archives (damage,
 // nodes, versions, drills, packs).
 //

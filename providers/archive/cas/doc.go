@@ -24,6 +24,17 @@
 // its content lives (pack, offset, length), plus the change time and inode
 // number a later backup compares to skip reading files that did not change.
 //
+// # Repacking and redirects
+//
+// A pack most of whose bytes no archive needs any more is repacked
+// (Repack, decided by NeedsRepack over LiveSpans): its live blobs are
+// copied as they are into a new pack, and a Redirect stored beside the old
+// pack's place (store.PackRedirects) says, by old offset and length, where
+// each went; then the old pack is deleted. Indexes are never rewritten:
+// Resolve returns an index whose contents of missing packs are located
+// through their redirects, which every reader (Extract, Verify,
+// CheckPacks callers) uses, each content still checked against its SHA-256.
+//
 // # Reading less
 //
 // Build takes the index of the previous backup (the parent): a file whose
