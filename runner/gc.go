@@ -167,15 +167,30 @@ func archivePacks(ctx context.Context, st store.Store, a store.Archive) (ids []s
 // reference: those its indexes locate contents in, and those its manifest
 // lists (an archive without manifest references none).
 func referencedPacks(ctx context.Context, st store.Store, a store.Archive) ([]string, error) {
-	obj, err := st.Open(ctx, a.Ref, a.Name)
+	return withArchive(ctx, st, a.Ref, a.Name, func(rd *archive.Reader) ([]string, error) {
+		return packsOf(rd)
+	})
+}
+
+// withArchive opens archive name of ref in st, calls read with its
+// reader, and closes it.
+func withArchive[T any](ctx context.Context, st store.Store, ref store.Ref, name string, read func(*archive.Reader) (T, error)) (T, error) {
+	var zero T
+	obj, err := st.Open(ctx, ref, name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer obj.Close()
 	rd, err := archive.Open(obj, obj.Size())
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
+	return read(rd)
+}
+
+// packsOf returns the packs the folders of an opened archive reference
+// (see referencedPacks).
+func packsOf(rd *archive.Reader) ([]string, error) {
 	m, err := rd.Manifest()
 	if errors.Is(err, archive.ErrNoManifest) {
 		return nil, nil

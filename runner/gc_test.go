@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/archive/cas"
 	"github.com/planb-backup/planb/providers/store"
 	"github.com/planb-backup/planb/providers/store/catalog"
@@ -47,25 +45,7 @@ func packedArchive(t *testing.T, st *store.Local, ref store.Ref, name, id string
 	idx := cas.Index{FormatVersion: cas.IndexFormat, Entries: []cas.Entry{{
 		Path: "f", Type: cas.TypeFile, Mode: "0644", Size: 1, SHA256: strings.Repeat("a", 64), Pack: id, Length: size,
 	}}}
-	data, err := json.Marshal(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, err := st.Create(ctx, ref, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := archive.NewWriter(up, archive.WriterOptions{})
-	if _, err := w.AddBytes("index/delivery.json", data, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	m := &archive.Manifest{FormatVersion: archive.FormatVersionPacks, Delivery: &archive.TreeInfo{Prefix: "delivery/", Index: "index/delivery.json"}}
-	if err := w.Close(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := up.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	indexArchive(t, st, ref, name, &idx)
 }
 
 func packExists(st *store.Local, id string) bool {

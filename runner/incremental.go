@@ -139,18 +139,9 @@ func (run *backupRun) parentIndex(ctx context.Context, logger *slog.Logger, pref
 	if newest == nil {
 		return nil
 	}
-	idx, err := func() (*cas.Index, error) {
-		obj, err := run.st.Open(ctx, ref, newest.Name)
-		if err != nil {
-			return nil, err
-		}
-		defer obj.Close()
-		rd, err := archive.Open(obj, obj.Size())
-		if err != nil {
-			return nil, err
-		}
+	idx, err := withArchive(ctx, run.st, ref, newest.Name, func(rd *archive.Reader) (*cas.Index, error) {
 		return readIndex(rd, prefix)
-	}()
+	})
 	if err != nil {
 		logger.Warn("no previous index: every file is read", "archive", newest.Name, "err", err)
 		return nil

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/planb-backup/planb/providers/archive"
 	"github.com/planb-backup/planb/providers/archive/cas"
 	"github.com/planb-backup/planb/providers/store"
 )
@@ -246,14 +245,5 @@ func completeIndexes(ctx context.Context, st store.Store, archives []store.Archi
 // archiveIndexes returns the indexes of the packed folders of archive a
 // (none without manifest).
 func archiveIndexes(ctx context.Context, st store.Store, a store.Archive) ([]*cas.Index, error) {
-	obj, err := st.Open(ctx, a.Ref, a.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer obj.Close()
-	rd, err := archive.Open(obj, obj.Size())
-	if err != nil {
-		return nil, err
-	}
-	return packedIndexes(rd)
+	return withArchive(ctx, st, a.Ref, a.Name, packedIndexes)
 }
