@@ -192,27 +192,32 @@ func (l *Local) StatPack(ctx context.Context, id string) (int64, error) {
 // ListPacks implements Packs. It reads packs/ and its sub-folders; files
 // that are not complete packs (temporary files of a write) are left out.
 func (l *Local) ListPacks(ctx context.Context) ([]PackInfo, error) {
+	return l.listPackFiles("packs", PackSuffix)
+}
+
+// listPackFiles lists the regular files packs/<ab>/<id><suffix> (packs,
+// redirects) as the id, size and modification time of each; what names
+// them in errors.
+func (l *Local) listPackFiles(what, suffix string) ([]PackInfo, error) {
 	var out []PackInfo
 	root := filepath.Join(l.root, packsDir)
 	subs, err := readDirs(root)
 	if err != nil {
-		return nil, fmt.Errorf("store %q: list packs: %w", l.name, err)
+		return nil, fmt.Errorf("store %q: list %s: %w", l.name, what, err)
 	}
 	for _, sub := range subs {
 		entries, err := os.ReadDir(filepath.Join(root, sub))
 		if err != nil {
-			return nil, fmt.Errorf("store %q: list packs: %w", l.name, err)
+			return nil, fmt.Errorf("store %q: list %s: %w", l.name, what, err)
 		}
 		for _, e := range entries {
-			id, ok := strings.CutSuffix(e.Name(), PackSuffix)
+			id, ok := strings.CutSuffix(e.Name(), suffix)
 			if !ok || CheckPackID(id) != nil || !e.Type().IsRegular() {
 				continue
 			}
-			fi, err := e.Info()
-			if err != nil {
-				continue
+			if fi, err := e.Info(); err == nil {
+				out = append(out, PackInfo{ID: id, Size: fi.Size(), ModTime: fi.ModTime()})
 			}
-			out = append(out, PackInfo{ID: id, Size: fi.Size(), ModTime: fi.ModTime()})
 		}
 	}
 	return out, nil
@@ -305,26 +310,17 @@ func (s *S3) StatPack(ctx context.Context, id string) (int64, error) {
 
 // ListPacks implements Packs with ListObjects below packs/.
 func (s *S3) ListPacks(ctx context.Context) ([]PackInfo, error) {
-	lctx, end := withOperation(ctx)
-	defer end()
 	var out []PackInfo
 	touched := map[string]time.Time{}
-	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + packsDir + "/", Recursive: true}) {
-		if obj.Err != nil {
-			return nil, s.failOn("list packs", "ListObjects", "", obj.Err)
+	err := s.eachPackObject(ctx, "packs", []string{PackSuffix, PackSuffix + packTouchSuffix}, func(id, suffix string, obj minio.ObjectInfo) {
+		if suffix == PackSuffix {
+			out = append(out, PackInfo{ID: id, Size: obj.Size, ModTime: obj.LastModified})
+		} else {
+			touched[id] = obj.LastModified
 		}
-		base := obj.Key[strings.LastIndexByte(obj.Key, '/')+1:]
-		if id, ok := strings.CutSuffix(base, PackSuffix+packTouchSuffix); ok {
-			if CheckPackID(id) == nil && obj.Key == s.packKey(id)+packTouchSuffix {
-				touched[id] = obj.LastModified
-			}
-			continue
-		}
-		id, ok := strings.CutSuffix(base, PackSuffix)
-		if !ok || CheckPackID(id) != nil || obj.Key != s.packKey(id) {
-			continue
-		}
-		out = append(out, PackInfo{ID: id, Size: obj.Size, ModTime: obj.LastModified})
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i, p := range out {
 		if t, ok := touched[p.ID]; ok && t.After(p.ModTime) {
@@ -332,6 +328,27 @@ func (s *S3) ListPacks(ctx context.Context) ([]PackInfo, error) {
 		}
 	}
 	return out, nil
+}
+
+// eachPackObject lists packs/ and calls f for every object whose key is
+// packs/<ab>/<id><suffix> for one of suffixes (packs, their touch markers,
+// redirects); what names them in errors.
+func (s *S3) eachPackObject(ctx context.Context, what string, suffixes []string, f func(id, suffix string, obj minio.ObjectInfo)) error {
+	lctx, end := withOperation(ctx)
+	defer end()
+	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + packsDir + "/", Recursive: true}) {
+		if obj.Err != nil {
+			return s.failOn("list "+what, "ListObjects", "", obj.Err)
+		}
+		base := obj.Key[strings.LastIndexByte(obj.Key, '/')+1:]
+		for _, suffix := range suffixes {
+			if id, ok := strings.CutSuffix(base, suffix); ok && CheckPackID(id) == nil && obj.Key == s.prefix+packsDir+"/"+id[:2]+"/"+base {
+				f(id, suffix, obj)
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // packTouchSuffix ends the key of the marker TouchPack writes beside a pack

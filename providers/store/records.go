@@ -59,12 +59,23 @@ func (l *Local) WriteRecord(ctx context.Context, ref Ref, name string, data []by
 		return fmt.Errorf("store %q: %w", l.name, err)
 	}
 	p := l.recordPath(ref, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("store %q: write record: %w", l.name, err)
+	if err := writeFileDurably(p, data); err != nil {
+		return fmt.Errorf("store %q: write record %s: %w", l.name, p, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+name+".*")
+	return nil
+}
+
+// writeFileDurably replaces the file p (its folder created when missing)
+// by data through a temporary file beside it, fsynced and renamed over p
+// (replaceFile: retried while Windows reports the old one in use), and
+// fsyncs the folder.
+func writeFileDurably(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
 	if err != nil {
-		return fmt.Errorf("store %q: write record: %w", l.name, err)
+		return err
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
@@ -80,9 +91,8 @@ func (l *Local) WriteRecord(ctx context.Context, ref Ref, name string, data []by
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("store %q: write record %s: %w", l.name, p, err)
 	}
-	return nil
+	return err
 }
 
 // ReadRecord implements Records.

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/minio/minio-go/v7"
 
@@ -66,35 +65,10 @@ func (l *Local) PutRedirect(ctx context.Context, old string, data []byte) error 
 		return fmt.Errorf("store %q: %w", l.name, err)
 	}
 	p := l.redirectPath(old)
-	if err := writeDurably(p, data); err != nil {
+	if err := writeFileDurably(p, data); err != nil {
 		return fmt.Errorf("store %q: write redirect of pack %s: %w", l.name, old, err)
 	}
 	return nil
-}
-
-// writeDurably writes data to p through a temporary file, fsyncs it,
-// renames it over p and fsyncs p's folder.
-func writeDurably(p string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err = errors.Join(err, f.Close()); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return err
-	}
-	return files.SyncDir(filepath.Dir(p))
 }
 
 // ReadRedirect implements PackRedirects.
@@ -111,28 +85,7 @@ func (l *Local) ReadRedirect(ctx context.Context, old string) ([]byte, error) {
 
 // ListRedirects implements PackRedirects.
 func (l *Local) ListRedirects(ctx context.Context) ([]PackInfo, error) {
-	root := filepath.Join(l.root, packsDir)
-	subs, err := readDirs(root)
-	if err != nil {
-		return nil, fmt.Errorf("store %q: list redirects: %w", l.name, err)
-	}
-	var out []PackInfo
-	for _, sub := range subs {
-		entries, err := os.ReadDir(filepath.Join(root, sub))
-		if err != nil {
-			return nil, fmt.Errorf("store %q: list redirects: %w", l.name, err)
-		}
-		for _, e := range entries {
-			id, ok := strings.CutSuffix(e.Name(), RedirectSuffix)
-			if !ok || CheckPackID(id) != nil || !e.Type().IsRegular() {
-				continue
-			}
-			if fi, err := e.Info(); err == nil {
-				out = append(out, PackInfo{ID: id, Size: fi.Size(), ModTime: fi.ModTime()})
-			}
-		}
-	}
-	return out, nil
+	return l.listPackFiles("redirects", RedirectSuffix)
 }
 
 // DeleteRedirect implements PackRedirects.
@@ -185,17 +138,12 @@ func (s *S3) ReadRedirect(ctx context.Context, old string) ([]byte, error) {
 
 // ListRedirects implements PackRedirects with ListObjects below packs/.
 func (s *S3) ListRedirects(ctx context.Context) ([]PackInfo, error) {
-	lctx, end := withOperation(ctx)
-	defer end()
 	var out []PackInfo
-	for obj := range s.client.ListObjects(lctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + packsDir + "/", Recursive: true}) {
-		if obj.Err != nil {
-			return nil, s.failOn("list redirects", "ListObjects", "", obj.Err)
-		}
-		base := obj.Key[strings.LastIndexByte(obj.Key, '/')+1:]
-		if id, ok := strings.CutSuffix(base, RedirectSuffix); ok && CheckPackID(id) == nil && obj.Key == s.redirectKey(id) {
-			out = append(out, PackInfo{ID: id, Size: obj.Size, ModTime: obj.LastModified})
-		}
+	err := s.eachPackObject(ctx, "redirects", []string{RedirectSuffix}, func(id, _ string, obj minio.ObjectInfo) {
+		out = append(out, PackInfo{ID: id, Size: obj.Size, ModTime: obj.LastModified})
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
