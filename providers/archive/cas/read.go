@@ -2,6 +2,7 @@ package cas
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -173,7 +174,7 @@ func readContents(ctx context.Context, idx *Index, packs store.Packs, each func(
 // of at most readSpan bytes; a bigger content is streamed readSpan bytes at
 // a time.
 func readPack(ctx context.Context, id string, entries []*Entry, packs store.Packs, each func(*Entry, io.Reader) error) error {
-	slices.SortFunc(entries, func(a, b *Entry) int { return cmpInt(a.Offset, b.Offset) })
+	slices.SortFunc(entries, func(a, b *Entry) int { return cmp.Compare(a.Offset, b.Offset) })
 	for len(entries) > 0 {
 		if e := entries[0]; e.Length > readSpan {
 			if err := each(e, NewPackReader(ctx, packs, id, e.Offset, e.Length)); err != nil {
@@ -238,16 +239,6 @@ func (r *PackReader) Read(p []byte) (int, error) {
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]
 	return n, nil
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Extract writes the folder the index describes into targetDir, which

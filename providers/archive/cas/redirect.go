@@ -1,6 +1,7 @@
 package cas
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -202,7 +203,7 @@ func LiveSpans(indexes []*Index) map[string][]Span {
 		for s := range spans {
 			out[id] = append(out[id], s)
 		}
-		slices.SortFunc(out[id], func(a, b Span) int { return cmpInt(a.Offset, b.Offset) })
+		slices.SortFunc(out[id], func(a, b Span) int { return cmp.Compare(a.Offset, b.Offset) })
 	}
 	return out
 }
