@@ -228,9 +228,16 @@ func (l *Local) DeletePack(ctx context.Context, id string) error {
 	if err := CheckPackID(id); err != nil {
 		return fmt.Errorf("store %q: %w", l.name, err)
 	}
-	p := l.packPath(id)
-	if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := removeDurably(l.packPath(id)); err != nil {
 		return fmt.Errorf("store %q: delete pack %s: %w", l.name, id, err)
+	}
+	return nil
+}
+
+// removeDurably removes the file p, when it exists, and fsyncs its folder.
+func removeDurably(p string) error {
+	if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return files.SyncDir(filepath.Dir(p))
 }

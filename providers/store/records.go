@@ -152,16 +152,26 @@ func (s *S3) ReadRecord(ctx context.Context, ref Ref, name string) ([]byte, erro
 		return nil, fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.recordKey(ref, name)
+	return s.getSmall(ctx, "read record "+key, key, maxRecord)
+}
+
+// getSmall reads the whole of a small object, at most limit bytes of it
+// (no bound when limit is 0), as one operation.
+func (s *S3) getSmall(ctx context.Context, op, key string, limit int64) ([]byte, error) {
 	gctx, end := withOperation(ctx)
 	defer end()
 	body, _, _, err := s.core.GetObject(gctx, s.bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return nil, s.failOn("read record "+key, "GetObject", key, err)
+		return nil, s.failOn(op, "GetObject", key, err)
 	}
 	defer body.Close()
-	data, err := io.ReadAll(io.LimitReader(body, maxRecord))
+	var r io.Reader = body
+	if limit > 0 {
+		r = io.LimitReader(body, limit)
+	}
+	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, s.failOn("read record "+key, "GetObject", key, err)
+		return nil, s.failOn(op, "GetObject", key, err)
 	}
 	return data, nil
 }

@@ -3,16 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/minio/minio-go/v7"
-
-	"github.com/planb-backup/planb/providers/files"
 )
 
 // PackRedirects keeps the redirects of repacked packs: when a collection
@@ -93,11 +88,10 @@ func (l *Local) DeleteRedirect(ctx context.Context, old string) error {
 	if err := CheckPackID(old); err != nil {
 		return fmt.Errorf("store %q: %w", l.name, err)
 	}
-	p := l.redirectPath(old)
-	if err := removeFile(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := removeDurably(l.redirectPath(old)); err != nil {
 		return fmt.Errorf("store %q: delete redirect of pack %s: %w", l.name, old, err)
 	}
-	return files.SyncDir(filepath.Dir(p))
+	return nil
 }
 
 func (s *S3) redirectKey(id string) string { return s.prefix + RedirectKey(id) }
@@ -122,18 +116,7 @@ func (s *S3) ReadRedirect(ctx context.Context, old string) ([]byte, error) {
 		return nil, fmt.Errorf("store %q: %w", s.name, err)
 	}
 	key := s.redirectKey(old)
-	gctx, end := withOperation(ctx)
-	defer end()
-	body, _, _, err := s.core.GetObject(gctx, s.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return nil, s.failOn("read redirect "+key, "GetObject", key, err)
-	}
-	defer body.Close()
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return nil, fmt.Errorf("store %q: read redirect %s: %w", s.name, key, err)
-	}
-	return data, nil
+	return s.getSmall(ctx, "read redirect "+key, key, 0)
 }
 
 // ListRedirects implements PackRedirects with ListObjects below packs/.
