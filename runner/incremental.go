@@ -244,17 +244,26 @@ func checkPacked(ctx context.Context, st store.Store, ref store.Ref, name string
 	if err != nil {
 		return &DamagedError{Store: st.Name(), Archive: ref.Key(name), Err: err}
 	}
+	noPacks := fmt.Errorf("%s keeps folders in packs, and store.%s keeps none", ref.Key(name), st.Name())
+	return checkPackedTrees(ctx, st, ref, name, indexes, noPacks, cas.CheckPacks)
+}
+
+// checkPackedTrees runs check on each of an archive's packed trees, its
+// index resolved through the redirects of repacked packs; noPacks is the
+// error when st keeps no packs. A failure is classified by classifyPacks.
+func checkPackedTrees(ctx context.Context, st store.Store, ref store.Ref, name string, indexes []*cas.Index, noPacks error,
+	check func(context.Context, *cas.Index, store.Packs) error) error {
 	if len(indexes) == 0 {
 		return nil
 	}
 	packs, ok := st.(store.Packs)
 	if !ok {
-		return fmt.Errorf("%s keeps folders in packs, and store.%s keeps none", ref.Key(name), st.Name())
+		return noPacks
 	}
 	for _, idx := range indexes {
 		idx, err := cas.Resolve(ctx, idx, cas.StoreLocator(packs))
 		if err == nil {
-			err = cas.CheckPacks(ctx, idx, packs)
+			err = check(ctx, idx, packs)
 		}
 		if err != nil {
 			return classifyPacks(ctx, st, ref, name, err)
@@ -282,18 +291,9 @@ func VerifyPacks(ctx context.Context, st store.Store, ref store.Ref, name string
 	if len(indexes) == 0 {
 		return nil
 	}
-	packs, ok := st.(store.Packs)
-	if !ok {
-		return &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: errors.New("it keeps folders in packs, and the store keeps none")}
-	}
-	for _, idx := range indexes {
-		idx, err := cas.Resolve(ctx, idx, cas.StoreLocator(packs))
-		if err == nil {
-			err = cas.Verify(ctx, idx, packs)
-		}
-		if err != nil {
-			return classifyPacks(ctx, st, ref, name, err)
-		}
+	noPacks := &UnreadableError{Store: st.Name(), Archive: ref.Key(name), Err: errors.New("it keeps folders in packs, and the store keeps none")}
+	if err := checkPackedTrees(ctx, st, ref, name, indexes, noPacks, cas.Verify); err != nil {
+		return err
 	}
 	return checkPacksRecord(ctx, st, ref, name, indexes)
 }
